@@ -1,0 +1,62 @@
+//! Command-line flags, in OpenBSD style with long forms.
+
+use clap::{ArgGroup, Parser};
+use std::path::PathBuf;
+use tftp_proxy::policy::Cidr;
+
+/// TFTP proxy helper for NAT firewalls, started by inetd with a client's
+/// request on standard input.
+#[derive(Debug, Parser)]
+#[command(name = "tftp-proxy", version, about, long_about = None,
+          long_version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TFTP_PROXY_BUILD"), ")"))]
+#[command(group(ArgGroup::new("access").args(["read_only", "write_only"])))]
+pub struct Cli {
+    /// Log to standard error instead of syslog.
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+
+    /// Dry run: log the rules that would be installed; install and forward nothing.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Log request options and the installed rules.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// Seconds a return path waits for the server's first answer before it is removed.
+    #[arg(short = 'w', long = "transwait", value_name = "transwait", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=30))]
+    pub transwait: u64,
+
+    /// Unprivileged user to run as once the firewall is open.
+    #[arg(short = 'u', long = "user", value_name = "user", default_value = tftp_proxy::privilege::DEFAULT_USER)]
+    pub user: String,
+
+    /// Accept requests only from clients in CIDR (repeatable; default any).
+    #[arg(long = "allow-client", value_name = "CIDR")]
+    pub allow_client: Vec<Cidr>,
+
+    /// Forward requests only to servers in CIDR (repeatable; default any).
+    #[arg(long = "allow-server", value_name = "CIDR")]
+    pub allow_server: Vec<Cidr>,
+
+    /// Refuse write requests (WRQ).
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+
+    /// Refuse read requests (RRQ).
+    #[arg(long = "write-only")]
+    pub write_only: bool,
+
+    /// Refuse filenames with anything but letters, digits, '.', '-' and '_'.
+    #[arg(long = "strict-filenames")]
+    pub strict_filenames: bool,
+
+    /// nftables table (family inet) holding the return-path maps (Linux).
+    #[arg(long = "table", value_name = "name", default_value = "tftp_proxy")]
+    pub table: String,
+
+    /// Syslog socket to log to (default: the system's).
+    #[arg(long = "syslog-socket", value_name = "path")]
+    pub syslog_socket: Option<PathBuf>,
+}

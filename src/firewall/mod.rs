@@ -1,0 +1,63 @@
+//! The seam between the proxy and the packet filter.
+//!
+//! This module owns the [`Firewall`] trait and the plain data that crosses
+//! it. The request flow (`crate::proxy`) talks to the firewall only through
+//! this trait; it never knows which backend runs. Backends own their kernel
+//! interfaces (ioctls on /dev/pf, netfilter netlink) and nothing else: no
+//! sockets toward clients or servers, no TFTP, no policy.
+
+mod error;
+#[cfg(target_os = "linux")]
+pub mod netfilter;
+#[cfg(any(target_os = "openbsd", test))]
+pub mod pf;
+
+pub use error::FirewallError;
+
+use std::net::SocketAddr;
+
+/// What the firewall knows about a redirected request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirection {
+    /// The client's address and port as the wire carried them (the firewall
+    /// may have rewritten the source port while redirecting).
+    pub client: SocketAddr,
+    /// Where the client really sent the request: the TFTP server.
+    pub original_destination: SocketAddr,
+}
+
+/// One transfer's way back: datagrams from `server` (from any port, its new
+/// transfer ID) to `proxy` are redirected to `client`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReturnPath {
+    /// The client, as the wire carries it.
+    pub client: SocketAddr,
+    /// The helper's socket toward the server: firewall address and the port
+    /// the kernel gave it.
+    pub proxy: SocketAddr,
+    /// The TFTP server (the original destination).
+    pub server: SocketAddr,
+}
+
+/// The operations the request flow needs from a packet filter.
+pub trait Firewall {
+    /// Finds the redirected flow for a datagram received from `client` on the
+    /// helper's socket at `local` (address and port the datagram arrived at).
+    fn original_destination(
+        &mut self,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Redirection, FirewallError>;
+
+    /// Installs `path`. It must go away by itself after the transfer wait
+    /// the backend was built with, even if this process dies.
+    fn open_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError>;
+
+    /// Removes `path` now (a request that could not be forwarded, or the
+    /// helper was told to stop).
+    fn close_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError>;
+
+    /// What `open_return_path` would install, in the filter's own
+    /// configuration syntax, one rule per line (for `-n` and `-v`).
+    fn describe_return_path(&self, path: &ReturnPath) -> String;
+}

@@ -1,0 +1,218 @@
+//! ctnetlink: asking conntrack where a redirected datagram was going.
+//!
+//! This module owns the conntrack request and the decoding of its answer,
+//! as bytes. The lookup is the Linux analogue of pf's DIOCNATLOOK: the
+//! entry whose *reply* tuple runs from the helper's address and port back
+//! to the client holds, in its *original* tuple, the client as the wire
+//! saw it and the server it addressed.
+
+use super::message::{Attributes, MessageBuilder, NLM_F_REQUEST};
+use crate::firewall::Redirection;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+const IPCTNL_MSG_CT_NEW: u16 = 0;
+const IPCTNL_MSG_CT_GET: u16 = 1;
+
+/// Message type of a conntrack lookup.
+pub const CT_GET: u16 = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+/// Message type of a conntrack entry in an answer.
+pub const CT_NEW: u16 = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+
+const CTA_TUPLE_ORIG: u16 = 1;
+const CTA_TUPLE_REPLY: u16 = 2;
+const CTA_TUPLE_IP: u16 = 1;
+const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_IP_V4_SRC: u16 = 1;
+const CTA_IP_V4_DST: u16 = 2;
+const CTA_IP_V6_SRC: u16 = 3;
+const CTA_IP_V6_DST: u16 = 4;
+const CTA_PROTO_NUM: u16 = 1;
+const CTA_PROTO_SRC_PORT: u16 = 2;
+const CTA_PROTO_DST_PORT: u16 = 3;
+
+const IPPROTO_UDP: u8 = 17;
+
+fn family(addr: &SocketAddr) -> u8 {
+    match addr {
+        SocketAddr::V4(_) => libc::AF_INET as u8,
+        SocketAddr::V6(_) => libc::AF_INET6 as u8,
+    }
+}
+
+/// Builds the lookup of the UDP entry whose reply tuple is
+/// `local -> client`.
+pub fn lookup_request(seq: u32, client: SocketAddr, local: SocketAddr) -> Vec<u8> {
+    let mut m = MessageBuilder::new(Vec::new(), CT_GET, NLM_F_REQUEST, seq, family(&local), 0);
+    m.begin_nest(CTA_TUPLE_REPLY);
+    m.begin_nest(CTA_TUPLE_IP);
+    match (local.ip(), client.ip()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            m.attr(CTA_IP_V4_SRC, &src.octets());
+            m.attr(CTA_IP_V4_DST, &dst.octets());
+        }
+        (src, dst) => {
+            m.attr(CTA_IP_V6_SRC, &as_v6(src).octets());
+            m.attr(CTA_IP_V6_DST, &as_v6(dst).octets());
+        }
+    }
+    m.end_nest();
+    m.begin_nest(CTA_TUPLE_PROTO);
+    m.attr(CTA_PROTO_NUM, &[IPPROTO_UDP]);
+    m.attr(CTA_PROTO_SRC_PORT, &local.port().to_be_bytes());
+    m.attr(CTA_PROTO_DST_PORT, &client.port().to_be_bytes());
+    m.end_nest();
+    m.end_nest();
+    m.finish()
+}
+
+fn as_v6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+/// Decodes the original tuple of a conntrack entry (the attributes of a
+/// `CT_NEW` answer) into the client and the server it addressed.
+pub fn decode_entry(attrs: Attributes<'_>) -> Result<Redirection, String> {
+    let orig = attrs
+        .find(CTA_TUPLE_ORIG)
+        .ok_or("entry has no original tuple")?;
+    let ip = orig
+        .nested()
+        .find(CTA_TUPLE_IP)
+        .ok_or("tuple has no addresses")?;
+    let proto = orig
+        .nested()
+        .find(CTA_TUPLE_PROTO)
+        .ok_or("tuple has no ports")?;
+    let num = proto.nested().find(CTA_PROTO_NUM).map(|a| a.payload);
+    if num != Some(&[IPPROTO_UDP][..]) {
+        return Err(format!("entry is not UDP (protocol {num:?})"));
+    }
+    let port = |kind| -> Result<u16, String> {
+        let a = proto.nested().find(kind).ok_or("tuple lacks a port")?;
+        let b: [u8; 2] = a.payload.try_into().map_err(|_| "port is not 2 bytes")?;
+        Ok(u16::from_be_bytes(b))
+    };
+    let (src, dst) = if let Some(src) = ip.nested().find(CTA_IP_V4_SRC) {
+        let dst = ip
+            .nested()
+            .find(CTA_IP_V4_DST)
+            .ok_or("tuple lacks a destination")?;
+        let v4 = |p: &[u8]| -> Result<IpAddr, String> {
+            let b: [u8; 4] = p.try_into().map_err(|_| "IPv4 address is not 4 bytes")?;
+            Ok(IpAddr::V4(Ipv4Addr::from(b)))
+        };
+        (v4(src.payload)?, v4(dst.payload)?)
+    } else {
+        let src = ip
+            .nested()
+            .find(CTA_IP_V6_SRC)
+            .ok_or("tuple lacks a source")?;
+        let dst = ip
+            .nested()
+            .find(CTA_IP_V6_DST)
+            .ok_or("tuple lacks a destination")?;
+        let v6 = |p: &[u8]| -> Result<IpAddr, String> {
+            let b: [u8; 16] = p.try_into().map_err(|_| "IPv6 address is not 16 bytes")?;
+            Ok(IpAddr::V6(Ipv6Addr::from(b)))
+        };
+        (v6(src.payload)?, v6(dst.payload)?)
+    };
+    Ok(Redirection {
+        client: SocketAddr::new(src, port(CTA_PROTO_SRC_PORT)?),
+        original_destination: SocketAddr::new(dst, port(CTA_PROTO_DST_PORT)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::{messages, MessageBuilder};
+    use super::*;
+
+    fn tuple(m: &mut MessageBuilder, kind: u16, src: SocketAddr, dst: SocketAddr) {
+        m.begin_nest(kind).begin_nest(CTA_TUPLE_IP);
+        match (src.ip(), dst.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                m.attr(CTA_IP_V4_SRC, &s.octets())
+                    .attr(CTA_IP_V4_DST, &d.octets());
+            }
+            (s, d) => {
+                m.attr(CTA_IP_V6_SRC, &as_v6(s).octets())
+                    .attr(CTA_IP_V6_DST, &as_v6(d).octets());
+            }
+        }
+        m.end_nest().begin_nest(CTA_TUPLE_PROTO);
+        m.attr(CTA_PROTO_NUM, &[IPPROTO_UDP]);
+        m.attr(CTA_PROTO_SRC_PORT, &src.port().to_be_bytes());
+        m.attr(CTA_PROTO_DST_PORT, &dst.port().to_be_bytes());
+        m.end_nest().end_nest();
+    }
+
+    #[test]
+    fn request_carries_the_reply_tuple() {
+        let client: SocketAddr = "192.0.2.20:50232".parse().unwrap();
+        let local: SocketAddr = "192.0.2.1:6969".parse().unwrap();
+        let buf = lookup_request(3, client, local);
+        let msg = messages(&buf).next().unwrap().unwrap();
+        assert_eq!(msg.msg_type, CT_GET);
+        assert_eq!(msg.payload[0], libc::AF_INET as u8);
+        let reply = msg.attributes().find(CTA_TUPLE_REPLY).unwrap();
+        let ip = reply.nested().find(CTA_TUPLE_IP).unwrap();
+        assert_eq!(
+            ip.nested().find(CTA_IP_V4_SRC).unwrap().payload,
+            &[192, 0, 2, 1]
+        );
+        assert_eq!(
+            ip.nested().find(CTA_IP_V4_DST).unwrap().payload,
+            &[192, 0, 2, 20]
+        );
+        let proto = reply.nested().find(CTA_TUPLE_PROTO).unwrap();
+        assert_eq!(proto.nested().find(CTA_PROTO_NUM).unwrap().payload, &[17]);
+        assert_eq!(
+            proto.nested().find(CTA_PROTO_SRC_PORT).unwrap().payload,
+            &6969u16.to_be_bytes()
+        );
+        assert_eq!(
+            proto.nested().find(CTA_PROTO_DST_PORT).unwrap().payload,
+            &50232u16.to_be_bytes()
+        );
+        assert!(msg.attributes().find(CTA_TUPLE_ORIG).is_none());
+    }
+
+    #[test]
+    fn decodes_original_tuple_v4_and_v6() {
+        for (client, server, local) in [
+            ("192.0.2.20:50232", "198.51.100.2:69", "192.0.2.1:6969"),
+            (
+                "[2001:db8:1::20]:40000",
+                "[2001:db8:2::2]:69",
+                "[2001:db8:1::1]:6969",
+            ),
+        ] {
+            let (client, server, local): (SocketAddr, SocketAddr, SocketAddr) = (
+                client.parse().unwrap(),
+                server.parse().unwrap(),
+                local.parse().unwrap(),
+            );
+            let mut m = MessageBuilder::new(Vec::new(), CT_NEW, 0, 3, family(&client), 0);
+            tuple(&mut m, CTA_TUPLE_ORIG, client, server);
+            tuple(&mut m, CTA_TUPLE_REPLY, local, client);
+            let buf = m.finish();
+            let msg = messages(&buf).next().unwrap().unwrap();
+            let r = decode_entry(msg.attributes()).unwrap();
+            assert_eq!(r.client, client);
+            assert_eq!(r.original_destination, server);
+        }
+    }
+
+    #[test]
+    fn refuses_entries_it_cannot_read() {
+        let m = MessageBuilder::new(Vec::new(), CT_NEW, 0, 3, 2, 0);
+        let buf = m.finish();
+        let msg = messages(&buf).next().unwrap().unwrap();
+        assert!(decode_entry(msg.attributes()).is_err());
+    }
+}

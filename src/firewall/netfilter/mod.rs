@@ -1,0 +1,184 @@
+//! The Linux backend: conntrack answers the lookup, an nftables map with
+//! timeouts carries the return paths.
+//!
+//! This module owns the one netfilter netlink socket and the mapping of
+//! kernel answers to [`FirewallError`]s. It never runs `nft` or
+//! `conntrack`; it only adds and removes elements of the maps the shipped
+//! ruleset (`etc/tftp-proxy.nft`) declares, never rules or tables.
+
+mod conntrack;
+mod message;
+mod nftables;
+
+pub use nftables::ReturnMaps;
+
+use super::{Firewall, FirewallError, Redirection, ReturnPath};
+use message::{messages, Message, NLMSG_DONE};
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+use nix::errno::Errno;
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::time::{TimeVal, TimeValLike};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the backend is set up.
+#[derive(Debug, Clone)]
+pub struct NetfilterOptions {
+    /// The `inet` table of the shipped ruleset.
+    pub table: String,
+    /// How long a return path lives (the element's timeout).
+    pub transfer_wait: Duration,
+}
+
+/// The netfilter backend.
+#[derive(Debug)]
+pub struct Netfilter {
+    socket: Socket,
+    seq: u32,
+    maps: ReturnMaps,
+    transfer_wait: Duration,
+}
+
+const HINT_CAP: &str = " (the helper needs CAP_NET_ADMIN in the firewall's network namespace)";
+
+impl Netfilter {
+    /// Opens the netlink socket. Needs CAP_NET_ADMIN to be used, not to open.
+    pub fn open(options: NetfilterOptions) -> Result<Self, FirewallError> {
+        let system = |what| move |source| FirewallError::System { what, source };
+        let mut socket =
+            Socket::new(NETLINK_NETFILTER).map_err(system("opening a netfilter netlink socket"))?;
+        socket
+            .bind_auto()
+            .map_err(system("binding the netfilter netlink socket"))?;
+        // The kernel answers at once; the timeout only guards against a lost answer.
+        setsockopt(&socket, sockopt::ReceiveTimeout, &TimeVal::seconds(2))
+            .map_err(|e| FirewallError::errno("setting the netlink receive timeout", e as i32))?;
+        Ok(Netfilter {
+            socket,
+            seq: std::process::id().wrapping_mul(1000),
+            maps: ReturnMaps {
+                table: options.table,
+            },
+            transfer_wait: options.transfer_wait,
+        })
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        // Batches use seq-1 and seq+1 for their begin and end messages.
+        self.seq = self.seq.wrapping_add(3);
+        self.seq
+    }
+
+    /// Sends `request` and returns the kernel's answer to message `seq`:
+    /// `Ok(Some(attrs))` for data, `Ok(None)` for an acknowledgement,
+    /// `Err(errno)` for a refusal.
+    fn exchange(
+        &mut self,
+        what: &'static str,
+        request: &[u8],
+        seq: u32,
+    ) -> Result<Result<Option<Vec<u8>>, Errno>, FirewallError> {
+        self.socket
+            .send(request, 0)
+            .map_err(|source| FirewallError::System { what, source })?;
+        loop {
+            let (datagram, _) = self
+                .socket
+                .recv_from_full()
+                .map_err(|source| FirewallError::System { what, source })?;
+            for msg in messages(&datagram) {
+                let msg: Message<'_> = msg.map_err(|e| FirewallError::BadAnswer {
+                    what,
+                    detail: e.to_string(),
+                })?;
+                // Only our batch's messages concern us (begin/end are seq -+ 1).
+                if msg.seq.wrapping_sub(seq).wrapping_add(1) > 2 {
+                    continue;
+                }
+                match msg.error_code() {
+                    Some(0) => return Ok(Ok(None)),
+                    Some(code) => return Ok(Err(Errno::from_raw(code))),
+                    None if msg.msg_type == NLMSG_DONE => return Ok(Ok(None)),
+                    None => return Ok(Ok(Some(msg.payload.to_vec()))),
+                }
+            }
+        }
+    }
+
+    fn map_name(&self, path: &ReturnPath) -> String {
+        format!("map inet {} {}", self.maps.table, self.maps.map_for(path))
+    }
+}
+
+impl Firewall for Netfilter {
+    fn original_destination(
+        &mut self,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Redirection, FirewallError> {
+        const WHAT: &str = "conntrack lookup";
+        let seq = self.next_seq();
+        let request = conntrack::lookup_request(seq, client, local);
+        match self.exchange(WHAT, &request, seq)? {
+            Ok(Some(payload)) => {
+                let msg = Message {
+                    msg_type: conntrack::CT_NEW,
+                    seq,
+                    payload: &payload,
+                };
+                conntrack::decode_entry(msg.attributes())
+                    .map_err(|detail| FirewallError::BadAnswer { what: WHAT, detail })
+            }
+            Ok(None) => Err(FirewallError::BadAnswer {
+                what: WHAT,
+                detail: "acknowledged without an entry".into(),
+            }),
+            Err(Errno::ENOENT) => Err(FirewallError::NoRedirect { client, local }),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    fn open_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        const WHAT: &str = "adding the return path to the nftables map";
+        let seq = self.next_seq();
+        let request = self.maps.add_batch(seq, path, self.transfer_wait);
+        match self.exchange(WHAT, &request, seq)? {
+            Ok(_) => Ok(()),
+            Err(Errno::EEXIST) => Err(FirewallError::PathInUse {
+                proxy: path.proxy,
+                server: path.server,
+            }),
+            Err(Errno::ENOENT) => Err(FirewallError::RulesetMissing {
+                what: self.map_name(path),
+            }),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    fn close_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        const WHAT: &str = "removing the return path from the nftables map";
+        let seq = self.next_seq();
+        let request = self.maps.remove_batch(seq, path);
+        match self.exchange(WHAT, &request, seq)? {
+            // Already gone: it expired, which is what removal wants.
+            Ok(_) | Err(Errno::ENOENT) => Ok(()),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    fn describe_return_path(&self, path: &ReturnPath) -> String {
+        self.maps.describe(path, self.transfer_wait)
+    }
+}

@@ -1,0 +1,281 @@
+//! nf_tables: the return-path map elements, as bytes and as nft syntax.
+//!
+//! This module owns the encoding of one [`ReturnPath`] as an element of the
+//! shipped ruleset's maps (`etc/tftp-proxy.nft`):
+//! key `server . proxy address . proxy port`, value `client . client port`,
+//! with a timeout so the kernel removes it even if the helper dies.
+
+use super::message::{MessageBuilder, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
+use crate::firewall::ReturnPath;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_MSG_BATCH_END: u16 = 0x11;
+const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFT_MSG_DELSETELEM: u16 = 14;
+const NFPROTO_INET: u8 = 1;
+
+const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
+const NFTA_SET_ELEM_LIST_SET: u16 = 2;
+const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
+const NFTA_LIST_ELEM: u16 = 1;
+const NFTA_SET_ELEM_KEY: u16 = 1;
+const NFTA_SET_ELEM_DATA: u16 = 2;
+const NFTA_SET_ELEM_TIMEOUT: u16 = 4;
+const NFTA_DATA_VALUE: u16 = 1;
+
+/// Message type of an element addition.
+pub const NEWSETELEM: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
+/// Message type of an element removal.
+pub const DELSETELEM: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
+
+/// Where the return paths live: an `inet` table holding one map per family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnMaps {
+    /// The `inet` table's name.
+    pub table: String,
+}
+
+impl ReturnMaps {
+    /// The name of the map for this path's address family.
+    pub fn map_for(&self, path: &ReturnPath) -> &'static str {
+        match path.server {
+            SocketAddr::V4(_) => "return_v4",
+            SocketAddr::V6(_) => "return_v6",
+        }
+    }
+
+    /// A batch adding `path` (failing if it exists) with `timeout`;
+    /// the element message carries sequence number `seq`.
+    pub fn add_batch(&self, seq: u32, path: &ReturnPath, timeout: Duration) -> Vec<u8> {
+        self.batch(
+            seq,
+            NEWSETELEM,
+            NLM_F_CREATE | NLM_F_EXCL,
+            path,
+            Some(timeout),
+        )
+    }
+
+    /// A batch removing `path`; the element message carries `seq`.
+    pub fn remove_batch(&self, seq: u32, path: &ReturnPath) -> Vec<u8> {
+        self.batch(seq, DELSETELEM, 0, path, None)
+    }
+
+    fn batch(
+        &self,
+        seq: u32,
+        kind: u16,
+        flags: u16,
+        path: &ReturnPath,
+        timeout: Option<Duration>,
+    ) -> Vec<u8> {
+        let res_id = NFNL_SUBSYS_NFTABLES;
+        let buf = MessageBuilder::new(
+            Vec::new(),
+            NFNL_MSG_BATCH_BEGIN,
+            NLM_F_REQUEST,
+            seq.wrapping_sub(1),
+            0,
+            res_id,
+        )
+        .finish();
+        let mut m = MessageBuilder::new(
+            buf,
+            kind,
+            NLM_F_REQUEST | NLM_F_ACK | flags,
+            seq,
+            NFPROTO_INET,
+            0,
+        );
+        m.attr_str(NFTA_SET_ELEM_LIST_TABLE, &self.table);
+        m.attr_str(NFTA_SET_ELEM_LIST_SET, self.map_for(path));
+        m.begin_nest(NFTA_SET_ELEM_LIST_ELEMENTS)
+            .begin_nest(NFTA_LIST_ELEM);
+        m.begin_nest(NFTA_SET_ELEM_KEY)
+            .attr(NFTA_DATA_VALUE, &key(path))
+            .end_nest();
+        if timeout.is_some() {
+            m.begin_nest(NFTA_SET_ELEM_DATA)
+                .attr(NFTA_DATA_VALUE, &value(path))
+                .end_nest();
+        }
+        if let Some(t) = timeout {
+            m.attr(NFTA_SET_ELEM_TIMEOUT, &(t.as_millis() as u64).to_be_bytes());
+        }
+        m.end_nest().end_nest();
+        let buf = m.finish();
+        MessageBuilder::new(
+            buf,
+            NFNL_MSG_BATCH_END,
+            NLM_F_REQUEST,
+            seq.wrapping_add(1),
+            0,
+            res_id,
+        )
+        .finish()
+    }
+
+    /// The element in nft syntax, as `nft` would add it.
+    pub fn describe(&self, path: &ReturnPath, timeout: Duration) -> String {
+        format!(
+            "add element inet {} {} {{ {} . {} . {} timeout {}ms : {} . {} }}",
+            self.table,
+            self.map_for(path),
+            path.server.ip(),
+            path.proxy.ip(),
+            path.proxy.port(),
+            timeout.as_millis(),
+            path.client.ip(),
+            path.client.port()
+        )
+    }
+}
+
+/// Appends an address as nf_tables stores it in a concatenation.
+fn push_addr(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
+        IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
+    }
+}
+
+/// Appends a port: network order, padded to a 32-bit register.
+fn push_port(out: &mut Vec<u8>, port: u16) {
+    out.extend_from_slice(&port.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+}
+
+/// The map key: `server address . proxy address . proxy port`.
+pub fn key(path: &ReturnPath) -> Vec<u8> {
+    let mut out = Vec::with_capacity(36);
+    push_addr(&mut out, path.server.ip());
+    push_addr(&mut out, path.proxy.ip());
+    push_port(&mut out, path.proxy.port());
+    out
+}
+
+/// The map value: `client address . client port`.
+pub fn value(path: &ReturnPath) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20);
+    push_addr(&mut out, path.client.ip());
+    push_port(&mut out, path.client.port());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::messages;
+    use super::*;
+
+    fn path4() -> ReturnPath {
+        ReturnPath {
+            client: "192.0.2.20:50232".parse().unwrap(),
+            proxy: "198.51.100.1:49441".parse().unwrap(),
+            server: "198.51.100.2:69".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn key_and_value_match_nft_layout() {
+        // As `nft --debug=netlink add element` prints this element:
+        // key 026433c6 016433c6 000021c1 : 140200c0 000038c4
+        assert_eq!(
+            key(&path4()),
+            [198, 51, 100, 2, 198, 51, 100, 1, 0xc1, 0x21, 0, 0]
+        );
+        assert_eq!(value(&path4()), [192, 0, 2, 20, 0xc4, 0x38, 0, 0]);
+    }
+
+    #[test]
+    fn v6_key_is_36_bytes_value_20() {
+        let p = ReturnPath {
+            client: "[2001:db8:1::20]:1000".parse().unwrap(),
+            proxy: "[2001:db8:2::1]:2000".parse().unwrap(),
+            server: "[2001:db8:2::2]:69".parse().unwrap(),
+        };
+        assert_eq!(key(&p).len(), 36);
+        assert_eq!(&key(&p)[32..], &[0x07, 0xd0, 0, 0]);
+        assert_eq!(value(&p).len(), 20);
+        let maps = ReturnMaps { table: "t".into() };
+        assert_eq!(maps.map_for(&p), "return_v6");
+    }
+
+    #[test]
+    fn add_batch_is_begin_element_end() {
+        let maps = ReturnMaps {
+            table: "tftp_proxy".into(),
+        };
+        let buf = maps.add_batch(10, &path4(), Duration::from_secs(2));
+        let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
+        let kinds: Vec<_> = msgs.iter().map(|m| m.msg_type).collect();
+        assert_eq!(
+            kinds,
+            [NFNL_MSG_BATCH_BEGIN, NEWSETELEM, NFNL_MSG_BATCH_END]
+        );
+        assert_eq!(msgs[1].seq, 10);
+        assert_eq!(&msgs[0].payload[2..4], &NFNL_SUBSYS_NFTABLES.to_be_bytes());
+        let attrs = msgs[1].attributes();
+        assert_eq!(
+            attrs
+                .clone()
+                .find(NFTA_SET_ELEM_LIST_TABLE)
+                .unwrap()
+                .payload,
+            b"tftp_proxy\0"
+        );
+        assert_eq!(
+            attrs.clone().find(NFTA_SET_ELEM_LIST_SET).unwrap().payload,
+            b"return_v4\0"
+        );
+        let elem = attrs
+            .find(NFTA_SET_ELEM_LIST_ELEMENTS)
+            .unwrap()
+            .nested()
+            .find(NFTA_LIST_ELEM)
+            .unwrap();
+        let timeout = elem.nested().find(NFTA_SET_ELEM_TIMEOUT).unwrap();
+        assert_eq!(timeout.payload, &2000u64.to_be_bytes());
+        let data = elem
+            .nested()
+            .find(NFTA_SET_ELEM_DATA)
+            .unwrap()
+            .nested()
+            .find(NFTA_DATA_VALUE)
+            .unwrap();
+        assert_eq!(data.payload, value(&path4()).as_slice());
+    }
+
+    #[test]
+    fn remove_batch_names_only_the_key() {
+        let maps = ReturnMaps {
+            table: "tftp_proxy".into(),
+        };
+        let buf = maps.remove_batch(4, &path4());
+        let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
+        assert_eq!(msgs[1].msg_type, DELSETELEM);
+        let elem = msgs[1]
+            .attributes()
+            .find(NFTA_SET_ELEM_LIST_ELEMENTS)
+            .unwrap()
+            .nested()
+            .find(NFTA_LIST_ELEM)
+            .unwrap();
+        assert!(elem.nested().find(NFTA_SET_ELEM_KEY).is_some());
+        assert!(elem.nested().find(NFTA_SET_ELEM_DATA).is_none());
+        assert!(elem.nested().find(NFTA_SET_ELEM_TIMEOUT).is_none());
+    }
+
+    #[test]
+    fn describes_in_nft_syntax() {
+        let maps = ReturnMaps {
+            table: "tftp_proxy".into(),
+        };
+        assert_eq!(
+            maps.describe(&path4(), Duration::from_secs(2)),
+            "add element inet tftp_proxy return_v4 { 198.51.100.2 . 198.51.100.1 . 49441 timeout 2000ms : 192.0.2.20 . 50232 }"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! tftp-proxy: lets TFTP cross a NAT firewall, one inetd-spawned helper
+//! process per burst of requests.
+//!
+//! The directory listing is the architecture:
+//! - [`tftp`]: sans-IO request dissection and ERROR packets.
+//! - [`policy`]: what may pass, as pure functions.
+//! - [`firewall`]: the seam to the packet filter and its backends.
+//! - [`proxy`]: the one request flow, written once for every backend.
+//! - [`privilege`]: giving up root once the kernel handles are open.
+//! - [`log`]: syslog or stderr, one line per event.
+
+pub mod firewall;
+pub mod log;
+pub mod policy;
+pub mod privilege;
+pub mod proxy;
+pub mod tftp;

@@ -1,0 +1,52 @@
+//! Linux: become an unprivileged user that keeps CAP_NET_ADMIN and
+//! nothing else (conntrack lookups and map updates over netfilter netlink
+//! need it; nothing else the helper does needs any privilege).
+
+use super::PrivilegeError;
+use caps::{CapSet, Capability, CapsHashSet};
+use nix::sys::prctl;
+use nix::unistd::{geteuid, setgroups, setresgid, setresuid, User};
+
+/// Changes to `user` (when started as root), keeping only CAP_NET_ADMIN,
+/// and forbids gaining privileges again (no_new_privs).
+pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
+    if geteuid().is_root() {
+        let account = User::from_name(user)
+            .map_err(|e| PrivilegeError::system("looking up the unprivileged user", e))?
+            .ok_or_else(|| PrivilegeError::NoSuchUser(user.to_owned()))?;
+        prctl::set_keepcaps(true)
+            .map_err(|e| PrivilegeError::system("prctl(PR_SET_KEEPCAPS)", e))?;
+        setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
+        setresgid(account.gid, account.gid, account.gid)
+            .map_err(|e| PrivilegeError::system("setresgid", e))?;
+        setresuid(account.uid, account.uid, account.uid)
+            .map_err(|e| PrivilegeError::system("setresuid", e))?;
+        prctl::set_keepcaps(false)
+            .map_err(|e| PrivilegeError::system("prctl(PR_SET_KEEPCAPS)", e))?;
+    }
+    let only: CapsHashSet = [Capability::CAP_NET_ADMIN].into_iter().collect();
+    let caps_error = |what: &'static str| {
+        move |e: caps::errors::CapsError| PrivilegeError::System {
+            what,
+            source: std::io::Error::other(e.to_string()),
+        }
+    };
+    let permitted =
+        caps::read(None, CapSet::Permitted).map_err(caps_error("reading capabilities"))?;
+    if !permitted.contains(&Capability::CAP_NET_ADMIN) {
+        return Err(PrivilegeError::System {
+            what: "keeping CAP_NET_ADMIN",
+            source: std::io::Error::other("the process does not have it (run as root, or grant it, e.g. AmbientCapabilities=CAP_NET_ADMIN)"),
+        });
+    }
+    caps::clear(None, CapSet::Ambient).map_err(caps_error("clearing ambient capabilities"))?;
+    caps::clear(None, CapSet::Inheritable)
+        .map_err(caps_error("clearing inheritable capabilities"))?;
+    caps::set(None, CapSet::Effective, &only)
+        .map_err(caps_error("setting effective capabilities"))?;
+    caps::set(None, CapSet::Permitted, &only)
+        .map_err(caps_error("setting permitted capabilities"))?;
+    prctl::set_no_new_privs()
+        .map_err(|e| PrivilegeError::system("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
+    Ok(())
+}

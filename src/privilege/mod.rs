@@ -1,0 +1,48 @@
+//! Giving up root once the kernel handles the helper needs are open.
+//!
+//! This module owns the change of user (and, on OpenBSD, chroot and pledge;
+//! on Linux, the capability set). It must be called after the firewall
+//! backend has opened its handles and before the first datagram is read.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "openbsd")]
+mod openbsd;
+
+#[cfg(target_os = "linux")]
+pub use linux::drop_privileges;
+#[cfg(target_os = "openbsd")]
+pub use openbsd::drop_privileges;
+
+/// The user the helper runs as by default once root is given up.
+#[cfg(target_os = "openbsd")]
+pub const DEFAULT_USER: &str = "_tftp_proxy";
+/// The user the helper runs as by default once root is given up.
+#[cfg(not(target_os = "openbsd"))]
+pub const DEFAULT_USER: &str = "nobody";
+
+/// Why root could not be given up. The helper refuses to serve then.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivilegeError {
+    /// The unprivileged user does not exist.
+    #[error("no such user {0:?} (create it or pick another with -u)")]
+    NoSuchUser(String),
+    /// A system call in the drop failed.
+    #[error("{what}: {source}")]
+    System {
+        /// The step that failed.
+        what: &'static str,
+        /// The error the kernel returned.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PrivilegeError {
+    pub(crate) fn system(what: &'static str, errno: nix::errno::Errno) -> Self {
+        PrivilegeError::System {
+            what,
+            source: std::io::Error::from(errno),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Linux: the arrival address comes from IP_PKTINFO / IPV6_PKTINFO.
+//!
+//! The port is the socket's own: a `redirect` rewrites the destination to
+//! the socket's address and port, so only the address needs telling.
+
+use super::{to_std, Arrival};
+use nix::sys::socket::{
+    recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockaddrStorage,
+};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Turns on the control messages that tell where each datagram arrived.
+pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
+    match bound {
+        SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4PacketInfo, &true)?,
+        SocketAddr::V6(_) => setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?,
+    }
+    Ok(())
+}
+
+/// Takes one datagram off the socket without waiting; `None` when the
+/// socket is empty.
+pub fn receive(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    bound: SocketAddr,
+) -> io::Result<Option<Arrival>> {
+    let capacity = buf.len();
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!(libc::in6_pktinfo);
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC;
+    let msg =
+        match recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            Ok(msg) => msg,
+            Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+    let client = msg
+        .address
+        .as_ref()
+        .and_then(to_std)
+        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+    let mut local_ip = bound.ip();
+    for cmsg in msg.cmsgs()? {
+        match cmsg {
+            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                // s_addr holds the address in network order, as it was on the wire.
+                local_ip = IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes());
+            }
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                local_ip = IpAddr::from(info.ipi6_addr.s6_addr)
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(Arrival {
+        len: msg.bytes.min(capacity),
+        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
+        client,
+        local: SocketAddr::new(local_ip, bound.port()),
+    }))
+}
+
+/// Sends `data` to `to` from the address `from` (where the request arrived),
+/// so connection tracking maps the answer back to the address the client used.
+pub fn reply(
+    socket: BorrowedFd<'_>,
+    data: &[u8],
+    to: SocketAddr,
+    from: SocketAddr,
+) -> io::Result<()> {
+    let iov = [IoSlice::new(data)];
+    let dest = SockaddrStorage::from(to);
+    let sent = match from.ip() {
+        IpAddr::V4(ip) => {
+            let info = libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(ip.octets()),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            };
+            sendmsg(
+                socket.as_raw_fd(),
+                &iov,
+                &[ControlMessage::Ipv4PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&dest),
+            )
+        }
+        IpAddr::V6(ip) => {
+            let info = libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: ip.octets(),
+                },
+                ipi6_ifindex: 0,
+            };
+            sendmsg(
+                socket.as_raw_fd(),
+                &iov,
+                &[ControlMessage::Ipv6PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&dest),
+            )
+        }
+    };
+    sent.map(|_| ()).map_err(io::Error::from)
+}

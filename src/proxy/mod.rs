@@ -1,0 +1,349 @@
+//! The request flow, written once for every firewall backend.
+//!
+//! This module owns what happens to each datagram inetd's socket holds:
+//! dissect it, ask the firewall where it was going, apply the policy, open
+//! a socket toward the server, install the return path, forward the request
+//! unchanged, and log one line. It talks to the packet filter only through
+//! [`Firewall`]; it never sleeps and exits as soon as the socket is empty.
+
+pub mod arrival;
+mod host;
+
+pub use host::local_host;
+
+use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
+use crate::log::Log;
+use crate::policy::{check_destination, unmap, Host, Policy, Refusal};
+use crate::tftp::{self, ErrorCode, Request};
+use arrival::Arrival;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Everything the flow needs to know besides the datagrams.
+#[derive(Debug)]
+pub struct Settings {
+    /// What may pass.
+    pub policy: Policy,
+    /// The firewall's own addresses (no loops).
+    pub host: Host,
+    /// `-n`: log what would be installed, install and forward nothing.
+    pub dry_run: bool,
+}
+
+/// How the serving of the socket ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The socket was empty: every queued request was handled.
+    Drained,
+    /// A termination signal arrived; installed return paths were removed.
+    Stopped,
+}
+
+/// How one datagram ended, for the caller's tally and for tests.
+#[derive(Debug)]
+enum Disposition {
+    Forwarded,
+    Refused,
+    Failed,
+}
+
+/// How many times a return path is tried with a fresh proxy port when the
+/// kernel reports the key in use.
+const PORT_ATTEMPTS: usize = 4;
+
+/// The helper's state while it serves one inherited socket.
+pub struct Proxy<'a, F: Firewall> {
+    firewall: &'a mut F,
+    log: &'a mut Log,
+    settings: &'a Settings,
+    socket: BorrowedFd<'a>,
+    bound: SocketAddr,
+    opened: Vec<ReturnPath>,
+}
+
+impl<'a, F: Firewall> Proxy<'a, F> {
+    /// Serves `socket` (bound at `bound`, prepared with [`arrival::prepare`]).
+    pub fn new(
+        firewall: &'a mut F,
+        log: &'a mut Log,
+        settings: &'a Settings,
+        socket: BorrowedFd<'a>,
+        bound: SocketAddr,
+    ) -> Self {
+        Proxy {
+            firewall,
+            log,
+            settings,
+            socket,
+            bound,
+            opened: Vec::new(),
+        }
+    }
+
+    /// Handles every datagram queued on the socket, then returns.
+    /// `stop` is raised by a termination signal.
+    pub fn serve(&mut self, stop: &AtomicBool) -> std::io::Result<Outcome> {
+        let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                self.close_all();
+                return Ok(Outcome::Stopped);
+            }
+            let Some(arrival) = arrival::receive(self.socket, &mut buf, self.bound)? else {
+                return Ok(Outcome::Drained);
+            };
+            let datagram = &buf[..arrival.len];
+            let _ = self.handle(
+                &arrival,
+                datagram,
+                arrival.truncated || arrival.len > tftp::MAX_DATAGRAM,
+            );
+        }
+    }
+
+    fn handle(&mut self, arrival: &Arrival, datagram: &[u8], oversized: bool) -> Disposition {
+        let client = arrival.client;
+        if oversized {
+            self.log.warning(format_args!(
+                "{client}: datagram longer than {} bytes, dropped",
+                tftp::MAX_DATAGRAM
+            ));
+            self.answer(arrival, ErrorCode::IllegalOperation, "datagram too long");
+            return Disposition::Refused;
+        }
+        let request = match Request::parse(datagram) {
+            Ok(r) => r,
+            Err(e) => {
+                self.log.warning(format_args!("{client}: refused: {e}"));
+                // Never answer an ERROR with an ERROR.
+                if tftp::Opcode::of(datagram) != Some(tftp::Opcode::Error) {
+                    self.answer(
+                        arrival,
+                        ErrorCode::IllegalOperation,
+                        "only RRQ and WRQ are accepted here",
+                    );
+                }
+                return Disposition::Refused;
+            }
+        };
+        let what = format!("{} {}", request.kind(), tftp::quoted(request.filename()));
+
+        let redirection = match self.original_destination(arrival) {
+            Ok(r) => r,
+            Err(e) => {
+                self.log.error(format_args!("{client}: {what}: {e}"));
+                self.answer(
+                    arrival,
+                    ErrorCode::NotDefined,
+                    "proxy cannot find the server",
+                );
+                return Disposition::Failed;
+            }
+        };
+        let server = redirection.original_destination;
+
+        let refusal: Option<Refusal> = check_destination(server.ip(), &self.settings.host)
+            .and_then(|()| {
+                self.settings
+                    .policy
+                    .check(&request, unmap(client.ip()), unmap(server.ip()))
+            })
+            .err();
+        if let Some(refusal) = refusal {
+            self.log.notice(format_args!(
+                "{client} -> {server} {what}: refused: {refusal}"
+            ));
+            self.answer(arrival, ErrorCode::AccessViolation, refusal.tftp_message());
+            return Disposition::Refused;
+        }
+
+        match self.forward(&redirection, datagram) {
+            Ok(path) => {
+                let mut line = format!(
+                    "{} -> {} -> {} {what}",
+                    path.client, path.proxy, path.server
+                );
+                if self.log.verbose {
+                    let options = tftp::describe_options(request.options());
+                    if !options.is_empty() {
+                        line.push(' ');
+                        line.push_str(&options);
+                    }
+                }
+                self.log.info(line);
+                if self.log.verbose || self.settings.dry_run {
+                    let verb = if self.settings.dry_run {
+                        "would install"
+                    } else {
+                        "installed"
+                    };
+                    for rule in self.firewall.describe_return_path(&path).lines() {
+                        self.log.info(format_args!("{verb}: {rule}"));
+                    }
+                }
+                if self.settings.dry_run {
+                    self.answer(
+                        arrival,
+                        ErrorCode::NotDefined,
+                        "tftp-proxy dry run: not forwarded",
+                    );
+                }
+                Disposition::Forwarded
+            }
+            Err(e) => {
+                self.log
+                    .error(format_args!("{client} -> {server} {what}: {e}"));
+                self.answer(
+                    arrival,
+                    ErrorCode::NotDefined,
+                    "proxy cannot forward the request",
+                );
+                Disposition::Failed
+            }
+        }
+    }
+
+    /// Where the datagram was going. A datagram that arrived at another
+    /// port than the socket's own was diverted unchanged (pf divert-to):
+    /// its destination is the original one and the firewall need not be
+    /// asked.
+    fn original_destination(&mut self, arrival: &Arrival) -> Result<Redirection, FirewallError> {
+        let client = unmapped_addr(arrival.client);
+        let local = unmapped_addr(arrival.local);
+        if local.port() != self.bound.port() {
+            return Ok(Redirection {
+                client,
+                original_destination: local,
+            });
+        }
+        self.firewall.original_destination(client, local)
+    }
+
+    /// Opens the socket toward the server, installs the return path and
+    /// sends the request. Returns the installed path.
+    fn forward(
+        &mut self,
+        redirection: &Redirection,
+        datagram: &[u8],
+    ) -> Result<ReturnPath, ForwardError> {
+        let server = redirection.original_destination;
+        // Sockets of refused attempts stay open until the loop ends so the
+        // kernel cannot hand out the same port again.
+        let mut held = Vec::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let upstream = open_upstream(server).map_err(ForwardError::Socket)?;
+            let proxy = upstream.local_addr().map_err(ForwardError::Socket)?;
+            let path = ReturnPath {
+                client: redirection.client,
+                proxy,
+                server,
+            };
+            if self.settings.dry_run {
+                return Ok(path);
+            }
+            match self.firewall.open_return_path(&path) {
+                Ok(()) => {}
+                Err(FirewallError::PathInUse { .. }) => {
+                    held.push(upstream);
+                    continue;
+                }
+                Err(e) => return Err(ForwardError::Firewall(e)),
+            }
+            if let Err(e) = upstream.send(datagram) {
+                let _ = self.firewall.close_return_path(&path);
+                return Err(ForwardError::Send(e));
+            }
+            self.opened.push(path);
+            return Ok(path);
+        }
+        Err(ForwardError::NoFreePort)
+    }
+
+    /// Answers the client with a TFTP ERROR from the address it wrote to.
+    fn answer(&mut self, arrival: &Arrival, code: ErrorCode, message: &str) {
+        if arrival.client.port() == 0 || is_broadcast_like(arrival.client.ip()) {
+            return;
+        }
+        let packet = tftp::error_packet(code, message);
+        if let Err(e) = arrival::reply(self.socket, &packet, arrival.client, arrival.local) {
+            self.log
+                .warning(format_args!("{}: sending TFTP ERROR: {e}", arrival.client));
+        }
+    }
+
+    /// Removes every return path this process installed.
+    fn close_all(&mut self) {
+        for path in std::mem::take(&mut self.opened) {
+            if let Err(e) = self.firewall.close_return_path(&path) {
+                self.log.error(format_args!(
+                    "removing return path {} -> {}: {e}",
+                    path.server, path.client
+                ));
+            }
+        }
+    }
+}
+
+/// Answers every datagram queued on `socket` with a TFTP ERROR and
+/// returns how many there were: the helper could not start, and a datagram
+/// left behind would make inetd start it again at once, in a loop.
+pub fn refuse_queued(socket: BorrowedFd<'_>, log: &mut Log) -> usize {
+    let Ok(bound) = arrival::bound_address(socket) else {
+        return 0;
+    };
+    let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
+    let mut count = 0;
+    while let Ok(Some(arrival)) = arrival::receive(socket, &mut buf, bound) {
+        count += 1;
+        if tftp::Opcode::of(&buf[..arrival.len]) == Some(tftp::Opcode::Error)
+            || is_broadcast_like(arrival.client.ip())
+        {
+            continue;
+        }
+        let packet = tftp::error_packet(
+            ErrorCode::NotDefined,
+            "tftp-proxy is not working, see its log",
+        );
+        if let Err(e) = arrival::reply(socket, &packet, arrival.client, arrival.local) {
+            log.warning(format_args!("{}: sending TFTP ERROR: {e}", arrival.client));
+        }
+    }
+    count
+}
+
+/// Why a checked request could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+enum ForwardError {
+    #[error("opening a socket toward the server: {0}")]
+    Socket(std::io::Error),
+    #[error("{0}")]
+    Firewall(FirewallError),
+    #[error("sending the request to the server: {0}")]
+    Send(std::io::Error),
+    #[error("no free proxy port after {PORT_ATTEMPTS} attempts")]
+    NoFreePort,
+}
+
+/// A socket connected to `server` on a port the kernel picks.
+fn open_upstream(server: SocketAddr) -> std::io::Result<UdpSocket> {
+    let any: IpAddr = match server {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let socket = UdpSocket::bind((any, 0))?;
+    socket.connect(server)?;
+    Ok(socket)
+}
+
+fn unmapped_addr(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(unmap(addr.ip()), addr.port())
+}
+
+/// Sources no answer should go to.
+fn is_broadcast_like(ip: IpAddr) -> bool {
+    match unmap(ip) {
+        IpAddr::V4(v4) => v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
+    }
+}

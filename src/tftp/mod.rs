@@ -1,0 +1,21 @@
+//! TFTP wire format, sans-IO: dissecting the first datagram of a transfer
+//! (RRQ or WRQ, RFC 1350 with the option extension of RFC 2347, 2348,
+//! 2349 and 7440), building ERROR packets, and rendering untrusted wire
+//! bytes safely for logs.
+//!
+//! This module owns the bytes-to-types boundary only. It must not touch
+//! sockets, the clock, the firewall, logging or policy: it never decides
+//! whether a well-formed request may pass (that is [`crate::policy`]), and
+//! it never rewrites a request, because the proxy forwards the client's
+//! exact bytes.
+
+pub mod error;
+mod escape;
+pub mod request;
+
+pub use error::{error_packet, ErrorCode, MAX_ERROR_MESSAGE};
+pub use escape::{describe_options, quoted, DESCRIBE_MAX, QUOTED_MAX};
+pub use request::{Kind, KnownOption, Mode, Opcode, ParseError, Request, TftpOption};
+
+/// The largest datagram accepted: the largest UDP payload over IPv4.
+pub const MAX_DATAGRAM: usize = 65535;

@@ -1,0 +1,616 @@
+//! End-to-end tests: the built helper under Debian's openbsd-inetd, with
+//! nftables and conntrack in network namespaces, real TFTP servers
+//! (tftpd-hpa, atftpd) and real clients (tftp-hpa, curl, atftp).
+//! They need root; without it they fail and say so.
+
+mod lab;
+
+use lab::{Lab, LabOptions, ATFTPD_SERVER, CLIENT, FIREWALL_EXT, SERVER, SERVER6};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+fn lab() -> Lab {
+    Lab::start(LabOptions::default())
+}
+
+fn lab_with(args: &[&str]) -> Lab {
+    Lab::start(LabOptions {
+        helper_args: args.iter().map(|s| s.to_string()).collect(),
+        atftpd: false,
+    })
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts two files are byte-identical, with the lab's logs on failure.
+fn assert_same(lab: &Lab, a: &Path, b: &Path, context: &str) {
+    let x = std::fs::read(a).unwrap_or_else(|e| {
+        panic!(
+            "{context}: reading {}: {e}\n{}",
+            a.display(),
+            lab.process_logs()
+        )
+    });
+    let y = std::fs::read(b).unwrap_or_else(|e| {
+        panic!(
+            "{context}: reading {}: {e}\n{}",
+            b.display(),
+            lab.process_logs()
+        )
+    });
+    assert!(
+        x.len() == y.len() && x == y,
+        "{context}: {} ({} bytes) and {} ({} bytes) differ\n{}",
+        a.display(),
+        x.len(),
+        b.display(),
+        y.len(),
+        lab.process_logs()
+    );
+}
+
+fn out_path(lab: &Lab, name: &str) -> PathBuf {
+    lab.dir.join(name)
+}
+
+fn curl_get(lab: &Lab, url: &str, local: &Path, blksize: Option<u32>) -> Output {
+    let mut args = vec![
+        "curl".to_owned(),
+        "-sS".into(),
+        "--max-time".into(),
+        "60".into(),
+    ];
+    if let Some(b) = blksize {
+        args.extend(["--tftp-blksize".into(), b.to_string()]);
+    }
+    args.extend([
+        "-o".into(),
+        local.to_string_lossy().into_owned(),
+        url.to_owned(),
+    ]);
+    lab.client(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn curl_put(lab: &Lab, url: &str, local: &Path, blksize: Option<u32>) -> Output {
+    let mut args = vec![
+        "curl".to_owned(),
+        "-sS".into(),
+        "--max-time".into(),
+        "60".into(),
+    ];
+    if let Some(b) = blksize {
+        args.extend(["--tftp-blksize".into(), b.to_string()]);
+    }
+    args.extend([
+        "-T".into(),
+        local.to_string_lossy().into_owned(),
+        url.to_owned(),
+    ]);
+    lab.client(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn tftp_hpa(lab: &Lab, server: &str, command: &str, remote: &str, local: &Path) -> Output {
+    let local = local.to_string_lossy();
+    let mut args = vec!["tftp"];
+    if server.contains(':') {
+        args.push("-6");
+    }
+    args.extend([server, "-m", "binary", "-c", command, remote, &local]);
+    lab.client(&args)
+}
+
+/// Parses a request line `client -> proxy -> server KIND "file"...`.
+fn parse_request_line(line: &str) -> Option<(SocketAddr, SocketAddr, SocketAddr, String)> {
+    let mut parts = line.splitn(3, " -> ");
+    let client = parts.next()?.parse().ok()?;
+    let proxy = parts.next()?.parse().ok()?;
+    let (server, rest) = parts.next()?.split_once(' ')?;
+    Some((client, proxy, server.parse().ok()?, rest.to_owned()))
+}
+
+fn request_lines(lab: &Lab) -> Vec<(SocketAddr, SocketAddr, SocketAddr, String)> {
+    lab.helper_messages()
+        .iter()
+        .filter_map(|m| parse_request_line(m))
+        .collect()
+}
+
+#[test]
+fn get_small_file_with_tftp_hpa() {
+    let lab = lab();
+    let src = lab.server_root().join("SEP0014F2000001.cnf.xml");
+    Lab::make_file(&src, 3 * KIB + 17, 1);
+    let dst = out_path(&lab, "got.xml");
+    let out = tftp_hpa(&lab, SERVER, "get", "SEP0014F2000001.cnf.xml", &dst);
+    assert_same(&lab, &src, &dst, &format!("tftp-hpa get ({})", text(&out)));
+}
+
+#[test]
+fn put_small_file_with_curl() {
+    let lab = lab();
+    let src = out_path(&lab, "upload.cfg");
+    Lab::make_file(&src, 5 * KIB + 3, 2);
+    let out = curl_put(&lab, &format!("tftp://{SERVER}/upload.cfg"), &src, None);
+    assert!(
+        out.status.success(),
+        "curl put failed: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+    assert_same(
+        &lab,
+        &src,
+        &lab.server_root().join("upload.cfg"),
+        "curl put",
+    );
+}
+
+#[test]
+fn get_and_put_8_mib_with_curl_blksize_1428() {
+    let lab = lab();
+    let src = lab.server_root().join("firmware.bin");
+    Lab::make_file(&src, 8 * MIB + 1000, 3);
+    let dst = out_path(&lab, "firmware.bin");
+    let out = curl_get(
+        &lab,
+        &format!("tftp://{SERVER}/firmware.bin"),
+        &dst,
+        Some(1428),
+    );
+    assert!(
+        out.status.success(),
+        "curl get failed: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+    assert_same(&lab, &src, &dst, "curl get 8 MiB");
+
+    let up = out_path(&lab, "backup.bin");
+    Lab::make_file(&up, 8 * MIB + 77, 4);
+    let out = curl_put(
+        &lab,
+        &format!("tftp://{SERVER}/backup.bin"),
+        &up,
+        Some(1428),
+    );
+    assert!(
+        out.status.success(),
+        "curl put failed: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+    assert_same(
+        &lab,
+        &up,
+        &lab.server_root().join("backup.bin"),
+        "curl put 8 MiB",
+    );
+}
+
+#[test]
+fn get_and_put_8_mib_with_atftp_windowsize_8() {
+    let lab = Lab::start(LabOptions {
+        helper_args: vec!["-v".into()],
+        atftpd: true,
+    });
+    let src = lab.atftpd_root().join("image.bin");
+    Lab::make_file(&src, 8 * MIB + 5, 5);
+    let dst = out_path(&lab, "image.bin");
+    let dst_s = dst.to_string_lossy();
+    let opts = ["--option", "blksize 1428", "--option", "windowsize 8"];
+    let mut args = vec!["atftp"];
+    args.extend(opts);
+    args.extend(["-g", "-r", "image.bin", "-l", &dst_s, ATFTPD_SERVER]);
+    let out = lab.client(&args);
+    assert_same(&lab, &src, &dst, &format!("atftp get ({})", text(&out)));
+
+    let up = out_path(&lab, "upload.bin");
+    Lab::make_file(&up, 8 * MIB + 9, 6);
+    let up_s = up.to_string_lossy();
+    let mut args = vec!["atftp"];
+    args.extend(opts);
+    args.extend(["-p", "-r", "upload.bin", "-l", &up_s, ATFTPD_SERVER]);
+    let out = lab.client(&args);
+    assert_same(
+        &lab,
+        &up,
+        &lab.atftpd_root().join("upload.bin"),
+        &format!("atftp put ({})", text(&out)),
+    );
+
+    // The options went through unchanged (the helper logs them with -v).
+    let lines = lab.wait_for_log(2, Duration::from_secs(2), |m| m.contains("windowsize=8"));
+    assert_eq!(
+        lines.len(),
+        2,
+        "expected two requests with windowsize=8:\n{}",
+        lab.process_logs()
+    );
+    assert!(
+        lines.iter().all(|l| l.contains("blksize=1428")),
+        "{lines:?}"
+    );
+}
+
+const BOOT_FILES: [&str; 7] = [
+    "CTLSEP0014F2000001.tlv",
+    "SEP0014F2000001.cnf.xml",
+    "SIP0014F2000001.cnf",
+    "P0S3-07-4-00.loads",
+    "SIPDefault.cnf",
+    "RINGLIST.DAT",
+    "dialplan.xml",
+];
+
+#[test]
+fn phone_boot_sequence_in_order() {
+    let lab = lab();
+    for (i, name) in BOOT_FILES.iter().enumerate() {
+        Lab::make_file(&lab.server_root().join(name), 200 + i * 1500, 10 + i as u64);
+    }
+    for name in BOOT_FILES {
+        let dst = out_path(&lab, name);
+        let out = tftp_hpa(&lab, SERVER, "get", name, &dst);
+        assert_same(
+            &lab,
+            &lab.server_root().join(name),
+            &dst,
+            &format!("boot file {name} ({})", text(&out)),
+        );
+    }
+    let lines = lab.wait_for_log(BOOT_FILES.len(), Duration::from_secs(2), |m| {
+        m.contains(" RRQ \"")
+    });
+    let logged: Vec<String> = lines
+        .iter()
+        .filter_map(|l| parse_request_line(l))
+        .map(|(_, _, _, rest)| rest)
+        .collect();
+    let expected: Vec<String> = BOOT_FILES.iter().map(|f| format!("RRQ \"{f}\"")).collect();
+    assert_eq!(
+        logged,
+        expected,
+        "request lines in boot order:\n{}",
+        lab.process_logs()
+    );
+}
+
+#[test]
+fn twenty_clients_at_once() {
+    let lab = lab();
+    for i in 0..20 {
+        Lab::make_file(
+            &lab.server_root().join(format!("cfg{i:02}.xml")),
+            40 * KIB + i,
+            100 + i as u64,
+        );
+    }
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let dst = out_path(&lab, &format!("cfg{i:02}.xml"));
+            lab.command(
+                "c",
+                &[
+                    "curl",
+                    "-sS",
+                    "--max-time",
+                    "60",
+                    "-o",
+                    &dst.to_string_lossy(),
+                    &format!("tftp://{SERVER}/cfg{i:02}.xml"),
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting curl")
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("waiting for curl");
+        assert!(
+            out.status.success(),
+            "client {i} failed: {}\n{}",
+            text(&out),
+            lab.process_logs()
+        );
+        let name = format!("cfg{i:02}.xml");
+        assert_same(
+            &lab,
+            &lab.server_root().join(&name),
+            &out_path(&lab, &name),
+            &format!("client {i}"),
+        );
+    }
+    let lines = lab.wait_for_log(20, Duration::from_secs(2), |m| {
+        parse_request_line(m).is_some()
+    });
+    assert_eq!(
+        lines.len(),
+        20,
+        "one request line per client:\n{}",
+        lab.process_logs()
+    );
+}
+
+#[test]
+fn return_path_expires_after_transwait() {
+    let lab = lab_with(&["-w", "2"]);
+    Lab::make_file(&lab.server_root().join("a.cfg"), 1000, 7);
+    let dst = out_path(&lab, "a.cfg");
+    let out = curl_get(&lab, &format!("tftp://{SERVER}/a.cfg"), &dst, None);
+    assert!(
+        out.status.success(),
+        "curl failed: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+    let installed = lab.map_elements("return_v4");
+    assert_eq!(
+        installed.len(),
+        1,
+        "one return path right after the request: {installed:?}\n{}",
+        lab.process_logs()
+    );
+    assert!(
+        installed[0].starts_with(&format!("{SERVER} . {FIREWALL_EXT} . ")),
+        "{installed:?}"
+    );
+    assert!(
+        installed[0].contains(&format!(": {CLIENT} . ")),
+        "{installed:?}"
+    );
+    std::thread::sleep(Duration::from_millis(2600));
+    assert_eq!(
+        lab.map_elements("return_v4"),
+        Vec::<String>::new(),
+        "the map must be empty once -w has passed"
+    );
+}
+
+#[test]
+fn read_only_refuses_put_with_tftp_error() {
+    let lab = lab_with(&["--read-only"]);
+    let src = out_path(&lab, "evil.cfg");
+    Lab::make_file(&src, 100, 8);
+    let out = curl_put(&lab, &format!("tftp://{SERVER}/evil.cfg"), &src, None);
+    assert!(!out.status.success(), "the put must fail");
+    let out = tftp_hpa(
+        &lab,
+        SERVER,
+        "put",
+        &src.to_string_lossy(),
+        Path::new("evil.cfg"),
+    );
+    assert!(
+        text(&out).contains("Error code 2: read-only"),
+        "tftp-hpa must show the TFTP error: {}",
+        text(&out)
+    );
+    assert!(
+        !lab.server_root().join("evil.cfg").exists(),
+        "nothing may reach the server"
+    );
+    let refused = lab.wait_for_log(2, Duration::from_secs(2), |m| {
+        m.contains("WRQ \"evil.cfg\": refused")
+    });
+    assert_eq!(refused.len(), 2, "{}", lab.process_logs());
+    assert_eq!(
+        lab.map_elements("return_v4"),
+        Vec::<String>::new(),
+        "a refused request installs nothing"
+    );
+}
+
+#[test]
+fn allow_server_refuses_other_servers() {
+    let lab = lab_with(&["--allow-server", "203.0.113.0/24"]);
+    Lab::make_file(&lab.server_root().join("x.cfg"), 100, 9);
+    let out = tftp_hpa(&lab, SERVER, "get", "x.cfg", &out_path(&lab, "x.cfg"));
+    assert!(
+        text(&out).contains("Error code 2: server not allowed"),
+        "tftp-hpa must show the TFTP error: {}",
+        text(&out)
+    );
+    let refused = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("--allow-server"));
+    assert_eq!(refused.len(), 1, "{}", lab.process_logs());
+}
+
+#[test]
+fn get_over_ipv6() {
+    let lab = lab();
+    let src = lab.server_root().join("v6.cfg");
+    Lab::make_file(&src, 20 * KIB + 1, 11);
+    let dst = out_path(&lab, "v6.cfg");
+    let out = curl_get(
+        &lab,
+        &format!("tftp://[{SERVER6}]/v6.cfg"),
+        &dst,
+        Some(1428),
+    );
+    assert!(
+        out.status.success(),
+        "curl -6 failed: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+    assert_same(&lab, &src, &dst, "IPv6 get");
+    let lines = request_lines(&lab);
+    assert_eq!(lines.len(), 1, "{}", lab.process_logs());
+    let (client, proxy, server, _) = &lines[0];
+    assert_eq!(client.ip().to_string(), "2001:db8:1::20");
+    assert_eq!(proxy.ip().to_string(), "2001:db8:2::1");
+    assert_eq!(server.to_string(), format!("[{SERVER6}]:69"));
+}
+
+#[test]
+fn log_line_shape() {
+    let lab = lab();
+    Lab::make_file(&lab.server_root().join("SEP0014F2000001.cnf.xml"), 500, 12);
+    let out = tftp_hpa(
+        &lab,
+        SERVER,
+        "get",
+        "SEP0014F2000001.cnf.xml",
+        &out_path(&lab, "x"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let found = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("RRQ"));
+    assert_eq!(found.len(), 1, "{}", lab.process_logs());
+    let (client, proxy, server, rest) =
+        parse_request_line(&found[0]).unwrap_or_else(|| panic!("unparsable: {}", found[0]));
+    assert_eq!(client.ip().to_string(), CLIENT);
+    assert_eq!(proxy.ip().to_string(), FIREWALL_EXT);
+    assert_ne!(proxy.port(), 0);
+    assert_eq!(server.to_string(), format!("{SERVER}:69"));
+    assert_eq!(rest, "RRQ \"SEP0014F2000001.cnf.xml\"");
+    // syslog: facility daemon, severity info (<30>), with the pid.
+    let raw = lab.helper_log();
+    let line = raw.iter().find(|l| l.contains("RRQ")).expect("raw line");
+    assert!(line.starts_with("<30>"), "daemon.info expected: {line}");
+    let tag = line
+        .split_whitespace()
+        .find(|w| w.starts_with("tftp-proxy["))
+        .unwrap_or_else(|| panic!("no tag: {line}"));
+    let pid = tag.trim_start_matches("tftp-proxy[").trim_end_matches("]:");
+    assert!(pid.parse::<u32>().is_ok(), "pid in the tag: {line}");
+}
+
+#[test]
+fn verbose_logs_options_and_installed_element() {
+    let lab = lab_with(&["-v"]);
+    Lab::make_file(&lab.server_root().join("b.cfg"), 3000, 13);
+    let out = curl_get(
+        &lab,
+        &format!("tftp://{SERVER}/b.cfg"),
+        &out_path(&lab, "b.cfg"),
+        Some(1428),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let lines = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("RRQ \"b.cfg\""));
+    assert_eq!(lines.len(), 1, "{}", lab.process_logs());
+    assert!(lines[0].contains("blksize=1428"), "{}", lines[0]);
+    let installed = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.starts_with("installed: add element inet tftp_proxy return_v4 {")
+    });
+    assert_eq!(installed.len(), 1, "{}", lab.process_logs());
+}
+
+#[test]
+fn dry_run_installs_and_forwards_nothing() {
+    let lab = lab_with(&["-n"]);
+    Lab::make_file(&lab.server_root().join("c.cfg"), 300, 14);
+    let out = curl_get(
+        &lab,
+        &format!("tftp://{SERVER}/c.cfg"),
+        &out_path(&lab, "c.cfg"),
+        None,
+    );
+    assert!(
+        !out.status.success(),
+        "a dry run forwards nothing: {}",
+        text(&out)
+    );
+    let would = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.starts_with("would install: add element inet tftp_proxy return_v4 {")
+    });
+    assert_eq!(would.len(), 1, "{}", lab.process_logs());
+    assert!(
+        would[0].contains(&format!("{SERVER} . {FIREWALL_EXT} . ")),
+        "{}",
+        would[0]
+    );
+    assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
+}
+
+/// Sends raw datagrams from the client to the server's TFTP port and
+/// returns what came back, as hex, one line per datagram sent.
+fn send_raw(lab: &Lab, datagrams: &[&[u8]]) -> Vec<String> {
+    let hex: Vec<String> = datagrams
+        .iter()
+        .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    let script = r#"
+import socket, sys
+out = []
+for h in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(bytes.fromhex(h), (sys.argv[1], 69))
+    try:
+        out.append(s.recv(70000).hex())
+    except socket.timeout:
+        out.append("none")
+    s.close()
+print("\n".join(out))
+"#;
+    let mut args = vec!["python3", "-c", script, SERVER];
+    args.extend(hex.iter().map(String::as_str));
+    let out = lab.client(&args);
+    assert!(out.status.success(), "python3 failed: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn malformed_datagrams_get_errors_and_log_lines() {
+    let lab = lab();
+    let answers = send_raw(
+        &lab,
+        &[
+            b"\x00\x03\x00\x01data",       // DATA to the proxy port
+            b"\x00\x01file.cfg\x00",       // mode missing
+            b"\x00\x01\x00octet\x00",      // empty filename
+            b"\x00\x01a.cfg\x00bogus\x00", // unknown mode
+            b"\x00\x05\x00\x01oops\x00",   // ERROR: never answered
+        ],
+    );
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    for (i, a) in answers[..4].iter().enumerate() {
+        assert!(
+            a.starts_with("00050004"),
+            "datagram {i}: expected ERROR code 4, got {a}\n{}",
+            lab.process_logs()
+        );
+    }
+    assert_eq!(answers[4], "none", "an ERROR must not be answered");
+    let refused = lab.wait_for_log(5, Duration::from_secs(2), |m| m.contains("refused"));
+    assert_eq!(
+        refused.len(),
+        5,
+        "one line per bad datagram:\n{}",
+        lab.process_logs()
+    );
+    assert!(refused.iter().any(|m| m.contains("DATA")), "{refused:?}");
+    assert!(
+        refused.iter().any(|m| m.to_lowercase().contains("mode")),
+        "{refused:?}"
+    );
+    assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
+}
+
+#[test]
+fn unknown_user_is_a_clear_error() {
+    let lab = lab_with(&["-u", "no-such-user-here"]);
+    let _ = curl_get(
+        &lab,
+        &format!("tftp://{SERVER}/x"),
+        &out_path(&lab, "x"),
+        None,
+    );
+    let lines = lab.wait_for_log(1, Duration::from_secs(3), |m| m.contains("no such user"));
+    assert!(!lines.is_empty(), "{}", lab.process_logs());
+}

@@ -1,0 +1,635 @@
+//! A throwaway NAT lab in network namespaces, built by each test itself.
+//!
+//! Three namespaces joined by veth pairs:
+//!
+//! ```text
+//!  client (phone)          firewall                       server
+//!  192.0.2.20/24  ---- lan0 192.0.2.1/24                  
+//!  2001:db8:1::20/64       2001:db8:1::1/64
+//!                          wan0 198.51.100.1/24 ---- 198.51.100.2/24 (tftpd-hpa)
+//!                          2001:db8:2::1/64          198.51.100.3/24 (atftpd)
+//!                                                    2001:db8:2::2/64 (tftpd-hpa)
+//! ```
+//!
+//! The firewall loads `etc/tftp-proxy.nft` exactly as shipped (with the
+//! lab's interface names defined first) and runs Debian's openbsd-inetd
+//! with the line from `etc/inetd.conf`, pointed at the built binary. The
+//! helper logs to a syslog socket the lab reads. Everything is torn down
+//! when the `Lab` is dropped, on failure too.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The server tftpd-hpa answers on (IPv4).
+pub const SERVER: &str = "198.51.100.2";
+/// The server atftpd answers on (windowsize).
+pub const ATFTPD_SERVER: &str = "198.51.100.3";
+/// The server tftpd-hpa answers on (IPv6).
+pub const SERVER6: &str = "2001:db8:2::2";
+/// The firewall's outside address.
+pub const FIREWALL_EXT: &str = "198.51.100.1";
+/// The client's address.
+pub const CLIENT: &str = "192.0.2.20";
+
+/// Where the unpacked atftpd lives (see scripts/install-deps).
+pub const ATFTPD_DEFAULT: &str = "/usr/local/lib/tftp-proxy-lab/atftpd/usr/sbin/atftpd";
+
+static SERIAL: AtomicUsize = AtomicUsize::new(0);
+
+/// How to start the lab.
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    /// Extra flags for the helper (after the program name).
+    pub helper_args: Vec<String>,
+    /// Also start atftpd on 198.51.100.3.
+    pub atftpd: bool,
+}
+
+/// A running lab. Dropping it tears everything down.
+pub struct Lab {
+    /// Prefix of the namespaces' names.
+    pub name: String,
+    /// Scratch directory (configs, server roots, client files).
+    pub dir: PathBuf,
+    namespaces: Vec<String>,
+    children: Vec<(String, Child)>,
+    syslog_lines: Arc<Mutex<Vec<String>>>,
+    syslog_stop: Arc<AtomicBool>,
+    syslog_thread: Option<JoinHandle<()>>,
+}
+
+fn fail(message: impl AsRef<str>) -> ! {
+    panic!("lab: {}", message.as_ref())
+}
+
+/// Runs a command, failing the test with its output if it fails.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| fail(format!("cannot run {cmd:?}: {e}")));
+    if !out.status.success() {
+        fail(format!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    out
+}
+
+/// The helper binary: `TFTP_PROXY_BIN`, or the one cargo built for tests.
+fn helper_binary() -> String {
+    std::env::var("TFTP_PROXY_BIN")
+        .ok()
+        .or_else(|| option_env!("CARGO_BIN_EXE_tftp-proxy").map(str::to_owned))
+        .unwrap_or_else(|| fail("set TFTP_PROXY_BIN to the built tftp-proxy"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn require_root() {
+    if !nix_is_root() {
+        fail("the lab needs root (network namespaces, nftables): run the tests as root");
+    }
+}
+
+fn nix_is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The path of a program the lab needs, or a failure naming its package.
+pub fn tool(program: &str, package: &str) -> PathBuf {
+    which(program).unwrap_or_else(|| {
+        fail(format!(
+            "{program} not found: install {package} (scripts/install-deps does)"
+        ))
+    })
+}
+
+impl Lab {
+    /// Builds the lab and starts the servers and inetd.
+    pub fn start(options: LabOptions) -> Lab {
+        require_root();
+        let serial = SERIAL.fetch_add(1, Ordering::SeqCst);
+        let name = format!("tpx{}x{serial}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("tftp-proxy-lab-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| fail(format!("creating {}: {e}", dir.display())));
+        let mut lab = Lab {
+            namespaces: Vec::new(),
+            children: Vec::new(),
+            syslog_lines: Arc::new(Mutex::new(Vec::new())),
+            syslog_stop: Arc::new(AtomicBool::new(false)),
+            syslog_thread: None,
+            name,
+            dir,
+        };
+        lab.build_network();
+        lab.start_syslog();
+        lab.start_servers(options.atftpd);
+        lab.load_firewall();
+        lab.start_inetd(&options.helper_args);
+        lab
+    }
+
+    /// The namespace of a host: "c" client, "f" firewall, "s" server.
+    pub fn ns(&self, host: &str) -> String {
+        format!("{}{host}", self.name)
+    }
+
+    fn ip(&self, args: &[&str]) {
+        run(Command::new(tool("ip", "iproute2")).args(args));
+    }
+
+    fn in_ns(&self, host: &str, args: &[&str]) -> Output {
+        run(&mut self.command(host, args))
+    }
+
+    /// A command to run inside a host's namespace.
+    pub fn command(&self, host: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(tool("ip", "iproute2"));
+        cmd.args(["netns", "exec", &self.ns(host)]).args(args);
+        cmd
+    }
+
+    fn build_network(&mut self) {
+        for host in ["c", "f", "s"] {
+            let ns = self.ns(host);
+            let out = Command::new(tool("ip", "iproute2"))
+                .args(["netns", "add", &ns])
+                .output();
+            match out {
+                Ok(o) if o.status.success() => self.namespaces.push(ns),
+                Ok(o) => fail(format!(
+                    "cannot create network namespace {ns} (are namespaces allowed here?): {}",
+                    String::from_utf8_lossy(&o.stderr)
+                )),
+                Err(e) => fail(format!("cannot run ip: {e}")),
+            }
+        }
+        let (c, f, s) = (self.ns("c"), self.ns("f"), self.ns("s"));
+        self.ip(&[
+            "-n", &c, "link", "add", "eth0", "type", "veth", "peer", "name", "lan0", "netns", &f,
+        ]);
+        self.ip(&[
+            "-n", &s, "link", "add", "eth0", "type", "veth", "peer", "name", "wan0", "netns", &f,
+        ]);
+        let setup: &[(&str, &[&str])] = &[
+            ("c", &["ip", "addr", "add", "192.0.2.20/24", "dev", "eth0"]),
+            (
+                "c",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:1::20/64",
+                    "dev",
+                    "eth0",
+                    "nodad",
+                ],
+            ),
+            ("c", &["ip", "link", "set", "eth0", "up"]),
+            ("c", &["ip", "link", "set", "lo", "up"]),
+            ("c", &["ip", "route", "add", "default", "via", "192.0.2.1"]),
+            (
+                "c",
+                &[
+                    "ip",
+                    "-6",
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    "2001:db8:1::1",
+                ],
+            ),
+            (
+                "f",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "192.0.2.1/24",
+                    "brd",
+                    "+",
+                    "dev",
+                    "lan0",
+                ],
+            ),
+            (
+                "f",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:1::1/64",
+                    "dev",
+                    "lan0",
+                    "nodad",
+                ],
+            ),
+            (
+                "f",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "198.51.100.1/24",
+                    "brd",
+                    "+",
+                    "dev",
+                    "wan0",
+                ],
+            ),
+            (
+                "f",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:2::1/64",
+                    "dev",
+                    "wan0",
+                    "nodad",
+                ],
+            ),
+            ("f", &["ip", "link", "set", "lan0", "up"]),
+            ("f", &["ip", "link", "set", "wan0", "up"]),
+            ("f", &["ip", "link", "set", "lo", "up"]),
+            ("f", &["sysctl", "-qw", "net.ipv4.ip_forward=1"]),
+            ("f", &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]),
+            (
+                "s",
+                &["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"],
+            ),
+            (
+                "s",
+                &["ip", "addr", "add", "198.51.100.3/24", "dev", "eth0"],
+            ),
+            (
+                "s",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:2::2/64",
+                    "dev",
+                    "eth0",
+                    "nodad",
+                ],
+            ),
+            ("s", &["ip", "link", "set", "eth0", "up"]),
+            ("s", &["ip", "link", "set", "lo", "up"]),
+            // No route back to the phones' network: answers must go through
+            // the helper's return path, as with a server on the Internet.
+        ];
+        for (host, args) in setup {
+            self.in_ns(host, args);
+        }
+    }
+
+    fn start_syslog(&mut self) {
+        let path = self.dir.join("log.sock");
+        let socket = UnixDatagram::bind(&path)
+            .unwrap_or_else(|e| fail(format!("binding {}: {e}", path.display())));
+        // The helper connects as root and then runs as nobody; root connects.
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap_or_else(|e| fail(format!("syslog socket timeout: {e}")));
+        let lines = Arc::clone(&self.syslog_lines);
+        let stop = Arc::clone(&self.syslog_stop);
+        self.syslog_thread = Some(std::thread::spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    let line = String::from_utf8_lossy(&buf[..n]).trim_end().to_owned();
+                    lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                }
+            }
+        }));
+    }
+
+    fn spawn(&mut self, label: &str, host: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.join(format!("{label}.log")))
+            .unwrap_or_else(|e| fail(format!("creating {label}.log: {e}")));
+        let err = log
+            .try_clone()
+            .unwrap_or_else(|e| fail(format!("{label}.log: {e}")));
+        let child = self
+            .command(host, args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| fail(format!("starting {label}: {e}")));
+        self.children.push((label.to_owned(), child));
+    }
+
+    /// The directory tftpd-hpa serves (readable and writable).
+    pub fn server_root(&self) -> PathBuf {
+        self.dir.join("srv")
+    }
+
+    /// The directory atftpd serves.
+    pub fn atftpd_root(&self) -> PathBuf {
+        self.dir.join("srv-atftpd")
+    }
+
+    fn start_servers(&mut self, atftpd: bool) {
+        for root in [self.server_root(), self.atftpd_root()] {
+            std::fs::create_dir_all(&root)
+                .unwrap_or_else(|e| fail(format!("{}: {e}", root.display())));
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777))
+                .unwrap_or_else(|e| fail(format!("{}: {e}", root.display())));
+        }
+        // The lab directory must be traversable by the servers' users.
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| fail(format!("{}: {e}", self.dir.display())));
+        let tftpd = tool("in.tftpd", "tftpd-hpa");
+        let root = self.server_root();
+        let (tftpd, root) = (
+            tftpd.to_string_lossy().into_owned(),
+            root.to_string_lossy().into_owned(),
+        );
+        for (label, addr) in [
+            ("tftpd", "198.51.100.2:69"),
+            ("tftpd6", "[2001:db8:2::2]:69"),
+        ] {
+            self.spawn(
+                label,
+                "s",
+                &[&tftpd, "-L", "-s", "-c", "-u", "nobody", "-a", addr, &root],
+            );
+        }
+        if atftpd {
+            let bin =
+                std::env::var("TFTP_PROXY_ATFTPD").unwrap_or_else(|_| ATFTPD_DEFAULT.to_owned());
+            if !Path::new(&bin).is_file() {
+                fail(format!("atftpd not found at {bin}: run scripts/install-deps (it unpacks Debian's atftpd there)"));
+            }
+            let root = self.atftpd_root().to_string_lossy().into_owned();
+            self.spawn(
+                "atftpd",
+                "s",
+                &[
+                    &bin,
+                    "--daemon",
+                    "--no-fork",
+                    "--bind-address",
+                    ATFTPD_SERVER,
+                    "--port",
+                    "69",
+                    "--user",
+                    "nobody.nogroup",
+                    "--logfile",
+                    "-",
+                    "--no-multicast",
+                    &root,
+                ],
+            );
+        }
+        let mut ports = vec![(SERVER, 69)];
+        ports.push((SERVER6, 69));
+        if atftpd {
+            ports.push((ATFTPD_SERVER, 69));
+        }
+        for (addr, port) in ports {
+            self.wait_for_udp("s", addr, port);
+        }
+    }
+
+    /// Waits until something listens on a UDP address in a namespace.
+    fn wait_for_udp(&self, host: &str, addr: &str, port: u16) {
+        let wanted = if addr.contains(':') {
+            format!("[{addr}]:{port}")
+        } else {
+            format!("{addr}:{port}")
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.in_ns(host, &["ss", "-Hlun"]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.split_whitespace().any(|w| w == wanted) {
+                return;
+            }
+            if Instant::now() > deadline {
+                fail(format!(
+                    "nothing listens on {wanted} in {host} after 10 s:\n{text}\n{}",
+                    self.process_logs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn load_firewall(&mut self) {
+        let shipped = repo().join("etc/tftp-proxy.nft");
+        let lab_rules = repo().join("tests/lab/firewall.nft");
+        let ruleset = format!(
+            "flush ruleset\ndefine int_if = \"lan0\"\ndefine ext_if = \"wan0\"\ninclude \"{}\"\ninclude \"{}\"\n",
+            shipped.display(),
+            lab_rules.display()
+        );
+        let path = self.dir.join("ruleset.nft");
+        std::fs::write(&path, ruleset).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+        self.in_ns(
+            "f",
+            &[
+                &tool("nft", "nftables").to_string_lossy(),
+                "-f",
+                &path.to_string_lossy(),
+            ],
+        );
+    }
+
+    fn start_inetd(&mut self, helper_args: &[String]) {
+        let helper = helper_binary();
+        let helper = helper.as_str();
+        let shipped = std::fs::read_to_string(repo().join("etc/inetd.conf"))
+            .unwrap_or_else(|e| fail(format!("reading etc/inetd.conf: {e}")));
+        let mut extra = format!(" --syslog-socket {}", self.dir.join("log.sock").display());
+        for arg in helper_args {
+            extra.push(' ');
+            extra.push_str(arg);
+        }
+        // The shipped lines, with the installed path replaced by the built
+        // binary and the lab's flags appended.
+        let conf: String = shipped
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                format!(
+                    "{}{extra}\n",
+                    l.replace("/usr/local/libexec/tftp-proxy", helper)
+                )
+            })
+            .collect();
+        if conf.is_empty() {
+            fail("etc/inetd.conf has no service line");
+        }
+        let path = self.dir.join("inetd.conf");
+        std::fs::write(&path, conf).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+        let inetd = tool("inetd", "openbsd-inetd")
+            .to_string_lossy()
+            .into_owned();
+        self.spawn("inetd", "f", &[&inetd, "-d", &path.to_string_lossy()]);
+        self.wait_for_udp("f", "0.0.0.0", 6969);
+    }
+
+    /// Every log line of the helper so far (the syslog message part).
+    pub fn helper_log(&self) -> Vec<String> {
+        self.syslog_lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The message parts of the helper's syslog lines.
+    pub fn helper_messages(&self) -> Vec<String> {
+        self.helper_log()
+            .iter()
+            .filter_map(|l| l.split_once("]: ").map(|(_, m)| m.to_owned()))
+            .collect()
+    }
+
+    /// Waits up to `timeout` until `count` log messages satisfy `pred`.
+    pub fn wait_for_log(
+        &self,
+        count: usize,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found: Vec<String> = self
+                .helper_messages()
+                .into_iter()
+                .filter(|m| pred(m))
+                .collect();
+            if found.len() >= count || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs a command in the client namespace and returns its output,
+    /// whatever its status.
+    pub fn client(&self, args: &[&str]) -> Output {
+        self.command("c", args)
+            .output()
+            .unwrap_or_else(|e| fail(format!("running {args:?}: {e}")))
+    }
+
+    /// The elements of one of the return-path maps, as `nft` lists them.
+    pub fn map_elements(&self, map: &str) -> Vec<String> {
+        let out = self.in_ns("f", &["nft", "list", "map", "inet", "tftp_proxy", map]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        match text.split_once("elements = {") {
+            None => Vec::new(),
+            Some((_, rest)) => rest
+                .split('}')
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|e| !e.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Writes a file of `len` pseudo-random bytes (deterministic per seed).
+    pub fn make_file(path: &Path, len: usize, seed: u64) {
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+            | 1;
+        let mut data = Vec::with_capacity(len);
+        while data.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+        data.truncate(len);
+        let mut f = std::fs::File::create(path)
+            .unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+        f.write_all(&data)
+            .unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+        // Servers run as nobody: they must be able to read it.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+    }
+
+    /// The logs of the lab's own processes, for failure messages.
+    pub fn process_logs(&self) -> String {
+        let mut out = String::new();
+        for (label, _) in &self.children {
+            let text =
+                std::fs::read_to_string(self.dir.join(format!("{label}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            out.push_str(&format!("--- {label} (last lines)\n"));
+            for l in tail.into_iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out.push_str("--- helper syslog\n");
+        for l in self.helper_log() {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            // Only the processes this lab started, by their pid.
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+        }
+        for (_, child) in &mut self.children {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.syslog_stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.syslog_thread.take() {
+            let _ = t.join();
+        }
+        for ns in self.namespaces.drain(..) {
+            // Helpers spawned by inetd may still be exiting; they live in the
+            // firewall namespace and hold no reference that blocks deletion.
+            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        }
+        if std::env::var_os("TFTP_PROXY_KEEP_LAB").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
