@@ -6,6 +6,7 @@
 //! those are the client's socket.
 
 use std::fmt::Display;
+use std::io::Write;
 use std::path::Path;
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
@@ -74,7 +75,15 @@ impl Log {
                     Level::Info => logger.info(&message),
                 };
             }
-            Sink::Stderr => eprintln!("tftp-proxy[{}]: {message}", std::process::id()),
+            // Under inetd, standard error may be the client's socket: a failed
+            // write is ignored (eprintln! would panic).
+            Sink::Stderr => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "tftp-proxy[{}]: {message}",
+                    std::process::id()
+                );
+            }
         }
     }
 

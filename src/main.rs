@@ -27,8 +27,11 @@ fn main() -> ExitCode {
             Ok(log) => log,
             // Without syslog, say why where someone may see it, and go on.
             Err(e) => {
-                eprintln!("tftp-proxy: syslog unavailable ({e}), logging to standard error");
-                Log::stderr(cli.verbose)
+                let mut log = Log::stderr(cli.verbose);
+                log.warning(format_args!(
+                    "syslog unavailable ({e}), logging to standard error"
+                ));
+                log
             }
         }
     };

@@ -50,3 +50,24 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
         .map_err(|e| PrivilegeError::system("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     Ok(())
 }
+
+/// Who the process is now, for the verbose log: user ids and the
+/// effective capabilities.
+pub fn identity() -> String {
+    let caps = caps::read(None, CapSet::Effective)
+        .map(|set| {
+            let mut names: Vec<String> = set.iter().map(|c| c.to_string().to_lowercase()).collect();
+            names.sort();
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(",")
+            }
+        })
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    format!(
+        "uid {} euid {}, capabilities {caps}",
+        nix::unistd::getuid(),
+        geteuid()
+    )
+}

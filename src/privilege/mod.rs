@@ -10,9 +10,19 @@ mod linux;
 mod openbsd;
 
 #[cfg(target_os = "linux")]
-pub use linux::drop_privileges;
+pub use linux::{drop_privileges, identity};
 #[cfg(target_os = "openbsd")]
 pub use openbsd::drop_privileges;
+
+/// Who the process is now, for the verbose log.
+#[cfg(not(target_os = "linux"))]
+pub fn identity() -> String {
+    format!(
+        "uid {} euid {}",
+        nix::unistd::getuid(),
+        nix::unistd::geteuid()
+    )
+}
 
 /// The user the helper runs as by default once root is given up.
 #[cfg(target_os = "openbsd")]
