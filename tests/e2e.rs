@@ -505,6 +505,15 @@ fn verbose_logs_options_and_installed_element() {
         m.starts_with("installed: add element inet tftp_proxy return_v4 {")
     });
     assert_eq!(installed.len(), 1, "{}", lab.process_logs());
+    // Least privilege: nobody, with CAP_NET_ADMIN and nothing else.
+    let identity = lab.wait_for_log(1, Duration::from_secs(2), |m| m.starts_with("serving as "));
+    let nobody = nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .expect("user nobody")
+        .uid;
+    let expected = format!("serving as uid {nobody} euid {nobody}, capabilities cap_net_admin");
+    assert_eq!(identity, vec![expected], "{}", lab.process_logs());
 }
 
 #[test]
