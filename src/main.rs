@@ -82,6 +82,12 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, String> {
         open_firewall(cli, transfer_wait).map_err(|e| format!("opening the firewall: {e}"))?;
     tftp_proxy::privilege::drop_privileges(&cli.user)
         .map_err(|e| format!("giving up root: {e}"))?;
+    if log.verbose {
+        log.info(format_args!(
+            "serving as {}",
+            tftp_proxy::privilege::identity()
+        ));
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [
