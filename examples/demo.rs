@@ -22,7 +22,7 @@ fn main() {
     println!("Building the lab: phone 192.0.2.20 -> firewall (nftables, inetd, tftp-proxy) -> server {SERVER}");
     let lab = Lab::start(LabOptions {
         helper_args: vec!["-v".into()],
-        atftpd: false,
+        ..LabOptions::default()
     });
     for (i, (name, len)) in BOOT_FILES.iter().enumerate() {
         Lab::make_file(&lab.server_root().join(name), *len, i as u64 + 1);

@@ -21,7 +21,7 @@ fn lab() -> Lab {
 fn lab_with(args: &[&str]) -> Lab {
     Lab::start(LabOptions {
         helper_args: args.iter().map(|s| s.to_string()).collect(),
-        atftpd: false,
+        ..LabOptions::default()
     })
 }
 
@@ -203,6 +203,7 @@ fn get_and_put_8_mib_with_atftp_windowsize_8() {
     let lab = Lab::start(LabOptions {
         helper_args: vec!["-v".into()],
         atftpd: true,
+        ..LabOptions::default()
     });
     let src = lab.atftpd_root().join("image.bin");
     Lab::make_file(&src, 8 * MIB + 5, 5);

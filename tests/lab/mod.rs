@@ -52,6 +52,9 @@ pub struct LabOptions {
     pub helper_args: Vec<String>,
     /// Also start atftpd on 198.51.100.3.
     pub atftpd: bool,
+    /// Instead of tftp-proxy, let the kernel's conntrack TFTP helper carry
+    /// transfers (the benchmark's reference): no inetd, no shipped include.
+    pub kernel_helper: bool,
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -149,8 +152,10 @@ impl Lab {
         lab.build_network();
         lab.start_syslog();
         lab.start_servers(options.atftpd);
-        lab.load_firewall();
-        lab.start_inetd(&options.helper_args);
+        lab.load_firewall(options.kernel_helper);
+        if !options.kernel_helper {
+            lab.start_inetd(&options.helper_args);
+        }
         lab
     }
 
@@ -444,8 +449,12 @@ impl Lab {
         }
     }
 
-    fn load_firewall(&mut self) {
-        let shipped = repo().join("etc/tftp-proxy.nft");
+    fn load_firewall(&mut self, kernel_helper: bool) {
+        let shipped = if kernel_helper {
+            repo().join("tests/lab/kernel-helper.nft")
+        } else {
+            repo().join("etc/tftp-proxy.nft")
+        };
         let lab_rules = repo().join("tests/lab/firewall.nft");
         let ruleset = format!(
             "flush ruleset\ndefine int_if = \"lan0\"\ndefine ext_if = \"wan0\"\ninclude \"{}\"\ninclude \"{}\"\n",
