@@ -126,5 +126,6 @@ fn open_firewall(
         transfer_wait,
         verbose: cli.verbose,
         dry_run: cli.dry_run,
+        user: cli.user.clone(),
     })
 }

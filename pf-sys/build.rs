@@ -1,0 +1,335 @@
+//! Generates the bindings of OpenBSD's `<net/pfvar.h>`.
+//!
+//! Where the headers come from, in order:
+//! 1. `PF_SYS_SYSROOT`: an OpenBSD sysroot (holding `usr/include`), an
+//!    include directory (holding `net/pfvar.h`), or an unpacked `ziglang`
+//!    package directory.
+//! 2. Building on OpenBSD for the same OpenBSD target: `/usr/include`.
+//! 3. Otherwise (cross builds, Linux host tests): the OpenBSD headers that
+//!    ship in the `ziglang` package on PyPI (`pip install ziglang`).
+//!
+//! Unless the system headers are used, clang parses them as the OpenBSD
+//! target would (`--target=<arch>-unknown-openbsd -nostdinc -isystem ...`),
+//! so the layout is OpenBSD's whatever the build host is.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The header this crate binds, relative to an include directory.
+const PFVAR: &str = "net/pfvar.h";
+
+/// How clang is told where the OpenBSD headers are.
+struct Headers {
+    /// Arguments for clang.
+    clang_args: Vec<String>,
+    /// The include directory holding `net/pfvar.h`.
+    pfvar_dir: PathBuf,
+    /// Human-readable origin, for the build log.
+    origin: String,
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=wrapper.h");
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=PF_SYS_SYSROOT");
+
+    let target = env::var("TARGET").expect("cargo sets TARGET");
+    let host = env::var("HOST").expect("cargo sets HOST");
+    let target_os = env::var("CARGO_CFG_TARGET_OS").expect("cargo sets CARGO_CFG_TARGET_OS");
+    let target_arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
+    let little_endian = env::var("CARGO_CFG_TARGET_ENDIAN").as_deref() == Ok("little");
+
+    let native_openbsd = target_os == "openbsd" && cfg!(target_os = "openbsd") && target == host;
+    let arch = openbsd_arch(&target_os, &target_arch);
+
+    let headers = match env::var_os("PF_SYS_SYSROOT") {
+        Some(root) => from_sysroot_var(Path::new(&root), arch, little_endian),
+        None if native_openbsd => Ok(system_headers()),
+        None => from_ziglang(arch, little_endian),
+    }
+    .unwrap_or_else(|message| fail(&message));
+
+    println!(
+        "cargo:rerun-if-changed={}",
+        headers.pfvar_dir.join(PFVAR).display()
+    );
+    // Shown with `cargo build -vv`; a warning would be noise in every build.
+    println!("pf-sys: OpenBSD headers from {}", headers.origin);
+
+    let revision = pfvar_revision(&headers.pfvar_dir.join(PFVAR));
+    println!("cargo:rustc-env=PF_SYS_PFVAR_REVISION={revision}");
+
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    generate(&headers.clang_args)
+        .write_to_file(out.join("bindings.rs"))
+        .unwrap_or_else(|e| fail(&format!("cannot write the bindings: {e}")));
+}
+
+/// Stops the build with one clear message.
+fn fail(message: &str) -> ! {
+    eprintln!("error: pf-sys: {message}");
+    std::process::exit(1);
+}
+
+/// The OpenBSD architecture whose headers are parsed: the target's own
+/// when the target is OpenBSD; otherwise the host-like one for tests.
+fn openbsd_arch(target_os: &str, target_arch: &str) -> &'static str {
+    let arch = match target_arch {
+        "x86_64" => "x86_64",
+        "x86" => "x86",
+        "aarch64" => "aarch64",
+        "arm" => "arm",
+        "mips64" => "mips64",
+        "powerpc" => "powerpc",
+        "powerpc64" => "powerpc64",
+        "riscv64" => "riscv64",
+        "sparc64" => "sparc64",
+        _ if target_os == "openbsd" => fail(&format!(
+            "no known OpenBSD headers for architecture {target_arch}"
+        )),
+        _ => "x86_64",
+    };
+    if target_os != "openbsd" && arch != target_arch {
+        println!(
+            "cargo:warning=pf-sys: parsing the x86_64 OpenBSD headers for a {target_arch} \
+             host; the layout tests tell whether the types fit this host"
+        );
+    }
+    arch
+}
+
+/// The clang target triple for an OpenBSD architecture.
+fn clang_triple(arch: &str, little_endian: bool) -> String {
+    let cpu = match arch {
+        "x86" => "i386",
+        "mips64" if little_endian => "mips64el",
+        other => other,
+    };
+    format!("{cpu}-unknown-openbsd")
+}
+
+/// Headers of the machine itself (building on OpenBSD for OpenBSD).
+fn system_headers() -> Headers {
+    Headers {
+        clang_args: Vec::new(),
+        pfvar_dir: PathBuf::from("/usr/include"),
+        origin: "/usr/include".to_owned(),
+    }
+}
+
+/// Interprets `PF_SYS_SYSROOT`.
+fn from_sysroot_var(root: &Path, arch: &str, little_endian: bool) -> Result<Headers, String> {
+    let triple = clang_triple(arch, little_endian);
+    if root.join("usr/include").join(PFVAR).is_file() {
+        let include = root.join("usr/include");
+        return Ok(Headers {
+            clang_args: vec![
+                format!("--target={triple}"),
+                format!("--sysroot={}", root.display()),
+                "-nostdinc".to_owned(),
+                "-isystem".to_owned(),
+                include.display().to_string(),
+            ],
+            pfvar_dir: include,
+            origin: format!("sysroot {} (PF_SYS_SYSROOT)", root.display()),
+        });
+    }
+    if root.join(PFVAR).is_file() {
+        return Ok(Headers {
+            clang_args: vec![
+                format!("--target={triple}"),
+                "-nostdinc".to_owned(),
+                "-isystem".to_owned(),
+                root.display().to_string(),
+            ],
+            pfvar_dir: root.to_path_buf(),
+            origin: format!("include directory {} (PF_SYS_SYSROOT)", root.display()),
+        });
+    }
+    if root
+        .join("lib/libc/include/generic-openbsd")
+        .join(PFVAR)
+        .is_file()
+    {
+        return zig_headers(root, arch, little_endian);
+    }
+    Err(format!(
+        "PF_SYS_SYSROOT={} holds neither usr/include/{PFVAR}, {PFVAR}, nor a ziglang \
+         package (lib/libc/include/generic-openbsd/{PFVAR})",
+        root.display()
+    ))
+}
+
+/// Finds the `ziglang` Python package and its OpenBSD headers.
+fn from_ziglang(arch: &str, little_endian: bool) -> Result<Headers, String> {
+    let probe = "import ziglang, os; print(os.path.dirname(ziglang.__file__))";
+    let mut last_error = String::new();
+    for python in ["python3", "python"] {
+        match Command::new(python).args(["-c", probe]).output() {
+            Ok(out) if out.status.success() => {
+                let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                return zig_headers(Path::new(&dir), arch, little_endian);
+            }
+            Ok(out) => last_error = String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            Err(e) => last_error = format!("{python}: {e}"),
+        }
+    }
+    Err(format!(
+        "no OpenBSD headers found: install ziglang from PyPI (pip install ziglang) \
+         or set PF_SYS_SYSROOT to an OpenBSD sysroot or include directory \
+         (python said: {last_error})"
+    ))
+}
+
+/// The include directories inside a ziglang package for one architecture.
+fn zig_headers(zig: &Path, arch: &str, little_endian: bool) -> Result<Headers, String> {
+    let libc_include = zig.join("lib/libc/include");
+    let generic = libc_include.join("generic-openbsd");
+    if !generic.join(PFVAR).is_file() {
+        return Err(format!(
+            "the ziglang package at {} has no {PFVAR} under lib/libc/include/generic-openbsd: \
+             install a ziglang from PyPI that ships OpenBSD headers or set PF_SYS_SYSROOT",
+            zig.display()
+        ));
+    }
+    let dir_arch = match arch {
+        "mips64" if little_endian => "mips64el",
+        other => other,
+    };
+    let prefix = format!("{dir_arch}-openbsd");
+    let machine = fs::read_dir(&libc_include)
+        .map_err(|e| format!("cannot list {}: {e}", libc_include.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(&prefix))
+        })
+        .ok_or_else(|| {
+            format!(
+                "the ziglang package at {} has no OpenBSD headers for {arch}",
+                zig.display()
+            )
+        })?;
+    let builtin = zig.join("lib/include");
+    let mut clang_args = vec![
+        format!("--target={}", clang_triple(arch, little_endian)),
+        "-nostdinc".to_owned(),
+    ];
+    for dir in [&machine, &generic, &builtin] {
+        clang_args.push("-isystem".to_owned());
+        clang_args.push(dir.display().to_string());
+    }
+    Ok(Headers {
+        clang_args,
+        pfvar_dir: generic,
+        origin: format!("ziglang package {}", zig.display()),
+    })
+}
+
+/// The revision in the header's `$OpenBSD: pfvar.h,v 1.548 ...` line.
+fn pfvar_revision(pfvar: &Path) -> String {
+    let text = fs::read_to_string(pfvar)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", pfvar.display())));
+    text.lines()
+        .take(5)
+        .find_map(|line| {
+            let rest = &line[line.find("$OpenBSD: pfvar.h,v ")? + "$OpenBSD: pfvar.h,v ".len()..];
+            rest.split_whitespace().next().map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Tells bindgen what the hand-written replacements in lib.rs derive, so
+/// the structures embedding them still derive `Copy`, `Clone`, `Default`.
+#[derive(Debug)]
+struct HandWritten;
+
+impl bindgen::callbacks::ParseCallbacks for HandWritten {
+    fn blocklisted_type_implements_trait(
+        &self,
+        name: &str,
+        derive_trait: bindgen::callbacks::DeriveTrait,
+    ) -> Option<bindgen::callbacks::ImplementsTrait> {
+        use bindgen::callbacks::{DeriveTrait, ImplementsTrait};
+        // bindgen names C structs with their tag, e.g. "struct pf_addr".
+        let name = name.strip_prefix("struct ").unwrap_or(name);
+        let hand_written = name == "pf_addr" || name == "pf_addr_wrap";
+        match derive_trait {
+            DeriveTrait::Copy | DeriveTrait::Default | DeriveTrait::Debug if hand_written => {
+                Some(ImplementsTrait::Yes)
+            }
+            _ if hand_written => Some(ImplementsTrait::No),
+            _ => None,
+        }
+    }
+}
+
+/// Runs bindgen over `wrapper.h`, keeping only what the helper uses.
+fn generate(clang_args: &[String]) -> bindgen::Bindings {
+    let types = [
+        "pfioc_natlook",
+        "pfioc_rule",
+        "pfioc_trans",
+        "pfioc_trans_pfioc_trans_e",
+        "pfioc_ruleset",
+        "pf_status",
+        "pf_sys_ioctl_codes",
+    ];
+    // Kernel objects a rule only points to: their insides do not matter
+    // to userland, so keep them out of the bindings.
+    let opaque = ["pfi_kif", "pf_anchor", "pfr_ktable", "pfi_dynaddr"];
+    let constants = [
+        "PF_IN",
+        "PF_OUT",
+        "PF_PASS",
+        "PF_DROP",
+        "PF_MATCH",
+        "PF_TRANS_RULESET",
+        "PF_OP_NONE",
+        "PF_OP_EQ",
+        "PF_ADDR_ADDRMASK",
+        "PF_ADDR_NONE",
+        "PF_STATE_NORMAL",
+        "PF_LOG",
+        "PFRULE_ONCE",
+        "PF_ANCHOR_NAME_SIZE",
+        "AF_INET",
+        "AF_INET6",
+        "IPPROTO_UDP",
+        "IPPROTO_TCP",
+    ];
+    let mut builder = bindgen::Builder::default()
+        .header("wrapper.h")
+        .clang_args(clang_args)
+        .formatter(bindgen::Formatter::None)
+        .generate_comments(false)
+        .layout_tests(true)
+        .derive_default(true)
+        .derive_debug(false)
+        .prepend_enum_name(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .parse_callbacks(Box::new(HandWritten));
+    for name in types {
+        builder = builder.allowlist_type(name);
+    }
+    // Two unions are defined by hand in lib.rs as plain structs with the
+    // same layout, so that reading an address back needs no `unsafe`.
+    for name in ["pf_addr", "pf_addr_wrap"] {
+        builder = builder
+            .blocklist_type(name)
+            .blocklist_type(format!("{name}__bindgen_ty_.*"));
+    }
+    for name in opaque {
+        builder = builder.opaque_type(name);
+    }
+    for name in constants {
+        builder = builder.allowlist_var(name);
+    }
+    builder
+        .generate()
+        .unwrap_or_else(|e| fail(&format!("bindgen could not parse the headers: {e}")))
+}

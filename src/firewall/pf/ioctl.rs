@@ -1,0 +1,362 @@
+//! The thin system layer of the pf backend: `/dev/pf` and its ioctls, the
+//! one `fork(2)` that starts the reaper and the reaper's `pledge(2)`.
+//!
+//! This is the only file of the backend with `unsafe`: the calls above
+//! have no safe wrapper. Each ioctl's argument type is tied to its request
+//! code, whose encoded length is checked against the type's size when the
+//! code is declared, so the kernel reads and writes exactly the Rust value
+//! it is given. Every errno is turned into a [`FirewallError`] here, named
+//! by its likely cause.
+//!
+//! It must not decide anything (what to install, when to remove it): that
+//! is `mod.rs` and `reaper.rs`. It never issues `DIOCXROLLBACK`, which
+//! kills a pledged process: an abandoned transaction is cleared by a fresh
+//! one on the same anchor (see [`Device::install`]).
+
+use super::rule;
+use crate::firewall::FirewallError;
+use nix::errno::Errno;
+use nix::unistd::{ForkResult, Pid};
+use pf_sys::{
+    ioctl_param_len, pf_status, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
+    pfioc_trans_e, DIOCADDRULE, DIOCGETRULESET, DIOCGETRULESETS, DIOCGETSTATUS, DIOCNATLOOK,
+    DIOCXBEGIN, DIOCXCOMMIT, PFVAR_REVISION,
+};
+use std::ffi::CStr;
+use std::fs::OpenOptions;
+use std::marker::PhantomData;
+use std::mem::size_of;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::raw::c_ulong;
+
+/// The packet filter's control device.
+const PF_DEVICE: &str = "/dev/pf";
+
+/// Structures passed to the kernel whole: it copies exactly their size in
+/// and back out and follows no pointer inside them (the pointers in
+/// `pf_rule` are kernel-side and ignored on the way in).
+trait Argument {}
+impl Argument for pf_status {}
+impl Argument for pfioc_natlook {}
+impl Argument for pfioc_rule {}
+impl Argument for pfioc_ruleset {}
+
+/// An ioctl request code bound to the one argument type it carries.
+struct Request<T> {
+    code: c_ulong,
+    _argument: PhantomData<fn(&mut T)>,
+}
+
+impl<T: Argument> Request<T> {
+    /// Binds `code` to `T`; refuses (at compile time, in a const) a code
+    /// whose encoded length is not `size_of::<T>()`.
+    const fn new(code: c_ulong) -> Self {
+        assert!(
+            ioctl_param_len(code) == size_of::<T>(),
+            "ioctl length differs from the argument's size"
+        );
+        Request {
+            code,
+            _argument: PhantomData,
+        }
+    }
+}
+
+const GET_STATUS: Request<pf_status> = Request::new(DIOCGETSTATUS);
+const NATLOOK: Request<pfioc_natlook> = Request::new(DIOCNATLOOK);
+const ADD_RULE: Request<pfioc_rule> = Request::new(DIOCADDRULE);
+const GET_RULESETS: Request<pfioc_ruleset> = Request::new(DIOCGETRULESETS);
+const GET_RULESET: Request<pfioc_ruleset> = Request::new(DIOCGETRULESET);
+
+/// The two transaction steps the helper uses (never the rollback).
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Begin,
+    Commit,
+}
+
+impl Step {
+    fn code(self) -> c_ulong {
+        match self {
+            Step::Begin => DIOCXBEGIN,
+            Step::Commit => DIOCXCOMMIT,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Step::Begin => "opening a pf transaction (DIOCXBEGIN)",
+            Step::Commit => "committing pf rules (DIOCXCOMMIT)",
+        }
+    }
+}
+
+const _: () = {
+    assert!(ioctl_param_len(DIOCXBEGIN) == size_of::<pfioc_trans>());
+    assert!(ioctl_param_len(DIOCXCOMMIT) == size_of::<pfioc_trans>());
+};
+
+/// `/dev/pf`, open for reading (lookups) or reading and writing (rules).
+#[derive(Debug)]
+pub struct Device {
+    fd: OwnedFd,
+}
+
+/// The error for a failed open of `/dev/pf`.
+pub fn open_error(errno: Errno) -> FirewallError {
+    match errno {
+        Errno::EACCES | Errno::EPERM => FirewallError::PermissionDenied {
+            what: "opening /dev/pf for writing",
+            hint: " (the helper must be started as root)",
+        },
+        Errno::ENOENT | Errno::ENXIO | Errno::ENODEV => {
+            FirewallError::errno("opening /dev/pf (is pf in this kernel?)", errno as i32)
+        }
+        _ => FirewallError::errno("opening /dev/pf", errno as i32),
+    }
+}
+
+/// The error for a failed rule change (`what` names the step).
+fn change_error(what: &'static str, errno: Errno) -> FirewallError {
+    match errno {
+        Errno::EPERM => FirewallError::PermissionDenied {
+            what,
+            hint: " (pf refuses rule changes at securelevel 2, see securelevel(7))",
+        },
+        Errno::EACCES => FirewallError::PermissionDenied {
+            what,
+            hint: " (/dev/pf is open read-only)",
+        },
+        Errno::ENODEV => incompatible(what),
+        _ => FirewallError::errno(what, errno as i32),
+    }
+}
+
+/// The error for a failed `DIOCXBEGIN`: EINVAL there means pf could not
+/// create the anchor, which at run time is its anchor limit.
+fn begin_error(errno: Errno) -> FirewallError {
+    match errno {
+        Errno::EINVAL => FirewallError::errno(
+            "opening a pf transaction (DIOCXBEGIN; too many anchors? see \"set limit anchors\" in pf.conf(5))",
+            errno as i32,
+        ),
+        _ => change_error(Step::Begin.what(), errno),
+    }
+}
+
+/// The error for a failed transaction step.
+fn step_error(step: Step, errno: Errno) -> FirewallError {
+    match step {
+        Step::Begin => begin_error(errno),
+        Step::Commit => change_error(Step::Commit.what(), errno),
+    }
+}
+
+/// ENODEV from pf: the kernel does not know this request code, or (for a
+/// transaction) its `pfioc_trans_e` has another size. Either way the
+/// kernel's pfvar.h is not the one the helper was built with.
+fn incompatible(what: &'static str) -> FirewallError {
+    FirewallError::Incompatible {
+        what,
+        detail: format!("built against pfvar.h {PFVAR_REVISION}"),
+    }
+}
+
+impl Device {
+    /// Opens `/dev/pf`, for writing too when `writable`.
+    pub fn open(writable: bool) -> Result<Device, Errno> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(PF_DEVICE)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        Ok(Device { fd: file.into() })
+    }
+
+    /// Issues `request` with `argument`.
+    fn call<T: Argument>(&self, request: Request<T>, argument: &mut T) -> Result<(), Errno> {
+        // SAFETY: `self.fd` is an open descriptor of /dev/pf for as long as
+        // `self` lives. `request.code` encodes `size_of::<T>()` and `T` is
+        // an `Argument` (checked in `Request::new`), so the kernel reads and
+        // writes exactly the `T` behind `argument`, an exclusive borrow that
+        // outlives the call, and dereferences no pointer inside it.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                request.code,
+                std::ptr::from_mut(argument),
+            )
+        };
+        Errno::result(rc).map(drop)
+    }
+
+    /// Runs one transaction step over `elements` (the kernel fills in the
+    /// tickets on `Begin`).
+    fn transact(&self, step: Step, elements: &mut [pfioc_trans_e]) -> Result<(), Errno> {
+        let mut trans: pfioc_trans = rule::transaction(elements);
+        // SAFETY: the descriptor is open (see `call`); the request code
+        // encodes `size_of::<pfioc_trans>()` (checked above). `trans.array`
+        // points at `elements`, exclusively borrowed for the whole call,
+        // with `trans.size == elements.len()` entries of `trans.esize ==
+        // size_of::<pfioc_trans_e>()` bytes: all the kernel copies in and out.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                step.code(),
+                std::ptr::from_mut(&mut trans),
+            )
+        };
+        Errno::result(rc).map(drop)
+    }
+
+    /// Whether pf is enabled (`pfctl -e`).
+    pub fn running(&self) -> Result<bool, FirewallError> {
+        let mut status = pf_status::default();
+        self.call(GET_STATUS, &mut status).map_err(|e| match e {
+            Errno::ENODEV => incompatible("reading pf's status (DIOCGETSTATUS)"),
+            _ => FirewallError::errno("reading pf's status (DIOCGETSTATUS)", e as i32),
+        })?;
+        Ok(status.running != 0)
+    }
+
+    /// Looks up the redirected flow a datagram from `client` to `local`
+    /// belongs to; returns the kernel's answer.
+    pub fn natlook(
+        &self,
+        mut query: pfioc_natlook,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<pfioc_natlook, FirewallError> {
+        match self.call(NATLOOK, &mut query) {
+            Ok(()) => Ok(query),
+            Err(Errno::ENOENT) => Err(FirewallError::NoRedirect { client, local }),
+            Err(Errno::E2BIG) => Err(FirewallError::Ambiguous { client, local }),
+            Err(Errno::ENODEV) => Err(incompatible("looking up the redirect (DIOCNATLOOK)")),
+            Err(e) => Err(FirewallError::errno(
+                "looking up the redirect (DIOCNATLOOK)",
+                e as i32,
+            )),
+        }
+    }
+
+    /// Replaces the ruleset of `anchor` with `rules` in one transaction.
+    ///
+    /// If adding a rule or the commit fails, the transaction is abandoned
+    /// rather than rolled back (pledge(2) kills a process that issues
+    /// `DIOCXROLLBACK`): a fresh transaction on the same anchor discards
+    /// whatever the abandoned one staged, and committing it empty leaves
+    /// no anchor behind. Nothing half-built is ever committed.
+    pub fn install(&self, anchor: &str, rules: &mut [pfioc_rule]) -> Result<(), FirewallError> {
+        let mut elements = [rule::transaction_element(anchor).map_err(encode_error)?];
+        self.transact(Step::Begin, &mut elements)
+            .map_err(|e| step_error(Step::Begin, e))?;
+        let ticket = elements[0].ticket;
+        let staged = rules.iter_mut().try_for_each(|ioc| {
+            ioc.ticket = ticket;
+            self.call(ADD_RULE, ioc)
+                .map_err(|e| change_error("adding a pf rule (DIOCADDRULE)", e))
+        });
+        let committed = staged.and_then(|()| {
+            self.transact(Step::Commit, &mut elements)
+                .map_err(|e| step_error(Step::Commit, e))
+        });
+        if committed.is_err() {
+            let _ = self.empty(anchor);
+        }
+        committed
+    }
+
+    /// Commits an empty ruleset into `anchor`, which removes the anchor.
+    /// A concurrent emptying of the same anchor (the reaper and a signal
+    /// at once) makes one commit fail with EBUSY: that one tries again.
+    pub fn empty(&self, anchor: &str) -> Result<(), FirewallError> {
+        let mut elements = [rule::transaction_element(anchor).map_err(encode_error)?];
+        let mut attempt = || {
+            self.transact(Step::Begin, &mut elements)
+                .map_err(|e| (Step::Begin, e))?;
+            self.transact(Step::Commit, &mut elements)
+                .map_err(|e| (Step::Commit, e))
+        };
+        match attempt() {
+            Err((Step::Commit, Errno::EBUSY)) => attempt(),
+            other => other,
+        }
+        .map_err(|(step, e)| step_error(step, e))
+    }
+
+    /// The names of the anchors directly below `parent`.
+    pub fn children(&self, parent: &str) -> Result<Vec<String>, FirewallError> {
+        let what = "listing pf anchors (DIOCGETRULESETS)";
+        let mut query = rule::ruleset_query(parent, 0).map_err(encode_error)?;
+        self.call(GET_RULESETS, &mut query).map_err(|e| match e {
+            Errno::EINVAL => FirewallError::RulesetMissing {
+                what: format!("pf anchor \"{parent}/*\""),
+            },
+            Errno::ENODEV => incompatible(what),
+            _ => FirewallError::errno(what, e as i32),
+        })?;
+        let mut names = Vec::new();
+        for nr in 0..query.nr {
+            let mut one = rule::ruleset_query(parent, nr).map_err(encode_error)?;
+            match self.call(GET_RULESET, &mut one) {
+                Ok(()) => names.push(rule::from_c_string(&one.name)),
+                // The anchors changed under us: what was read will do.
+                Err(Errno::EBUSY) => break,
+                Err(e) => {
+                    return Err(FirewallError::errno(
+                        "reading a pf anchor name (DIOCGETRULESET)",
+                        e as i32,
+                    ))
+                }
+            }
+        }
+        Ok(names)
+    }
+}
+
+fn encode_error(e: rule::EncodeError) -> FirewallError {
+    FirewallError::System {
+        what: "encoding a pf request",
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+    }
+}
+
+/// Which side of [`fork`] the caller is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// The original process; the child has this pid.
+    Parent(Pid),
+    /// The new process.
+    Child,
+}
+
+/// Forks the process.
+///
+/// The caller must have a single thread (as [`Pf::open`](super::Pf::open)
+/// requires) and the child must end with `std::process::exit` without
+/// returning into the caller's frames.
+pub fn fork() -> Result<Forked, FirewallError> {
+    // SAFETY: fork(2) is unsafe in Rust because the child of a
+    // multi-threaded process may find locks held by threads that do not
+    // exist there. Its only caller, `Reaper::spawn`, runs inside
+    // `Pf::open`, which is documented to be called while the process has
+    // one thread (before signal handlers and anything else start one), so
+    // the child gets a consistent copy; it then runs only the reaper loop
+    // and exits without unwinding into the parent's frames.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Parent { child }) => Ok(Forked::Parent(child)),
+        Ok(ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => Err(FirewallError::errno("forking the reaper", e as i32)),
+    }
+}
+
+/// Restricts the calling process with pledge(2) to `promises`.
+pub fn pledge(promises: &CStr) -> Result<(), Errno> {
+    // SAFETY: `promises` is a NUL-terminated string valid for the whole
+    // call; a null `execpromises` leaves the exec promises unchanged. The
+    // call reads its arguments and changes only the kernel's view of this
+    // process.
+    let rc = unsafe { libc::pledge(promises.as_ptr(), std::ptr::null()) };
+    Errno::result(rc).map(drop)
+}

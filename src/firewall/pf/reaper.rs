@@ -1,0 +1,178 @@
+//! The reaper: a detached child that empties each return path's anchor
+//! once the transfer wait is over, so that the helper itself never waits
+//! (inetd gets its socket back as soon as the queue is served) and no
+//! rule outlives its wait even if the helper is killed.
+//!
+//! [`Pf::open`](super::Pf::open) forks it before privileges are dropped,
+//! so the helper can pledge without "proc". The helper writes each new
+//! anchor's path to it, one per line, before installing the anchor; the
+//! reaper empties it `transfer_wait` after reading it. When the helper's
+//! end of the pipe closes, the reaper empties the anchors still pending
+//! at their time and exits. Anchors are named after the reaper's pid: an
+//! anchor whose reaper is gone is stale, and the next helper sweeps it.
+//!
+//! This module owns the child's whole life and its protocol. The child
+//! keeps only `/dev/pf` and the pipe: it detaches from the helper's
+//! session and standard descriptors (inetd's socket), drops to the
+//! default unprivileged user (`_tftp_proxy`, whatever `-u` says: the
+//! backend is not told the helper's user) in `/var/empty`, and pledges
+//! "stdio pf". It must not touch the client socket, log, or do anything
+//! but empty anchors.
+
+use super::ioctl::{self, Device, Forked};
+use crate::firewall::FirewallError;
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The helper's handle on its reaper.
+#[derive(Debug)]
+pub struct Reaper {
+    pid: Pid,
+    pipe: File,
+}
+
+impl Reaper {
+    /// Forks the reaper for anchors of `device`, each emptied `wait` after
+    /// the reaper hears of it. See [`ioctl::fork`] for the caller's duty.
+    pub fn spawn(device: &Device, wait: Duration, user: &str) -> Result<Reaper, FirewallError> {
+        let (read, write) = nix::unistd::pipe()
+            .map_err(|e| FirewallError::errno("creating the reaper's pipe", e as i32))?;
+        match ioctl::fork()? {
+            Forked::Child => {
+                drop(write);
+                run(device, File::from(read), wait, user)
+            }
+            Forked::Parent(pid) => {
+                drop(read);
+                Ok(Reaper {
+                    pid,
+                    pipe: File::from(write),
+                })
+            }
+        }
+    }
+
+    /// The reaper's pid: the owner part of the anchor names.
+    pub fn pid(&self) -> u32 {
+        u32::try_from(self.pid.as_raw()).unwrap_or_default()
+    }
+
+    /// Tells the reaper to empty `anchor` once the wait is over.
+    pub fn expire(&self, anchor: &str) -> Result<(), FirewallError> {
+        (&self.pipe)
+            .write_all(format!("{anchor}\n").as_bytes())
+            .map_err(|source| FirewallError::System {
+                what: "handing a new anchor to the reaper (has it died?)",
+                source,
+            })
+    }
+}
+
+/// Whether no process `pid` exists any more (its anchors are stale).
+pub fn is_gone(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    matches!(kill(Pid::from_raw(raw), None), Err(Errno::ESRCH))
+}
+
+/// The reaper's life; it never returns.
+fn run(device: &Device, pipe: File, wait: Duration, user: &str) -> ! {
+    detach();
+    let Some(anchors) = listen(pipe) else {
+        // Without the reader the helper's next write fails (EPIPE) and it
+        // reports that its return paths could not be scheduled.
+        std::process::exit(1);
+    };
+    confine(user);
+
+    let mut pending: VecDeque<(Instant, String)> = VecDeque::new();
+    loop {
+        let received = match pending.front() {
+            Some((at, _)) => anchors.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => anchors.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(anchor) => pending.push_back((Instant::now() + wait, anchor)),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        while let Some((at, _)) = pending.front() {
+            if *at > now {
+                break;
+            }
+            if let Some((_, anchor)) = pending.pop_front() {
+                empty(device, &anchor);
+            }
+        }
+    }
+    // The helper has exited: finish what is pending, each at its time.
+    for (at, anchor) in pending {
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        empty(device, &anchor);
+    }
+    std::process::exit(0)
+}
+
+/// Empties one anchor. A failure is left to the next helper's sweep,
+/// which empties anchors whose reaper is gone; there is no one to tell.
+fn empty(device: &Device, anchor: &str) {
+    let _ = device.empty(anchor);
+}
+
+/// Leaves the helper's session (a hangup there is not ours; the reaper
+/// also ignores SIGHUP) and its standard descriptors, which inetd made
+/// the client socket: they become /dev/null.
+fn detach() {
+    let _ = nix::unistd::setsid();
+    // A handler that only sets a flag nobody reads: SIGHUP is ignored.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGHUP,
+        Arc::new(AtomicBool::new(false)),
+    );
+    if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+}
+
+/// Reads anchor paths off the pipe on a thread of their own, so the main
+/// loop can wait for the next line and the next deadline at once. The
+/// channel disconnects at end of file.
+fn listen(pipe: File) -> Option<Receiver<String>> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("reaper-pipe".to_owned())
+        .spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(anchor) = line else { break };
+                if sender.send(anchor).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok()?;
+    Some(receiver)
+}
+
+/// Gives up everything but `/dev/pf`: the helper's unprivileged user in
+/// `/var/empty` (or, if that user does not exist, root chrooted there),
+/// then pledge "stdio pf". Failures are not fatal: the reaper's job
+/// matters more than its confinement, and pledge still applies.
+fn confine(user: &str) {
+    if crate::privilege::drop_privileges(user).is_err() {
+        let _ = nix::unistd::chroot("/var/empty");
+        let _ = nix::unistd::chdir("/");
+    }
+    let _ = ioctl::pledge(c"stdio pf");
+}

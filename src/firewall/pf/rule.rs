@@ -1,0 +1,534 @@
+//! Encoding what the backend asks of pf into the kernel's structures, and
+//! decoding the kernel's answers: the two rules of a return path (inside
+//! `pfioc_rule`s), the transaction that installs them (`pfioc_trans` of
+//! `pfioc_trans_e`), the anchor listing (`pfioc_ruleset`) and the
+//! redirect lookup (`pfioc_natlook`).
+//!
+//! Pure code over `pf_sys` types: no file descriptors, no system calls, so
+//! every field is unit-tested on any host. It must not touch the kernel;
+//! `ioctl.rs` passes these structures on.
+#![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
+
+use crate::firewall::{Redirection, ReturnPath};
+use pf_sys::{
+    pf_addr, pf_addr_wrap, pf_rule, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
+    pfioc_trans_e, AF_INET, AF_INET6, IPPROTO_UDP, PFRULE_ONCE, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT,
+    PF_PASS, PF_STATE_NORMAL, PF_TRANS_RULESET,
+};
+use std::net::{IpAddr, SocketAddr};
+use std::os::raw::c_char;
+
+/// Why something could not be put into pf's structures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// pf rules and lookups are for one address family at a time.
+    #[error("{0} and {1} are of different address families")]
+    MixedFamilies(IpAddr, IpAddr),
+    /// An anchor path longer than pf's fixed-size field.
+    #[error("anchor path {0:?} is longer than pf allows")]
+    PathTooLong(String),
+    /// A NUL byte would cut a C string short.
+    #[error("anchor path {0:?} contains a NUL byte")]
+    PathHasNul(String),
+}
+
+/// What a `DIOCNATLOOK` answer says, decoded.
+pub type NatAnswer = Redirection;
+
+/// pf's address family number (OpenBSD's own values: `AF_INET6` is 24
+/// there, not Linux's 10) shared by `a` and `b`.
+pub fn family(a: IpAddr, b: IpAddr) -> Result<u8, EncodeError> {
+    match (a, b) {
+        (IpAddr::V4(_), IpAddr::V4(_)) => Ok(AF_INET as u8),
+        (IpAddr::V6(_), IpAddr::V6(_)) => Ok(AF_INET6 as u8),
+        _ => Err(EncodeError::MixedFamilies(a, b)),
+    }
+}
+
+/// An address in pf's form.
+pub fn address(ip: IpAddr) -> pf_addr {
+    match ip {
+        IpAddr::V4(v4) => pf_addr::from_ipv4(v4),
+        IpAddr::V6(v6) => pf_addr::from_ipv6(v6),
+    }
+}
+
+/// The address in pf's form back as an `IpAddr` of family `af`.
+pub fn ip(addr: &pf_addr, af: u8) -> IpAddr {
+    if u32::from(af) == AF_INET {
+        IpAddr::V4(addr.to_ipv4())
+    } else {
+        IpAddr::V6(addr.to_ipv6())
+    }
+}
+
+/// A single host: the address with an all-ones mask.
+pub fn host(ip: IpAddr, af: u8) -> pf_addr_wrap {
+    pf_addr_wrap::addr_mask(address(ip), pf_addr::full_mask(af))
+}
+
+/// Strips the IPv4-mapped form (`::ffff:a.b.c.d`): pf keys IPv4 flows on
+/// IPv4 addresses.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The `DIOCNATLOOK` question for a UDP datagram from `client` that arrived
+/// at `local`: "which state carried it here, and where was it going?".
+///
+/// Asked in direction `PF_OUT` with the source and destination as the
+/// helper's socket sees them (after the redirect), pf answers with the
+/// addresses on the wire before it.
+pub fn natlook_query(client: SocketAddr, local: SocketAddr) -> Result<pfioc_natlook, EncodeError> {
+    let (client, local) = (canonical(client), canonical(local));
+    let af = family(client.ip(), local.ip())?;
+    Ok(pfioc_natlook {
+        saddr: address(client.ip()),
+        daddr: address(local.ip()),
+        sport: client.port().to_be(),
+        dport: local.port().to_be(),
+        af,
+        proto: IPPROTO_UDP as u8,
+        direction: PF_OUT as u8,
+        // The routing domain of the lookup: the default one. inetd's
+        // socket lives there unless it was started with route -T.
+        rdomain: 0,
+        ..Default::default()
+    })
+}
+
+/// Reads the answer to [`natlook_query`]: `rdaddr`/`rdport` is where the
+/// client sent the datagram (the server), `rsaddr`/`rsport` the client as
+/// the wire carried it (rdr-to may have changed its port).
+///
+/// `None` when the state shows no redirect at all (the datagram was sent
+/// to the helper directly) or the answer is not a usable address.
+pub fn natlook_answer(answer: &pfioc_natlook, local: SocketAddr) -> Option<NatAnswer> {
+    let client = SocketAddr::new(ip(&answer.rsaddr, answer.af), u16::from_be(answer.rsport));
+    let server = SocketAddr::new(ip(&answer.rdaddr, answer.af), u16::from_be(answer.rdport));
+    let unusable = |a: SocketAddr| a.port() == 0 || a.ip().is_unspecified();
+    if unusable(client) || unusable(server) || server == canonical(local) {
+        return None;
+    }
+    Some(Redirection {
+        client,
+        original_destination: server,
+    })
+}
+
+/// Copies `text` into a fixed-size C string field, NUL-terminated.
+fn c_string(field: &mut [c_char], text: &str) -> Result<(), EncodeError> {
+    if text.contains('\0') {
+        return Err(EncodeError::PathHasNul(text.to_owned()));
+    }
+    if text.len() >= field.len() {
+        return Err(EncodeError::PathTooLong(text.to_owned()));
+    }
+    field.fill(0);
+    for (slot, byte) in field.iter_mut().zip(text.bytes()) {
+        *slot = byte as c_char;
+    }
+    Ok(())
+}
+
+/// The text of a NUL-terminated C string field.
+pub fn from_c_string(field: &[c_char]) -> String {
+    let bytes: Vec<u8> = field
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A rule with the fields every rule of ours shares: pass, quick, keep
+/// state, one address family, UDP; no routing table or rdomain change
+/// (-1); every pool unused (`PF_ADDR_NONE`, since zero would mean an
+/// address of 0.0.0.0); `log` when `verbose`.
+fn base_rule(af: u8, direction: u8, verbose: bool) -> pf_rule {
+    pf_rule {
+        action: PF_PASS as u8,
+        direction,
+        quick: 1,
+        keep_state: PF_STATE_NORMAL as u8,
+        log: if verbose { PF_LOG as u8 } else { 0 },
+        af,
+        proto: IPPROTO_UDP as u8,
+        rtableid: -1,
+        onrdomain: -1,
+        nat: pf_sys::pf_pool {
+            addr: pf_addr_wrap::none(),
+            ..Default::default()
+        },
+        rdr: pf_sys::pf_pool {
+            addr: pf_addr_wrap::none(),
+            ..Default::default()
+        },
+        route: pf_sys::pf_pool {
+            addr: pf_addr_wrap::none(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The two rules of a return path, for `DIOCADDRULE` into `anchor`:
+///
+/// 1. `pass in quick` from the server (any port: its transfer ID) to the
+///    proxy's address and port, `rdr-to` the client's address and port,
+///    `once` (pf drops the rule after its first match; the state it made
+///    carries the rest of the transfer);
+/// 2. `pass out quick` from the server to the client's address and port,
+///    for the rewritten packets leaving toward the client.
+///
+/// Ports in `src`/`dst` are in network order, `rdr.proxy_port` in host
+/// order, as the kernel reads them. The transaction ticket is filled in
+/// when the transaction is open.
+pub fn return_path_rules(
+    path: &ReturnPath,
+    anchor: &str,
+    verbose: bool,
+) -> Result<[pfioc_rule; 2], EncodeError> {
+    let (client, proxy, server) = (
+        canonical(path.client),
+        canonical(path.proxy),
+        canonical(path.server),
+    );
+    let af = family(server.ip(), proxy.ip())?;
+    family(server.ip(), client.ip())?;
+
+    let mut inbound = base_rule(af, PF_IN as u8, verbose);
+    inbound.rule_flag = PFRULE_ONCE;
+    inbound.src.addr = host(server.ip(), af);
+    inbound.dst.addr = host(proxy.ip(), af);
+    inbound.dst.port_op = PF_OP_EQ as u8;
+    inbound.dst.port = [proxy.port().to_be(), 0];
+    inbound.rdr.addr = host(client.ip(), af);
+    inbound.rdr.proxy_port = [client.port(), 0];
+
+    let mut outbound = base_rule(af, PF_OUT as u8, verbose);
+    outbound.src.addr = host(server.ip(), af);
+    outbound.dst.addr = host(client.ip(), af);
+    outbound.dst.port_op = PF_OP_EQ as u8;
+    outbound.dst.port = [client.port().to_be(), 0];
+
+    let mut rules = [pfioc_rule::default(), pfioc_rule::default()];
+    for (ioc, rule) in rules.iter_mut().zip([inbound, outbound]) {
+        c_string(&mut ioc.anchor, anchor)?;
+        ioc.rule = rule;
+    }
+    Ok(rules)
+}
+
+/// The transaction element that replaces the ruleset of `anchor`.
+pub fn transaction_element(anchor: &str) -> Result<pfioc_trans_e, EncodeError> {
+    let mut element = pfioc_trans_e {
+        type_: PF_TRANS_RULESET as i32,
+        ..Default::default()
+    };
+    c_string(&mut element.anchor, anchor)?;
+    Ok(element)
+}
+
+/// A transaction over `elements`. The kernel copies the elements in and
+/// out through the pointer, so they must stay put while it is in use: the
+/// borrow says so to the reader, `ioctl.rs` makes sure of it.
+pub fn transaction(elements: &mut [pfioc_trans_e]) -> pfioc_trans {
+    pfioc_trans {
+        size: i32::try_from(elements.len()).unwrap_or(i32::MAX),
+        // The kernel answers ENODEV unless this is its own sizeof.
+        esize: std::mem::size_of::<pfioc_trans_e>() as i32,
+        array: elements.as_mut_ptr(),
+    }
+}
+
+/// The `DIOCGETRULESETS`/`DIOCGETRULESET` question about the anchors
+/// directly below `path` (`nr` picks one for `DIOCGETRULESET`).
+pub fn ruleset_query(path: &str, nr: u32) -> Result<pfioc_ruleset, EncodeError> {
+    let mut query = pfioc_ruleset {
+        nr,
+        ..Default::default()
+    };
+    c_string(&mut query.path, path)?;
+    Ok(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pf_sys::{PF_ADDR_ADDRMASK, PF_ADDR_NONE, PF_OP_NONE};
+
+    fn v4_path() -> ReturnPath {
+        ReturnPath {
+            client: "198.51.100.2:50232".parse().unwrap(),
+            proxy: "203.0.113.1:49441".parse().unwrap(),
+            server: "192.0.2.20:69".parse().unwrap(),
+        }
+    }
+
+    fn v6_path() -> ReturnPath {
+        ReturnPath {
+            client: "[2001:db8:1::10]:50232".parse().unwrap(),
+            proxy: "[2001:db8:2::1]:49441".parse().unwrap(),
+            server: "[2001:db8:3::20]:69".parse().unwrap(),
+        }
+    }
+
+    fn assert_host(wrap: &pf_addr_wrap, ip: IpAddr) {
+        let ip = ip.to_canonical();
+        assert_eq!(wrap.type_, PF_ADDR_ADDRMASK as u8);
+        assert_eq!(wrap.v.addr, address(ip));
+        let mask_len = if ip.is_ipv4() { 4 } else { 16 };
+        assert!(wrap.v.mask.addr8[..mask_len].iter().all(|&b| b == 0xff));
+        assert!(wrap.v.mask.addr8[mask_len..].iter().all(|&b| b == 0));
+    }
+
+    fn assert_common(ioc: &pfioc_rule, af: u32, direction: u32, verbose: bool) {
+        let r = &ioc.rule;
+        assert_eq!(from_c_string(&ioc.anchor), "tftp-proxy/77.3");
+        assert_eq!(from_c_string(&ioc.anchor_call), "");
+        assert_eq!(
+            ioc.ticket, 0,
+            "the ticket is set once the transaction is open"
+        );
+        assert_eq!(r.action, PF_PASS as u8);
+        assert_eq!(r.direction, direction as u8);
+        assert_eq!(r.quick, 1);
+        assert_eq!(r.keep_state, PF_STATE_NORMAL as u8);
+        assert_eq!(r.af, af as u8);
+        assert_eq!(r.proto, 17);
+        assert_eq!(r.rtableid, -1);
+        assert_eq!(r.onrdomain, -1);
+        assert_eq!(r.log, if verbose { PF_LOG as u8 } else { 0 });
+        assert_eq!(r.nat.addr.type_, PF_ADDR_NONE as u8);
+        assert_eq!(r.route.addr.type_, PF_ADDR_NONE as u8);
+        assert_eq!(
+            r.src.port_op, PF_OP_NONE as u8,
+            "the server may answer from any port"
+        );
+        assert_eq!(r.src.neg, 0);
+        assert_eq!(r.dst.neg, 0);
+        assert_eq!(r.ifname[0], 0, "no interface restriction");
+        assert_eq!(r.naf, 0);
+    }
+
+    fn check(path: ReturnPath, af: u32, verbose: bool) {
+        let [inbound, outbound] = return_path_rules(&path, "tftp-proxy/77.3", verbose).unwrap();
+
+        assert_common(&inbound, af, PF_IN, verbose);
+        let r = &inbound.rule;
+        assert_eq!(r.rule_flag, PFRULE_ONCE);
+        assert_host(&r.src.addr, path.server.ip());
+        assert_host(&r.dst.addr, path.proxy.ip());
+        assert_eq!(r.dst.port_op, PF_OP_EQ as u8);
+        assert_eq!(
+            r.dst.port[0].to_ne_bytes(),
+            49441u16.to_be_bytes(),
+            "network order"
+        );
+        assert_eq!(r.dst.port[1], 0);
+        assert_host(&r.rdr.addr, path.client.ip());
+        assert_eq!(r.rdr.proxy_port, [50232, 0], "host order");
+        assert_eq!(r.rdr.opts, 0, "a single address needs no pool type");
+
+        assert_common(&outbound, af, PF_OUT, verbose);
+        let r = &outbound.rule;
+        assert_eq!(r.rule_flag, 0);
+        assert_host(&r.src.addr, path.server.ip());
+        assert_host(&r.dst.addr, path.client.ip());
+        assert_eq!(r.dst.port_op, PF_OP_EQ as u8);
+        assert_eq!(
+            r.dst.port[0].to_ne_bytes(),
+            50232u16.to_be_bytes(),
+            "network order"
+        );
+        assert_eq!(r.rdr.addr.type_, PF_ADDR_NONE as u8);
+    }
+
+    #[test]
+    fn ipv4_return_path() {
+        check(v4_path(), AF_INET, false);
+        check(v4_path(), AF_INET, true);
+    }
+
+    #[test]
+    fn ipv6_return_path() {
+        assert_eq!(AF_INET6, 24, "OpenBSD's value, whatever the host's");
+        check(v6_path(), AF_INET6, false);
+        check(v6_path(), AF_INET6, true);
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_ipv4() {
+        let mut path = v4_path();
+        path.client = "[::ffff:198.51.100.2]:50232".parse().unwrap();
+        check(path, AF_INET, false);
+    }
+
+    #[test]
+    fn mixed_families_are_refused() {
+        let mut path = v4_path();
+        path.server = "[2001:db8::20]:69".parse().unwrap();
+        assert!(matches!(
+            return_path_rules(&path, "tftp-proxy/1.1", false),
+            Err(EncodeError::MixedFamilies(..))
+        ));
+        let mut path = v6_path();
+        path.client = "192.0.2.1:1".parse().unwrap();
+        assert!(return_path_rules(&path, "tftp-proxy/1.1", false).is_err());
+    }
+
+    #[test]
+    fn anchor_paths_must_fit() {
+        let long = "x".repeat(1024);
+        assert_eq!(
+            return_path_rules(&v4_path(), &long, false).err(),
+            Some(EncodeError::PathTooLong(long.clone()))
+        );
+        assert!(transaction_element(&long).is_err());
+        assert!(ruleset_query("a\0b", 0).is_err());
+        let longest = "x".repeat(1023);
+        assert_eq!(
+            from_c_string(&transaction_element(&longest).unwrap().anchor),
+            longest
+        );
+    }
+
+    #[test]
+    fn ioctl_lengths_match_the_structures_passed() {
+        use pf_sys::{
+            ioctl_group, ioctl_number, ioctl_param_len, pf_status, DIOCADDRULE, DIOCGETRULESET,
+            DIOCGETRULESETS, DIOCGETSTATUS, DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT,
+        };
+        use std::mem::size_of;
+        // (request, its number in pfvar.h, the structure this backend passes)
+        let table = [
+            (DIOCADDRULE, 4, size_of::<pfioc_rule>()),
+            (DIOCGETSTATUS, 21, size_of::<pf_status>()),
+            (DIOCNATLOOK, 23, size_of::<pfioc_natlook>()),
+            (DIOCGETRULESETS, 58, size_of::<pfioc_ruleset>()),
+            (DIOCGETRULESET, 59, size_of::<pfioc_ruleset>()),
+            (DIOCXBEGIN, 81, size_of::<pfioc_trans>()),
+            (DIOCXCOMMIT, 82, size_of::<pfioc_trans>()),
+        ];
+        for (request, number, len) in table {
+            // Bits 16..28 (IOCPARM_MASK, 13 bits) hold the length.
+            assert_eq!(ioctl_param_len(request), len, "{request:#x}");
+            assert_eq!((request >> 16) & 0x1fff, len as std::os::raw::c_ulong);
+            assert_eq!(ioctl_group(request), b'D');
+            assert_eq!(ioctl_number(request), number);
+            assert_eq!(request >> 29, 0b110, "IOC_INOUT: copied in and out");
+        }
+        // The sizes OpenBSD/amd64 has for pfvar.h 1.548.
+        assert_eq!(size_of::<pfioc_natlook>(), 80);
+        assert_eq!(size_of::<pfioc_rule>(), 3424);
+        assert_eq!(size_of::<pfioc_trans>(), 16);
+        assert_eq!(size_of::<pfioc_trans_e>(), 1032);
+        assert_eq!(size_of::<pfioc_ruleset>(), 1092);
+        assert_eq!(DIOCNATLOOK, 0xc050_4417);
+    }
+
+    #[test]
+    fn transaction_points_at_its_elements() {
+        let mut elements = [transaction_element("tftp-proxy/77.3").unwrap()];
+        assert_eq!(elements[0].type_, PF_TRANS_RULESET as i32);
+        assert_eq!(elements[0].ticket, 0);
+        assert_eq!(from_c_string(&elements[0].anchor), "tftp-proxy/77.3");
+        let trans = transaction(&mut elements);
+        assert_eq!(trans.size, 1);
+        assert_eq!(trans.esize as usize, std::mem::size_of::<pfioc_trans_e>());
+        assert_eq!(trans.esize, 1032, "sizeof(struct pfioc_trans_e) on amd64");
+        assert_eq!(trans.array, elements.as_mut_ptr());
+    }
+
+    #[test]
+    fn ruleset_query_names_the_parent() {
+        let q = ruleset_query("tftp-proxy", 5).unwrap();
+        assert_eq!(q.nr, 5);
+        assert_eq!(from_c_string(&q.path), "tftp-proxy");
+        assert_eq!(from_c_string(&q.name), "");
+    }
+
+    #[test]
+    fn natlook_query_ipv4() {
+        let q = natlook_query(
+            "198.51.100.2:50232".parse().unwrap(),
+            "127.0.0.1:6969".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(q.af, 2);
+        assert_eq!(q.proto, 17);
+        assert_eq!(q.direction, PF_OUT as u8);
+        assert_eq!(q.saddr.addr8[..4], [198, 51, 100, 2]);
+        assert!(q.saddr.addr8[4..].iter().all(|&b| b == 0));
+        assert_eq!(q.daddr.addr8[..4], [127, 0, 0, 1]);
+        assert_eq!(q.sport.to_ne_bytes(), 50232u16.to_be_bytes());
+        assert_eq!(q.dport.to_ne_bytes(), 6969u16.to_be_bytes());
+        assert_eq!(q.rdomain, 0);
+        assert_eq!((q.rsport, q.rdport, q.rrdomain), (0, 0, 0));
+        assert_eq!(q.rsaddr, pf_addr::default());
+        assert_eq!(q.rdaddr, pf_addr::default());
+    }
+
+    #[test]
+    fn natlook_query_ipv6() {
+        let q = natlook_query(
+            "[2001:db8:1::10]:50232".parse().unwrap(),
+            "[::1]:6969".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(q.af, 24);
+        assert_eq!(
+            q.saddr.to_ipv6(),
+            "2001:db8:1::10".parse::<std::net::Ipv6Addr>().unwrap()
+        );
+        assert_eq!(q.daddr.to_ipv6(), std::net::Ipv6Addr::LOCALHOST);
+        assert!(natlook_query(
+            "192.0.2.1:1".parse().unwrap(),
+            "[::1]:6969".parse().unwrap()
+        )
+        .is_err());
+    }
+
+    fn answered(query: pfioc_natlook, client: SocketAddr, server: SocketAddr) -> pfioc_natlook {
+        pfioc_natlook {
+            rsaddr: address(client.ip()),
+            rsport: client.port().to_be(),
+            rdaddr: address(server.ip()),
+            rdport: server.port().to_be(),
+            ..query
+        }
+    }
+
+    #[test]
+    fn natlook_answer_ipv4() {
+        let local: SocketAddr = "127.0.0.1:6969".parse().unwrap();
+        let query = natlook_query("198.51.100.2:50232".parse().unwrap(), local).unwrap();
+        // rdr-to rewrote the source port: the wire's one is in rsport.
+        let wire_client: SocketAddr = "198.51.100.2:1024".parse().unwrap();
+        let server: SocketAddr = "192.0.2.20:69".parse().unwrap();
+        let answer = natlook_answer(&answered(query, wire_client, server), local).unwrap();
+        assert_eq!(answer.client, wire_client);
+        assert_eq!(answer.original_destination, server);
+    }
+
+    #[test]
+    fn natlook_answer_ipv6() {
+        let local: SocketAddr = "[::1]:6969".parse().unwrap();
+        let client: SocketAddr = "[2001:db8:1::10]:50232".parse().unwrap();
+        let server: SocketAddr = "[2001:db8:3::20]:69".parse().unwrap();
+        let query = natlook_query(client, local).unwrap();
+        let answer = natlook_answer(&answered(query, client, server), local).unwrap();
+        assert_eq!(answer.client, client);
+        assert_eq!(answer.original_destination, server);
+    }
+
+    #[test]
+    fn natlook_answer_without_redirect_is_none() {
+        let local: SocketAddr = "192.0.2.1:6969".parse().unwrap();
+        let client: SocketAddr = "198.51.100.2:50232".parse().unwrap();
+        let query = natlook_query(client, local).unwrap();
+        assert_eq!(natlook_answer(&answered(query, client, local), local), None);
+        assert_eq!(natlook_answer(&query, local), None, "an unanswered query");
+    }
+}

@@ -1,0 +1,273 @@
+//! OpenBSD: where a datagram arrived comes from the IP_RECVDSTADDR and
+//! IP_RECVDSTPORT control messages (IPv6: IPV6_PKTINFO and
+//! IPV6_RECVDSTPORT).
+//!
+//! After an `rdr-to`, address and port are the socket's own (or one of the
+//! host's addresses for a socket bound to a wildcard). After a
+//! `divert-to`, pf hands the datagram over unchanged: they are the
+//! original destination, the server. This file owns those socket options
+//! and messages and the sending of answers from the right address; it
+//! knows nothing of TFTP or pf.
+
+use super::{to_std, Arrival};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmsg, sendmsg, sendto, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockaddrIn6, SockaddrStorage, UnknownCmsg,
+};
+use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::raw::c_int;
+
+/// `IP_RECVDSTPORT` in OpenBSD's `<netinet/in.h>` (libc does not have
+/// it): deliver each datagram's destination port, in network order, as an
+/// `IPPROTO_IP` control message of this type.
+const IP_RECVDSTPORT: c_int = 33;
+
+/// `IPV6_RECVDSTPORT` in OpenBSD's `<netinet6/in6.h>`: the same for IPv6,
+/// at level `IPPROTO_IPV6`.
+const IPV6_RECVDSTPORT: c_int = 64;
+
+sockopt_impl!(
+    /// Turns on the `IP_RECVDSTPORT` control message.
+    RecvDstPort,
+    Both,
+    libc::IPPROTO_IP,
+    IP_RECVDSTPORT,
+    bool
+);
+
+sockopt_impl!(
+    /// Turns on the `IPV6_RECVDSTPORT` control message.
+    Ipv6RecvDstPort,
+    Both,
+    libc::IPPROTO_IPV6,
+    IPV6_RECVDSTPORT,
+    bool
+);
+
+/// Turns on the control messages that tell where each datagram arrived.
+pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
+    match bound {
+        SocketAddr::V4(_) => {
+            setsockopt(&socket, sockopt::Ipv4RecvDstAddr, &true)?;
+            setsockopt(&socket, RecvDstPort, &true)?;
+        }
+        SocketAddr::V6(_) => {
+            setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?;
+            setsockopt(&socket, Ipv6RecvDstPort, &true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes one datagram off the socket without waiting; `None` when the
+/// socket is empty. Where no control message tells the address or the
+/// port, the socket's own (`bound`) stands in.
+pub fn receive(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    bound: SocketAddr,
+) -> io::Result<Option<Arrival>> {
+    let capacity = buf.len();
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!(libc::in6_pktinfo, u16);
+    let msg = match recvmsg::<SockaddrStorage>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(msg) => msg,
+        Err(Errno::EAGAIN) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let client = msg
+        .address
+        .as_ref()
+        .and_then(to_std)
+        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+    let mut local_ip = bound.ip();
+    let mut local_port = bound.port();
+    for cmsg in msg.cmsgs()? {
+        match cmsg {
+            // s_addr holds the address as the wire did, in network order.
+            ControlMessageOwned::Ipv4RecvDstAddr(addr) => {
+                local_ip = IpAddr::from(addr.s_addr.to_ne_bytes())
+            }
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                local_ip = IpAddr::from(info.ipi6_addr.s6_addr)
+            }
+            ControlMessageOwned::Unknown(unknown) => match unknown_cmsg(&unknown) {
+                Some(Destination::Port(port)) => local_port = port,
+                Some(Destination::Address(ip)) => local_ip = ip,
+                None => {}
+            },
+            _ => {}
+        }
+    }
+    Ok(Some(Arrival {
+        len: msg.bytes.min(capacity),
+        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
+        client,
+        local: SocketAddr::new(local_ip, local_port),
+    }))
+}
+
+/// What a control message nix does not parse on OpenBSD told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Destination {
+    Port(u16),
+    Address(IpAddr),
+}
+
+/// Reads the destination port messages and, for IPv6, the packet info
+/// (nix parses IPV6_PKTINFO on other systems only).
+fn unknown_cmsg(cmsg: &UnknownCmsg) -> Option<Destination> {
+    let (level, kind, data) = (
+        cmsg.cmsg_header.cmsg_level,
+        cmsg.cmsg_header.cmsg_type,
+        &cmsg.data_bytes,
+    );
+    match (level, kind) {
+        (libc::IPPROTO_IP, IP_RECVDSTPORT) | (libc::IPPROTO_IPV6, IPV6_RECVDSTPORT) => {
+            let port: [u8; 2] = data.get(..2)?.try_into().ok()?;
+            Some(Destination::Port(u16::from_be_bytes(port)))
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+            // struct in6_pktinfo: the 16 address bytes come first.
+            let addr: [u8; 16] = data.get(..16)?.try_into().ok()?;
+            Some(Destination::Address(IpAddr::V6(Ipv6Addr::from(addr))))
+        }
+        _ => None,
+    }
+}
+
+/// Sends `data` to `to` from the address `from` where the request arrived,
+/// so pf's state maps the answer back to the address the client wrote to.
+///
+/// A socket bound to one address sends from it anyway. A socket bound to a
+/// wildcard names the source in a control message (IP_SENDSRCADDR,
+/// IPV6_PKTINFO). When `from` is not this host's (a diverted request:
+/// `from` is the server's address) the kernel refuses that, and the answer
+/// goes out as a plain `sendto`.
+pub fn reply(
+    socket: BorrowedFd<'_>,
+    data: &[u8],
+    to: SocketAddr,
+    from: SocketAddr,
+) -> io::Result<()> {
+    let bound = super::bound_address(socket)?;
+    if !bound.ip().is_unspecified() || bound.ip() == from.ip() {
+        return send_plain(socket, data, to);
+    }
+    match send_from(socket, data, to, from.ip()) {
+        Err(e)
+            if matches!(
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                Errno::EADDRNOTAVAIL | Errno::EINVAL
+            ) =>
+        {
+            send_plain(socket, data, to)
+        }
+        other => other,
+    }
+}
+
+/// `sendto(2)` with the kernel's choice of source address.
+fn send_plain(socket: BorrowedFd<'_>, data: &[u8], to: SocketAddr) -> io::Result<()> {
+    sendto(
+        socket.as_raw_fd(),
+        data,
+        &SockaddrStorage::from(to),
+        MsgFlags::empty(),
+    )?;
+    Ok(())
+}
+
+/// `sendmsg(2)` naming `source` as the source address.
+fn send_from(
+    socket: BorrowedFd<'_>,
+    data: &[u8],
+    to: SocketAddr,
+    source: IpAddr,
+) -> io::Result<()> {
+    match (source, to) {
+        (IpAddr::V4(ip), SocketAddr::V4(_)) => {
+            let addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(ip.octets()),
+            };
+            let iov = [IoSlice::new(data)];
+            let dest = SockaddrStorage::from(to);
+            sendmsg(
+                socket.as_raw_fd(),
+                &iov,
+                &[ControlMessage::Ipv4SendSrcAddr(&addr)],
+                MsgFlags::empty(),
+                Some(&dest),
+            )?;
+            Ok(())
+        }
+        (IpAddr::V6(ip), SocketAddr::V6(to6)) => send_with_pktinfo6(socket, data, to6, ip),
+        _ => send_plain(socket, data, to),
+    }
+}
+
+/// `sendmsg(2)` with an IPV6_PKTINFO control message naming `source`:
+/// nix has no IPV6_PKTINFO for sending on OpenBSD, so the message is
+/// built here with libc's CMSG_* helpers.
+fn send_with_pktinfo6(
+    socket: BorrowedFd<'_>,
+    data: &[u8],
+    to: SocketAddrV6,
+    source: Ipv6Addr,
+) -> io::Result<()> {
+    let info = libc::in6_pktinfo {
+        ipi6_addr: libc::in6_addr {
+            s6_addr: source.octets(),
+        },
+        ipi6_ifindex: 0,
+    };
+    let dest = SockaddrIn6::from(to);
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr().cast_mut().cast(),
+        iov_len: data.len(),
+    };
+    // Room for one header and one in6_pktinfo, aligned like the header.
+    let mut control = [0u64; 8];
+    let info_len = std::mem::size_of::<libc::in6_pktinfo>() as libc::c_uint;
+    // SAFETY: every pointer handed to the kernel points into a local that
+    // outlives the call: `dest` (its length is `namelen`), `iov` (one
+    // entry over `data`, which sendmsg only reads), and `control`, 64
+    // bytes aligned to 8, while CMSG_SPACE(sizeof(struct in6_pktinfo)) is
+    // 40 on OpenBSD (asserted before use, so CMSG_FIRSTHDR returns the
+    // start of `control` and CMSG_DATA stays inside it). The pktinfo is
+    // written with `write_unaligned`, so CMSG_DATA's alignment does not
+    // matter.
+    let sent = unsafe {
+        let space = libc::CMSG_SPACE(info_len) as usize;
+        assert!(
+            space <= std::mem::size_of_val(&control),
+            "control buffer too small"
+        );
+        let msg = libc::msghdr {
+            msg_name: std::ptr::from_ref(dest.as_ref()).cast_mut().cast(),
+            msg_namelen: std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            msg_iov: &mut iov,
+            msg_iovlen: 1,
+            msg_control: control.as_mut_ptr().cast(),
+            msg_controllen: space as libc::socklen_t,
+            msg_flags: 0,
+        };
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_len = libc::CMSG_LEN(info_len) as libc::socklen_t;
+        (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
+        (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in6_pktinfo>(), info);
+        libc::sendmsg(socket.as_raw_fd(), &msg, 0)
+    };
+    Errno::result(sent)?;
+    Ok(())
+}
