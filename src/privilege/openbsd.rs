@@ -40,15 +40,6 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
         .map_err(|e| PrivilegeError::system("setresgid", e))?;
     setresuid(account.uid, account.uid, account.uid)
         .map_err(|e| PrivilegeError::system("setresuid", e))?;
-    pledge(PROMISES).map_err(|e| PrivilegeError::system("pledge(\"stdio inet pf\")", e))
-}
-
-/// pledge(2) with `promises` and the exec promises left as they are.
-fn pledge(promises: &std::ffi::CStr) -> Result<(), nix::errno::Errno> {
-    // SAFETY: `promises` is a NUL-terminated string that lives through the
-    // call; a null `execpromises` means "unchanged". pledge(2) only reads
-    // its arguments and restricts this process; it touches no memory of
-    // ours.
-    let rc = unsafe { libc::pledge(promises.as_ptr(), std::ptr::null()) };
-    nix::errno::Errno::result(rc).map(drop)
+    crate::firewall::pf::pledge(PROMISES)
+        .map_err(|e| PrivilegeError::system("pledge(\"stdio inet pf\")", e))
 }

@@ -84,6 +84,10 @@ pub fn describe(path: &ReturnPath, verbose: bool) -> String {
     }
 }
 
+/// pledge(2), for the privilege drop: all of OpenBSD's system calls that
+/// nix lacks live in the ioctl layer.
+#[cfg(target_os = "openbsd")]
+pub use ioctl::pledge;
 #[cfg(target_os = "openbsd")]
 pub use openbsd::Pf;
 

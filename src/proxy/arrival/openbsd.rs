@@ -13,7 +13,7 @@ use super::{to_std, Arrival};
 use nix::errno::Errno;
 use nix::sys::socket::{
     recvmsg, sendmsg, sendto, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockaddrIn6, SockaddrStorage, UnknownCmsg,
+    SockaddrStorage, UnknownCmsg,
 };
 use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
 use std::io::{self, IoSlice, IoSliceMut};
@@ -37,6 +37,15 @@ sockopt_impl!(
     libc::IPPROTO_IP,
     IP_RECVDSTPORT,
     bool
+);
+
+sockopt_impl!(
+    /// The sticky source address of later sends (`IPV6_PKTINFO`, RFC 3542).
+    Ipv6StickyPktinfo,
+    SetOnly,
+    libc::IPPROTO_IPV6,
+    libc::IPV6_PKTINFO,
+    libc::in6_pktinfo
 );
 
 sockopt_impl!(
@@ -215,59 +224,24 @@ fn send_from(
     }
 }
 
-/// `sendmsg(2)` with an IPV6_PKTINFO control message naming `source`:
-/// nix has no IPV6_PKTINFO for sending on OpenBSD, so the message is
-/// built here with libc's CMSG_* helpers.
+/// Sends from `source` over IPv6: the sticky IPV6_PKTINFO option (RFC
+/// 3542) names the source for the next sends; it is cleared again right
+/// after, so later sends choose their source as usual. (nix has no
+/// IPV6_PKTINFO control message for sending on OpenBSD.)
 fn send_with_pktinfo6(
     socket: BorrowedFd<'_>,
     data: &[u8],
     to: SocketAddrV6,
     source: Ipv6Addr,
 ) -> io::Result<()> {
-    let info = libc::in6_pktinfo {
+    let pktinfo = |addr: Ipv6Addr| libc::in6_pktinfo {
         ipi6_addr: libc::in6_addr {
-            s6_addr: source.octets(),
+            s6_addr: addr.octets(),
         },
         ipi6_ifindex: 0,
     };
-    let dest = SockaddrIn6::from(to);
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr().cast_mut().cast(),
-        iov_len: data.len(),
-    };
-    // Room for one header and one in6_pktinfo, aligned like the header.
-    let mut control = [0u64; 8];
-    let info_len = std::mem::size_of::<libc::in6_pktinfo>() as libc::c_uint;
-    // SAFETY: every pointer handed to the kernel points into a local that
-    // outlives the call: `dest` (its length is `namelen`), `iov` (one
-    // entry over `data`, which sendmsg only reads), and `control`, 64
-    // bytes aligned to 8, while CMSG_SPACE(sizeof(struct in6_pktinfo)) is
-    // 40 on OpenBSD (asserted before use, so CMSG_FIRSTHDR returns the
-    // start of `control` and CMSG_DATA stays inside it). The pktinfo is
-    // written with `write_unaligned`, so CMSG_DATA's alignment does not
-    // matter.
-    let sent = unsafe {
-        let space = libc::CMSG_SPACE(info_len) as usize;
-        assert!(
-            space <= std::mem::size_of_val(&control),
-            "control buffer too small"
-        );
-        let msg = libc::msghdr {
-            msg_name: std::ptr::from_ref(dest.as_ref()).cast_mut().cast(),
-            msg_namelen: std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            msg_iov: &mut iov,
-            msg_iovlen: 1,
-            msg_control: control.as_mut_ptr().cast(),
-            msg_controllen: space as libc::socklen_t,
-            msg_flags: 0,
-        };
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_len = libc::CMSG_LEN(info_len) as libc::socklen_t;
-        (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
-        (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in6_pktinfo>(), info);
-        libc::sendmsg(socket.as_raw_fd(), &msg, 0)
-    };
-    Errno::result(sent)?;
-    Ok(())
+    setsockopt(&socket, Ipv6StickyPktinfo, &pktinfo(source))?;
+    let sent = send_plain(socket, data, SocketAddr::V6(to));
+    setsockopt(&socket, Ipv6StickyPktinfo, &pktinfo(Ipv6Addr::UNSPECIFIED))?;
+    sent
 }
