@@ -1,0 +1,94 @@
+//! The command line as an operator meets it: --help, --version, bad
+//! flags, and a start outside inetd. No root needed.
+
+use std::process::{Command, Stdio};
+
+fn helper(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tftp-proxy"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tftp-proxy")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let out = helper(&["--help"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let help = text(&out);
+    for flag in [
+        "-d",
+        "-n",
+        "-v",
+        "-w",
+        "-u",
+        "--allow-client",
+        "--allow-server",
+        "--read-only",
+        "--write-only",
+        "--strict-filenames",
+        "--table",
+        "--syslog-socket",
+        "--version",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn version_names_backend_and_revision() {
+    let out = helper(&["--version"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let version = text(&out);
+    assert!(
+        version.starts_with(&format!("tftp-proxy {}", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    assert!(version.contains("nftables backend, revision "), "{version}");
+}
+
+#[test]
+fn out_of_range_transwait_is_refused() {
+    for bad in ["0", "31", "two"] {
+        let out = helper(&["-w", bad]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "-w {bad} must be a usage error: {}",
+            text(&out)
+        );
+        assert!(text(&out).contains("transwait"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn bad_cidr_is_refused_with_the_reason() {
+    let out = helper(&["--allow-client", "192.0.2.1/24"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("host bits"), "{}", text(&out));
+    let out = helper(&["--allow-server", "198.51.100.0/33"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn read_only_and_write_only_exclude_each_other() {
+    let out = helper(&["--read-only", "--write-only"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn started_outside_inetd_says_so() {
+    let out = helper(&["-d"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("standard input is not a UDP socket"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one log line: {err}");
+}
