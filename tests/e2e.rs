@@ -624,3 +624,28 @@ fn unknown_user_is_a_clear_error() {
     let lines = lab.wait_for_log(1, Duration::from_secs(3), |m| m.contains("no such user"));
     assert!(!lines.is_empty(), "{}", lab.process_logs());
 }
+
+#[test]
+fn request_to_the_firewall_itself_is_refused() {
+    let lab = lab();
+    // The phones' side of the firewall: redirected like any server, and
+    // refused, or the helper would forward to itself.
+    let out = tftp_hpa(
+        &lab,
+        "192.0.2.1",
+        "get",
+        "loop.cfg",
+        &out_path(&lab, "loop.cfg"),
+    );
+    assert!(
+        text(&out).contains("Error code 2: destination not allowed"),
+        "tftp-hpa must show the TFTP error: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+    let refused = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.contains("refused: destination 192.0.2.1 is one of the firewall's own addresses")
+    });
+    assert_eq!(refused.len(), 1, "{}", lab.process_logs());
+    assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
+}
