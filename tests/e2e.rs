@@ -515,6 +515,15 @@ fn verbose_logs_options_and_installed_element() {
         .uid;
     let expected = format!("serving as uid {nobody} euid {nobody}, capabilities cap_net_admin");
     assert_eq!(identity, vec![expected], "{}", lab.process_logs());
+    let tally = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.starts_with("socket empty: ")
+    });
+    assert_eq!(
+        tally,
+        vec!["socket empty: 1 forwarded, 0 refused, 0 failed".to_owned()],
+        "{}",
+        lab.process_logs()
+    );
 }
 
 #[test]

@@ -40,12 +40,30 @@ pub enum Outcome {
     Stopped,
 }
 
-/// How one datagram ended, for the caller's tally and for tests.
-#[derive(Debug)]
+/// How one datagram ended, for the tally logged with `-v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Disposition {
     Forwarded,
     Refused,
     Failed,
+}
+
+/// Datagrams handled by one process, by how they ended.
+#[derive(Debug, Default)]
+struct Tally {
+    forwarded: usize,
+    refused: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn count(&mut self, disposition: Disposition) {
+        match disposition {
+            Disposition::Forwarded => self.forwarded += 1,
+            Disposition::Refused => self.refused += 1,
+            Disposition::Failed => self.failed += 1,
+        }
+    }
 }
 
 /// How many times a return path is tried with a fresh proxy port when the
@@ -85,21 +103,26 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// `stop` is raised by a termination signal.
     pub fn serve(&mut self, stop: &AtomicBool) -> std::io::Result<Outcome> {
         let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
-        loop {
+        let mut tally = Tally::default();
+        let outcome = loop {
             if stop.load(Ordering::Relaxed) {
                 self.close_all();
-                return Ok(Outcome::Stopped);
+                break Outcome::Stopped;
             }
             let Some(arrival) = arrival::receive(self.socket, &mut buf, self.bound)? else {
-                return Ok(Outcome::Drained);
+                break Outcome::Drained;
             };
             let datagram = &buf[..arrival.len];
-            let _ = self.handle(
-                &arrival,
-                datagram,
-                arrival.truncated || arrival.len > tftp::MAX_DATAGRAM,
-            );
+            let oversized = arrival.truncated || arrival.len > tftp::MAX_DATAGRAM;
+            tally.count(self.handle(&arrival, datagram, oversized));
+        };
+        if self.log.verbose {
+            self.log.info(format_args!(
+                "socket empty: {} forwarded, {} refused, {} failed",
+                tally.forwarded, tally.refused, tally.failed
+            ));
         }
+        Ok(outcome)
     }
 
     fn handle(&mut self, arrival: &Arrival, datagram: &[u8], oversized: bool) -> Disposition {
