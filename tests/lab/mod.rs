@@ -134,6 +134,8 @@ impl Lab {
     /// Builds the lab and starts the servers and inetd.
     pub fn start(options: LabOptions) -> Lab {
         require_root();
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_dead_labs);
         let serial = SERIAL.fetch_add(1, Ordering::SeqCst);
         let name = format!("tpx{}x{serial}", std::process::id());
         let dir = std::env::temp_dir().join(format!("tftp-proxy-lab-{name}"));
@@ -611,6 +613,33 @@ impl Lab {
             out.push('\n');
         }
         out
+    }
+}
+
+/// Removes labs left by test runs that were killed before their teardown:
+/// namespaces named `tpx<pid>x<n>` whose pid is gone, with the processes
+/// that run inside them (started by that run).
+fn sweep_dead_labs() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(ns) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(pid) = ns.strip_prefix("tpx").and_then(|r| r.split('x').next()) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_err() || Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        if let Ok(pids) = Command::new("ip").args(["netns", "pids", ns]).output() {
+            for p in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                let _ = Command::new("kill").arg(p).status();
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        eprintln!("lab: removed {ns}, left by a killed test run");
     }
 }
 
