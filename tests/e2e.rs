@@ -60,6 +60,16 @@ fn assert_same(lab: &Lab, a: &Path, b: &Path, context: &str) {
     );
 }
 
+/// Asserts a client command succeeded, with its output and the lab's logs.
+fn assert_ok(lab: &Lab, out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        text(out),
+        lab.process_logs()
+    );
+}
+
 fn out_path(lab: &Lab, name: &str) -> PathBuf {
     lab.dir.join(name)
 }
@@ -142,12 +152,7 @@ fn put_small_file_with_curl() {
     let src = out_path(&lab, "upload.cfg");
     Lab::make_file(&src, 5 * KIB + 3, 2);
     let out = curl_put(&lab, &format!("tftp://{SERVER}/upload.cfg"), &src, None);
-    assert!(
-        out.status.success(),
-        "curl put failed: {}\n{}",
-        text(&out),
-        lab.process_logs()
-    );
+    assert_ok(&lab, &out, "curl put failed");
     assert_same(
         &lab,
         &src,
@@ -168,12 +173,7 @@ fn get_and_put_8_mib_with_curl_blksize_1428() {
         &dst,
         Some(1428),
     );
-    assert!(
-        out.status.success(),
-        "curl get failed: {}\n{}",
-        text(&out),
-        lab.process_logs()
-    );
+    assert_ok(&lab, &out, "curl get failed");
     assert_same(&lab, &src, &dst, "curl get 8 MiB");
 
     let up = out_path(&lab, "backup.bin");
@@ -184,12 +184,7 @@ fn get_and_put_8_mib_with_curl_blksize_1428() {
         &up,
         Some(1428),
     );
-    assert!(
-        out.status.success(),
-        "curl put failed: {}\n{}",
-        text(&out),
-        lab.process_logs()
-    );
+    assert_ok(&lab, &out, "curl put failed");
     assert_same(
         &lab,
         &up,
@@ -351,12 +346,7 @@ fn return_path_expires_after_transwait() {
     Lab::make_file(&lab.server_root().join("a.cfg"), 1000, 7);
     let dst = out_path(&lab, "a.cfg");
     let out = curl_get(&lab, &format!("tftp://{SERVER}/a.cfg"), &dst, None);
-    assert!(
-        out.status.success(),
-        "curl failed: {}\n{}",
-        text(&out),
-        lab.process_logs()
-    );
+    assert_ok(&lab, &out, "curl failed");
     let installed = lab.map_elements("return_v4");
     assert_eq!(
         installed.len(),
@@ -440,12 +430,7 @@ fn get_over_ipv6() {
         &dst,
         Some(1428),
     );
-    assert!(
-        out.status.success(),
-        "curl -6 failed: {}\n{}",
-        text(&out),
-        lab.process_logs()
-    );
+    assert_ok(&lab, &out, "curl -6 failed");
     assert_same(&lab, &src, &dst, "IPv6 get");
     let lines = request_lines(&lab);
     assert_eq!(lines.len(), 1, "{}", lab.process_logs());
