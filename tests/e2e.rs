@@ -74,40 +74,24 @@ fn out_path(lab: &Lab, name: &str) -> PathBuf {
     lab.dir.join(name)
 }
 
-fn curl_get(lab: &Lab, url: &str, local: &Path, blksize: Option<u32>) -> Output {
-    let mut args = vec![
-        "curl".to_owned(),
-        "-sS".into(),
-        "--max-time".into(),
-        "60".into(),
-    ];
-    if let Some(b) = blksize {
-        args.extend(["--tftp-blksize".into(), b.to_string()]);
+/// Runs curl in the client: `-o local` fetches `url`, `-T local` sends.
+fn curl(lab: &Lab, direction: &str, url: &str, local: &Path, blksize: Option<u32>) -> Output {
+    let local = local.to_string_lossy();
+    let blksize = blksize.map(|b| b.to_string());
+    let mut args = vec!["curl", "-sS", "--max-time", "60"];
+    if let Some(b) = &blksize {
+        args.extend(["--tftp-blksize", b]);
     }
-    args.extend([
-        "-o".into(),
-        local.to_string_lossy().into_owned(),
-        url.to_owned(),
-    ]);
-    lab.client(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    args.extend([direction, &local, url]);
+    lab.client(&args)
+}
+
+fn curl_get(lab: &Lab, url: &str, local: &Path, blksize: Option<u32>) -> Output {
+    curl(lab, "-o", url, local, blksize)
 }
 
 fn curl_put(lab: &Lab, url: &str, local: &Path, blksize: Option<u32>) -> Output {
-    let mut args = vec![
-        "curl".to_owned(),
-        "-sS".into(),
-        "--max-time".into(),
-        "60".into(),
-    ];
-    if let Some(b) = blksize {
-        args.extend(["--tftp-blksize".into(), b.to_string()]);
-    }
-    args.extend([
-        "-T".into(),
-        local.to_string_lossy().into_owned(),
-        url.to_owned(),
-    ]);
-    lab.client(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    curl(lab, "-T", url, local, blksize)
 }
 
 fn tftp_hpa(lab: &Lab, server: &str, command: &str, remote: &str, local: &Path) -> Output {
