@@ -189,24 +189,31 @@ fn get_and_put_8_mib_with_atftp_windowsize_8() {
     let dst = out_path(&lab, "image.bin");
     let dst_s = dst.to_string_lossy();
     let opts = ["--option", "blksize 1428", "--option", "windowsize 8"];
-    let mut args = vec!["atftp"];
+    let mut args = vec!["atftp", "--trace"];
     args.extend(opts);
     args.extend(["-g", "-r", "image.bin", "-l", &dst_s, ATFTPD_SERVER]);
     let out = lab.client(&args);
-    assert_same(&lab, &src, &dst, &format!("atftp get ({})", text(&out)));
+    assert_same(
+        &lab,
+        &src,
+        &dst,
+        &format!("atftp get ({})", head(&text(&out))),
+    );
+    assert_oack_windowsize(&text(&out), "get");
 
     let up = out_path(&lab, "upload.bin");
     Lab::make_file(&up, 8 * MIB + 9, 6);
     let up_s = up.to_string_lossy();
-    let mut args = vec!["atftp"];
+    let mut args = vec!["atftp", "--trace"];
     args.extend(opts);
     args.extend(["-p", "-r", "upload.bin", "-l", &up_s, ATFTPD_SERVER]);
     let out = lab.client(&args);
+    assert_oack_windowsize(&text(&out), "put");
     assert_same(
         &lab,
         &up,
         &lab.atftpd_root().join("upload.bin"),
-        &format!("atftp put ({})", text(&out)),
+        &format!("atftp put ({})", head(&text(&out))),
     );
 
     // The options went through unchanged (the helper logs them with -v).
@@ -220,6 +227,22 @@ fn get_and_put_8_mib_with_atftp_windowsize_8() {
     assert!(
         lines.iter().all(|l| l.contains("blksize=1428")),
         "{lines:?}"
+    );
+}
+
+/// The first lines of a long client trace, for failure messages.
+fn head(trace: &str) -> String {
+    trace.lines().take(12).collect::<Vec<_>>().join("\n")
+}
+
+/// atftp's trace shows the server's option acknowledgement: windowsize 8
+/// must have been negotiated end to end, not just asked for.
+fn assert_oack_windowsize(trace: &str, what: &str) {
+    let oack = trace.lines().find(|l| l.starts_with("received OACK"));
+    assert!(
+        oack.is_some_and(|l| l.contains("windowsize: 8") && l.contains("blksize: 1428")),
+        "atftp {what}: no OACK with windowsize 8 and blksize 1428: {:?}",
+        oack
     );
 }
 
