@@ -78,7 +78,7 @@ fn out_path(lab: &Lab, name: &str) -> PathBuf {
 fn curl(lab: &Lab, direction: &str, url: &str, local: &Path, blksize: Option<u32>) -> Output {
     let local = local.to_string_lossy();
     let blksize = blksize.map(|b| b.to_string());
-    let mut args = vec!["curl", "-sS", "--max-time", "60"];
+    let mut args = vec!["curl", "-v", "-sS", "--max-time", "60"];
     if let Some(b) = &blksize {
         args.extend(["--tftp-blksize", b]);
     }
@@ -159,6 +159,11 @@ fn get_and_put_8_mib_with_curl_blksize_1428() {
     );
     assert_ok(&lab, &out, "curl get failed");
     assert_same(&lab, &src, &dst, "curl get 8 MiB");
+    assert!(
+        text(&out).contains("blksize parsed from OACK (1428)"),
+        "blksize 1428 negotiated: {}",
+        text(&out)
+    );
 
     let up = out_path(&lab, "backup.bin");
     Lab::make_file(&up, 8 * MIB + 77, 4);
@@ -169,6 +174,11 @@ fn get_and_put_8_mib_with_curl_blksize_1428() {
         Some(1428),
     );
     assert_ok(&lab, &out, "curl put failed");
+    assert!(
+        text(&out).contains("blksize parsed from OACK (1428)"),
+        "blksize 1428 negotiated: {}",
+        text(&out)
+    );
     assert_same(
         &lab,
         &up,
