@@ -660,3 +660,20 @@ fn request_to_the_firewall_itself_is_refused() {
     assert_eq!(refused.len(), 1, "{}", lab.process_logs());
     assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
 }
+
+#[test]
+fn missing_map_is_named_and_the_client_told() {
+    let lab = lab_with(&["--table", "no_such_table"]);
+    Lab::make_file(&lab.server_root().join("m.cfg"), 100, 15);
+    let out = tftp_hpa(&lab, SERVER, "get", "m.cfg", &out_path(&lab, "m.cfg"));
+    assert!(
+        text(&out).contains("Error code 0: proxy cannot forward the request"),
+        "tftp-hpa must show the TFTP error: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+    let errors = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.contains("map inet no_such_table return_v4 not found: is the shipped ruleset loaded?")
+    });
+    assert_eq!(errors.len(), 1, "{}", lab.process_logs());
+}
