@@ -183,28 +183,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
 
         match self.forward(&redirection, datagram) {
             Ok(path) => {
-                let mut line = format!(
-                    "{} -> {} -> {} {what}",
-                    path.client, path.proxy, path.server
-                );
-                if self.log.verbose {
-                    let options = tftp::describe_options(request.options());
-                    if !options.is_empty() {
-                        line.push(' ');
-                        line.push_str(&options);
-                    }
-                }
-                self.log.info(line);
-                if self.log.verbose || self.settings.dry_run {
-                    let verb = if self.settings.dry_run {
-                        "would install"
-                    } else {
-                        "installed"
-                    };
-                    for rule in self.firewall.describe_return_path(&path).lines() {
-                        self.log.info(format_args!("{verb}: {rule}"));
-                    }
-                }
+                self.log_forwarded(&path, &request, &what);
                 if self.settings.dry_run {
                     self.answer(
                         arrival,
@@ -223,6 +202,33 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                     "proxy cannot forward the request",
                 );
                 Disposition::Failed
+            }
+        }
+    }
+
+    /// The request's log line (`client -> proxy -> server RRQ "file"`,
+    /// options appended with `-v`) and, with `-v` or `-n`, the rules.
+    fn log_forwarded(&mut self, path: &ReturnPath, request: &Request<'_>, what: &str) {
+        let mut line = format!(
+            "{} -> {} -> {} {what}",
+            path.client, path.proxy, path.server
+        );
+        if self.log.verbose {
+            let options = tftp::describe_options(request.options());
+            if !options.is_empty() {
+                line.push(' ');
+                line.push_str(&options);
+            }
+        }
+        self.log.info(line);
+        if self.log.verbose || self.settings.dry_run {
+            let verb = if self.settings.dry_run {
+                "would install"
+            } else {
+                "installed"
+            };
+            for rule in self.firewall.describe_return_path(path).lines() {
+                self.log.info(format_args!("{verb}: {rule}"));
             }
         }
     }
