@@ -677,3 +677,41 @@ fn missing_map_is_named_and_the_client_told() {
     });
     assert_eq!(errors.len(), 1, "{}", lab.process_logs());
 }
+
+#[test]
+fn get_through_the_systemd_style_dual_stack_socket() {
+    let lab = Lab::start(LabOptions {
+        socket_activation: true,
+        ..LabOptions::default()
+    });
+    let src = lab.server_root().join("SEP0014F2000001.cnf.xml");
+    Lab::make_file(&src, 2 * KIB + 5, 16);
+    let dst = out_path(&lab, "via-systemd.xml");
+    let out = tftp_hpa(&lab, SERVER, "get", "SEP0014F2000001.cnf.xml", &dst);
+    assert_same(&lab, &src, &dst, &format!("tftp-hpa get ({})", text(&out)));
+    // IPv4 arrives on the IPv6 socket as ::ffff:a.b.c.d; it is logged,
+    // looked up and installed as plain IPv4.
+    let lines = request_lines(&lab);
+    assert_eq!(lines.len(), 1, "{}", lab.process_logs());
+    let (client, proxy, server, _) = &lines[0];
+    assert_eq!(client.ip().to_string(), CLIENT);
+    assert_eq!(proxy.ip().to_string(), FIREWALL_EXT);
+    assert_eq!(server.to_string(), format!("{SERVER}:69"));
+}
+
+#[test]
+fn refusal_through_the_dual_stack_socket_reaches_the_client() {
+    let lab = Lab::start(LabOptions {
+        socket_activation: true,
+        helper_args: vec!["--write-only".into()],
+        ..LabOptions::default()
+    });
+    Lab::make_file(&lab.server_root().join("r.cfg"), 100, 17);
+    let out = tftp_hpa(&lab, SERVER, "get", "r.cfg", &out_path(&lab, "r.cfg"));
+    assert!(
+        text(&out).contains("Error code 2: write-only"),
+        "the ERROR must leave the IPv6 socket toward the IPv4 client: {}\n{}",
+        text(&out),
+        lab.process_logs()
+    );
+}

@@ -55,6 +55,10 @@ pub struct LabOptions {
     /// Instead of tftp-proxy, let the kernel's conntrack TFTP helper carry
     /// transfers (the benchmark's reference): no inetd, no shipped include.
     pub kernel_helper: bool,
+    /// Start the helper as the shipped systemd units would (one socket for
+    /// both families, on standard input, started by the first datagram),
+    /// with systemd-socket-activate instead of inetd.
+    pub socket_activation: bool,
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -155,7 +159,9 @@ impl Lab {
         lab.start_syslog();
         lab.start_servers(options.atftpd);
         lab.load_firewall(options.kernel_helper);
-        if !options.kernel_helper {
+        if options.socket_activation {
+            lab.start_socket_activated(&options.helper_args);
+        } else if !options.kernel_helper {
             lab.start_inetd(&options.helper_args);
         }
         lab
@@ -429,7 +435,9 @@ impl Lab {
 
     /// Waits until something listens on a UDP address in a namespace.
     fn wait_for_udp(&self, host: &str, addr: &str, port: u16) {
-        let wanted = if addr.contains(':') {
+        let wanted = if addr == "*" {
+            format!("*:{port}")
+        } else if addr.contains(':') {
             format!("[{addr}]:{port}")
         } else {
             format!("{addr}:{port}")
@@ -507,6 +515,33 @@ impl Lab {
             .into_owned();
         self.spawn("inetd", "f", &[&inetd, "-d", &path.to_string_lossy()]);
         self.wait_for_udp("f", "0.0.0.0", 6969);
+    }
+
+    /// The helper behind systemd-socket-activate, configured from the
+    /// shipped units: the socket's `ListenDatagram=` and the service's
+    /// `ExecStart=` (with the built binary and the lab's flags).
+    fn start_socket_activated(&mut self, helper_args: &[String]) {
+        let unit = |name: &str, key: &str| -> String {
+            let text = std::fs::read_to_string(repo().join("etc").join(name))
+                .unwrap_or_else(|e| fail(format!("reading etc/{name}: {e}")));
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|| fail(format!("etc/{name} has no {key}")))
+        };
+        let listen = unit("tftp-proxy.socket", "ListenDatagram=");
+        let exec = unit("tftp-proxy.service", "ExecStart=")
+            .replace("/usr/local/libexec/tftp-proxy", &helper_binary());
+        let activate = tool("systemd-socket-activate", "systemd")
+            .to_string_lossy()
+            .into_owned();
+        let log = self.dir.join("log.sock").to_string_lossy().into_owned();
+        let mut args = vec![activate.as_str(), "--datagram", "--inetd", "-l", &listen];
+        args.extend(exec.split_whitespace());
+        args.extend(["--syslog-socket", &log]);
+        args.extend(helper_args.iter().map(String::as_str));
+        self.spawn("socket-activate", "f", &args);
+        self.wait_for_udp("f", "*", 6969);
     }
 
     /// Every log line of the helper so far (the syslog message part).
