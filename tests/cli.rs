@@ -92,3 +92,27 @@ fn started_outside_inetd_says_so() {
     assert!(err.contains("standard input is not a UDP socket"), "{err}");
     assert_eq!(err.lines().count(), 1, "one log line: {err}");
 }
+
+#[test]
+fn manual_and_readme_document_every_long_flag() {
+    let help = text(&helper(&["--help"]));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manual = std::fs::read_to_string(root.join("man/tftp-proxy.8")).expect("man/tftp-proxy.8");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let flags: Vec<&str> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|f| !["--help", "--version"].contains(f))
+        .collect();
+    assert!(flags.len() >= 10, "flags found in --help: {flags:?}");
+    for flag in flags {
+        // mdoc writes --flag as "Fl -flag".
+        let mdoc = format!("Fl {}", &flag[1..]);
+        assert!(
+            manual.contains(&mdoc),
+            "man/tftp-proxy.8 does not document {flag}"
+        );
+        assert!(readme.contains(flag), "README.md does not document {flag}");
+    }
+}
