@@ -11,8 +11,10 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
+use tftp_proxy::firewall::{Firewall, FirewallError};
 use tftp_proxy::log::Log;
 use tftp_proxy::policy::{Access, Policy};
+use tftp_proxy::privilege::PrivilegeError;
 use tftp_proxy::proxy::{self, arrival, Outcome, Proxy, Settings};
 
 /// Exit status when the helper could not start serving.
@@ -41,28 +43,46 @@ fn main() -> ExitCode {
             log.notice("stopped by signal; installed return paths removed");
             ExitCode::SUCCESS
         }
-        Err(message) => {
-            log.error(message);
+        Err(error) => {
+            log.error(&error);
             // inetd starts the helper again at once if the socket still
             // holds the request: answer what is queued, then exit.
             let stdin = std::io::stdin();
-            proxy::refuse_queued(stdin.as_fd(), &mut log);
+            let refused = proxy::refuse_queued(stdin.as_fd(), &mut log);
+            log.notice(format_args!(
+                "answered {refused} queued datagram(s) with a TFTP ERROR"
+            ));
             ExitCode::from(EXIT_SETUP)
         }
     }
 }
 
-/// Sets everything up and serves the socket; an error is the one line to log.
-fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, String> {
+/// Why the helper could not serve; each is one log line.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("standard input is not a UDP socket ({0}): run tftp-proxy from inetd or a systemd socket unit")]
+    NotASocket(std::io::Error),
+    #[error("enabling destination addresses on the socket: {0}")]
+    SocketOptions(std::io::Error),
+    #[error("reading the firewall's own addresses: {0}")]
+    OwnAddresses(std::io::Error),
+    #[error("opening the firewall: {0}")]
+    Firewall(#[from] FirewallError),
+    #[error("giving up root: {0}")]
+    Privileges(#[from] PrivilegeError),
+    #[error("installing signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("reading the socket: {0}")]
+    Socket(std::io::Error),
+}
+
+/// Sets everything up and serves the socket.
+fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
     let stdin = std::io::stdin();
     let socket: BorrowedFd<'_> = stdin.as_fd();
-    let bound = arrival::bound_address(socket).map_err(|e| {
-        format!("standard input is not a UDP socket ({e}): run tftp-proxy from inetd or a systemd socket unit")
-    })?;
-    arrival::prepare(socket, bound)
-        .map_err(|e| format!("enabling destination addresses on the socket: {e}"))?;
-    let host =
-        proxy::local_host().map_err(|e| format!("reading the firewall's own addresses: {e}"))?;
+    let bound = arrival::bound_address(socket).map_err(StartError::NotASocket)?;
+    arrival::prepare(socket, bound).map_err(StartError::SocketOptions)?;
+    let host = proxy::local_host().map_err(StartError::OwnAddresses)?;
     let settings = Settings {
         policy: Policy {
             allow_clients: cli.allow_client.clone(),
@@ -78,10 +98,8 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, String> {
         dry_run: cli.dry_run,
     };
     let transfer_wait = Duration::from_secs(cli.transwait);
-    let mut firewall =
-        open_firewall(cli, transfer_wait).map_err(|e| format!("opening the firewall: {e}"))?;
-    tftp_proxy::privilege::drop_privileges(&cli.user)
-        .map_err(|e| format!("giving up root: {e}"))?;
+    let mut firewall = open_firewall(cli, transfer_wait)?;
+    tftp_proxy::privilege::drop_privileges(&cli.user)?;
     if log.verbose {
         log.info(format_args!(
             "serving as {}",
@@ -95,20 +113,14 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, String> {
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
     ] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("installing signal handlers: {e}"))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(StartError::Signals)?;
     }
     let mut proxy = Proxy::new(&mut firewall, log, &settings, socket, bound);
-    proxy
-        .serve(&stop)
-        .map_err(|e| format!("reading the socket: {e}"))
+    proxy.serve(&stop).map_err(StartError::Socket)
 }
 
 #[cfg(target_os = "linux")]
-fn open_firewall(
-    cli: &Cli,
-    transfer_wait: Duration,
-) -> Result<impl tftp_proxy::firewall::Firewall, tftp_proxy::firewall::FirewallError> {
+fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, FirewallError> {
     use tftp_proxy::firewall::netfilter::{Netfilter, NetfilterOptions};
     Netfilter::open(NetfilterOptions {
         table: cli.table.clone(),
@@ -117,10 +129,7 @@ fn open_firewall(
 }
 
 #[cfg(target_os = "openbsd")]
-fn open_firewall(
-    cli: &Cli,
-    transfer_wait: Duration,
-) -> Result<impl tftp_proxy::firewall::Firewall, tftp_proxy::firewall::FirewallError> {
+fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, FirewallError> {
     use tftp_proxy::firewall::pf::{Pf, PfOptions};
     Pf::open(PfOptions {
         transfer_wait,

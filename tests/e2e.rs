@@ -624,16 +624,48 @@ fn malformed_datagrams_get_errors_and_log_lines() {
 }
 
 #[test]
-fn unknown_user_is_a_clear_error() {
+fn unknown_user_is_a_clear_error_and_no_respawn_loop() {
     let lab = lab_with(&["-u", "no-such-user-here"]);
-    let _ = curl_get(
-        &lab,
-        &format!("tftp://{SERVER}/x"),
-        &out_path(&lab, "x"),
-        None,
+    let out = tftp_hpa(&lab, SERVER, "get", "x.cfg", &out_path(&lab, "x.cfg"));
+    assert!(
+        text(&out).contains("Error code 0: tftp-proxy is not working, see its log"),
+        "the queued request is answered: {}\n{}",
+        text(&out),
+        lab.process_logs()
     );
-    let lines = lab.wait_for_log(1, Duration::from_secs(3), |m| m.contains("no such user"));
+    let lines = lab.wait_for_log(1, Duration::from_secs(3), |m| {
+        m.contains("giving up root: no such user \"no-such-user-here\"")
+    });
     assert!(!lines.is_empty(), "{}", lab.process_logs());
+    // Each start emptied the socket, so inetd does not start the helper
+    // again and again. (tftp-hpa acknowledges the ERROR, which is one more
+    // datagram to the server's port, hence up to two starts.)
+    let count = || {
+        lab.helper_messages()
+            .iter()
+            .filter(|m| m.contains("no such user"))
+            .count()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let settled = count();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        settled <= 2 && count() == settled,
+        "starts: {settled}, then {}:\n{}",
+        count(),
+        lab.process_logs()
+    );
+    let answered = lab
+        .helper_messages()
+        .iter()
+        .filter(|m| m.contains("queued datagram(s) with a TFTP ERROR"))
+        .count();
+    assert_eq!(
+        answered,
+        settled,
+        "every start answered its datagram:\n{}",
+        lab.process_logs()
+    );
 }
 
 #[test]
