@@ -17,7 +17,7 @@ use nix::sys::socket::{
 };
 use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::raw::c_int;
 
@@ -37,15 +37,6 @@ sockopt_impl!(
     libc::IPPROTO_IP,
     IP_RECVDSTPORT,
     bool
-);
-
-sockopt_impl!(
-    /// The sticky source address of later sends (`IPV6_PKTINFO`, RFC 3542).
-    Ipv6StickyPktinfo,
-    SetOnly,
-    libc::IPPROTO_IPV6,
-    libc::IPV6_PKTINFO,
-    libc::in6_pktinfo
 );
 
 sockopt_impl!(
@@ -157,9 +148,10 @@ fn unknown_cmsg(cmsg: &UnknownCmsg) -> Option<Destination> {
 /// Sends `data` to `to` from the address `from` where the request arrived,
 /// so pf's state maps the answer back to the address the client wrote to.
 ///
-/// A socket bound to one address sends from it anyway. A socket bound to a
-/// wildcard names the source in a control message (IP_SENDSRCADDR,
-/// IPV6_PKTINFO). When `from` is not this host's (a diverted request:
+/// A socket bound to one address sends from it anyway. An IPv4 socket
+/// bound to a wildcard names the source in an IP_SENDSRCADDR control
+/// message; an IPv6 one leaves the choice to the kernel (see `send_from`).
+/// When `from` is not this host's (a diverted request:
 /// `from` is the server's address) the kernel refuses that, and the answer
 /// goes out as a plain `sendto`.
 pub fn reply(
@@ -219,29 +211,10 @@ fn send_from(
             )?;
             Ok(())
         }
-        (IpAddr::V6(ip), SocketAddr::V6(to6)) => send_with_pktinfo6(socket, data, to6, ip),
+        // IPv6 would need an IPV6_PKTINFO control message, which nix does
+        // not build on OpenBSD, or the sticky IPV6_PKTINFO option, which
+        // pledge(2) forbids (it would kill the helper). Sockets bound to
+        // one address, as etc/inetd.conf.openbsd binds them, need neither.
         _ => send_plain(socket, data, to),
     }
-}
-
-/// Sends from `source` over IPv6: the sticky IPV6_PKTINFO option (RFC
-/// 3542) names the source for the next sends; it is cleared again right
-/// after, so later sends choose their source as usual. (nix has no
-/// IPV6_PKTINFO control message for sending on OpenBSD.)
-fn send_with_pktinfo6(
-    socket: BorrowedFd<'_>,
-    data: &[u8],
-    to: SocketAddrV6,
-    source: Ipv6Addr,
-) -> io::Result<()> {
-    let pktinfo = |addr: Ipv6Addr| libc::in6_pktinfo {
-        ipi6_addr: libc::in6_addr {
-            s6_addr: addr.octets(),
-        },
-        ipi6_ifindex: 0,
-    };
-    setsockopt(&socket, Ipv6StickyPktinfo, &pktinfo(source))?;
-    let sent = send_plain(socket, data, SocketAddr::V6(to));
-    setsockopt(&socket, Ipv6StickyPktinfo, &pktinfo(Ipv6Addr::UNSPECIFIED))?;
-    sent
 }
