@@ -558,6 +558,11 @@ fn dry_run_installs_and_forwards_nothing() {
 /// Sends raw datagrams from the client to the server's TFTP port and
 /// returns what came back, as hex, one line per datagram sent.
 fn send_raw(lab: &Lab, datagrams: &[&[u8]]) -> Vec<String> {
+    send_raw_to(lab, SERVER, 69, datagrams)
+}
+
+/// Like [`send_raw`], to any address and port.
+fn send_raw_to(lab: &Lab, addr: &str, port: u16, datagrams: &[&[u8]]) -> Vec<String> {
     let hex: Vec<String> = datagrams
         .iter()
         .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
@@ -565,10 +570,10 @@ fn send_raw(lab: &Lab, datagrams: &[&[u8]]) -> Vec<String> {
     let script = r#"
 import socket, sys
 out = []
-for h in sys.argv[2:]:
+for h in sys.argv[3:]:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2)
-    s.sendto(bytes.fromhex(h), (sys.argv[1], 69))
+    s.sendto(bytes.fromhex(h), (sys.argv[1], int(sys.argv[2])))
     try:
         out.append(s.recv(70000).hex())
     except socket.timeout:
@@ -576,7 +581,8 @@ for h in sys.argv[2:]:
     s.close()
 print("\n".join(out))
 "#;
-    let mut args = vec!["python3", "-c", script, SERVER];
+    let port = port.to_string();
+    let mut args = vec!["python3", "-c", script, addr, &port];
     args.extend(hex.iter().map(String::as_str));
     let out = lab.client(&args);
     assert!(out.status.success(), "python3 failed: {}", text(&out));
@@ -744,6 +750,20 @@ fn refusal_through_the_dual_stack_socket_reaches_the_client() {
         text(&out).contains("Error code 2: write-only"),
         "the ERROR must leave the IPv6 socket toward the IPv4 client: {}\n{}",
         text(&out),
+        lab.process_logs()
+    );
+}
+
+#[test]
+fn requests_sent_straight_to_the_helper_port_are_dropped() {
+    let lab = lab();
+    // Only redirected requests may reach the helper: the shipped ruleset
+    // drops the rest before inetd sees them.
+    let answers = send_raw_to(&lab, "192.0.2.1", 6969, &[b"\x00\x01a.cfg\x00octet\x00"]);
+    assert_eq!(answers, vec!["none".to_owned()], "{}", lab.process_logs());
+    assert!(
+        lab.helper_log().is_empty(),
+        "the helper must not have run:\n{}",
         lab.process_logs()
     );
 }
