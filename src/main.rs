@@ -49,9 +49,11 @@ fn main() -> ExitCode {
             // holds the request: answer what is queued, then exit.
             let stdin = std::io::stdin();
             let refused = proxy::refuse_queued(stdin.as_fd(), &mut log);
-            log.notice(format_args!(
-                "answered {refused} queued datagram(s) with a TFTP ERROR"
-            ));
+            if refused > 0 {
+                log.notice(format_args!(
+                    "answered {refused} queued datagram(s) with a TFTP ERROR"
+                ));
+            }
             ExitCode::from(EXIT_SETUP)
         }
     }

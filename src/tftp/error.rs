@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::request::Opcode;
+use super::opcode::Opcode;
 
 /// Longest error message put on the wire, in bytes (before the final NUL).
 pub const MAX_ERROR_MESSAGE: usize = 255;

@@ -3,7 +3,7 @@
 //!
 //! Owns only text rendering; it must not parse, judge or log anything.
 
-use super::request::TftpOption;
+use super::option::TftpOption;
 
 /// Longest string [`quoted`] returns, in bytes (all output is ASCII).
 pub const QUOTED_MAX: usize = 300;

@@ -11,11 +11,17 @@
 
 pub mod error;
 mod escape;
+mod mode;
+mod opcode;
+mod option;
 pub mod request;
 
 pub use error::{error_packet, ErrorCode, MAX_ERROR_MESSAGE};
 pub use escape::{describe_options, quoted, DESCRIBE_MAX, QUOTED_MAX};
-pub use request::{Kind, KnownOption, Mode, Opcode, ParseError, Request, TftpOption};
+pub use mode::Mode;
+pub use opcode::{Kind, Opcode};
+pub use option::{KnownOption, TftpOption};
+pub use request::{ParseError, Request};
 
 /// The largest datagram accepted: the largest UDP payload over IPv4.
 pub const MAX_DATAGRAM: usize = 65535;

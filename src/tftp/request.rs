@@ -1,7 +1,6 @@
 //! Dissection of the datagram that starts a TFTP transfer: an RRQ or WRQ
-//! (RFC 1350) with optional name/value options (RFC 2347), checking the
-//! known options blksize (RFC 2348), timeout and tsize (RFC 2349) and
-//! windowsize (RFC 7440).
+//! (RFC 1350) with optional name/value options (RFC 2347), into a
+//! [`Request`], or a [`ParseError`] naming the reason it is refused.
 //!
 //! [`Request::parse`] checks every length once and hands out borrowed,
 //! typed views of the client's bytes; unknown opcodes and unknown options
@@ -10,328 +9,17 @@
 //! datagram exactly as received.
 
 use std::cmp::Ordering;
-use std::fmt;
 
 use thiserror::Error;
 
 use super::escape::quoted;
+use super::option::check_option;
 use super::MAX_DATAGRAM;
 
-/// A TFTP opcode, the first two bytes of every packet (big-endian).
-///
-/// Numbers without a defined opcode are kept as [`Opcode::Unknown`];
-/// [`Opcode::from`] never puts a defined number (1 to 6) there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Opcode {
-    /// 1: read request.
-    Rrq,
-    /// 2: write request.
-    Wrq,
-    /// 3: data.
-    Data,
-    /// 4: acknowledgment.
-    Ack,
-    /// 5: error.
-    Error,
-    /// 6: option acknowledgment (RFC 2347).
-    Oack,
-    /// Any other number, kept as received.
-    Unknown(u16),
-}
-
-impl Opcode {
-    /// The opcode at the start of any datagram, or `None` when it is
-    /// shorter than the 2-byte opcode. Reads nothing else, so it also
-    /// classifies datagrams [`Request::parse`] refuses.
-    pub fn of(datagram: &[u8]) -> Option<Opcode> {
-        match datagram {
-            [hi, lo, ..] => Some(Opcode::from(u16::from_be_bytes([*hi, *lo]))),
-            _ => None,
-        }
-    }
-
-    /// The opcode's number on the wire.
-    pub fn number(self) -> u16 {
-        match self {
-            Opcode::Rrq => 1,
-            Opcode::Wrq => 2,
-            Opcode::Data => 3,
-            Opcode::Ack => 4,
-            Opcode::Error => 5,
-            Opcode::Oack => 6,
-            Opcode::Unknown(n) => n,
-        }
-    }
-}
-
-impl From<u16> for Opcode {
-    fn from(n: u16) -> Opcode {
-        match n {
-            1 => Opcode::Rrq,
-            2 => Opcode::Wrq,
-            3 => Opcode::Data,
-            4 => Opcode::Ack,
-            5 => Opcode::Error,
-            6 => Opcode::Oack,
-            n => Opcode::Unknown(n),
-        }
-    }
-}
-
-impl From<Opcode> for u16 {
-    fn from(op: Opcode) -> u16 {
-        op.number()
-    }
-}
-
-impl fmt::Display for Opcode {
-    /// The RFC name ("RRQ", "DATA", ...), or "opcode N" for unknown ones.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Opcode::Rrq => f.write_str("RRQ"),
-            Opcode::Wrq => f.write_str("WRQ"),
-            Opcode::Data => f.write_str("DATA"),
-            Opcode::Ack => f.write_str("ACK"),
-            Opcode::Error => f.write_str("ERROR"),
-            Opcode::Oack => f.write_str("OACK"),
-            Opcode::Unknown(n) => write!(f, "opcode {n}"),
-        }
-    }
-}
-
-/// Which way a transfer goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// RRQ: the client reads a file from the server.
-    Read,
-    /// WRQ: the client writes a file to the server.
-    Write,
-}
-
-impl Kind {
-    /// The opcode that requests this kind of transfer.
-    pub fn opcode(self) -> Opcode {
-        match self {
-            Kind::Read => Opcode::Rrq,
-            Kind::Write => Opcode::Wrq,
-        }
-    }
-
-    /// The kind an opcode requests, if it is RRQ or WRQ.
-    pub fn from_opcode(op: Opcode) -> Option<Kind> {
-        match op {
-            Opcode::Rrq => Some(Kind::Read),
-            Opcode::Wrq => Some(Kind::Write),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    /// "RRQ" or "WRQ".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.opcode().fmt(f)
-    }
-}
-
-/// A transfer mode (RFC 1350); matched ASCII case-insensitively on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// "netascii": text with CR LF line ends.
-    Netascii,
-    /// "octet": raw bytes.
-    Octet,
-    /// "mail": obsolete delivery to a user, still a defined mode.
-    Mail,
-}
-
-impl Mode {
-    /// The canonical lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Netascii => "netascii",
-            Mode::Octet => "octet",
-            Mode::Mail => "mail",
-        }
-    }
-
-    /// The mode named by wire bytes (without the NUL), in any ASCII case.
-    pub fn from_wire(name: &[u8]) -> Option<Mode> {
-        [Mode::Netascii, Mode::Octet, Mode::Mail]
-            .into_iter()
-            .find(|m| name.eq_ignore_ascii_case(m.as_str().as_bytes()))
-    }
-}
-
-impl fmt::Display for Mode {
-    /// The lowercase name, e.g. "octet".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A known option with its checked value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KnownOption {
-    /// "blksize" (RFC 2348): data block size, 8 to 65464 bytes.
-    Blksize(u16),
-    /// "tsize" (RFC 2349): transfer size in bytes (0 in an RRQ).
-    Tsize(u64),
-    /// "timeout" (RFC 2349): retransmission timeout, 1 to 255 seconds.
-    Timeout(u8),
-    /// "windowsize" (RFC 7440): blocks per window, 1 to 65535.
-    Windowsize(u16),
-}
-
-impl KnownOption {
-    /// The option's canonical lowercase name.
-    pub fn name(self) -> &'static str {
-        self.key().name()
-    }
-
-    /// The option's value, widened.
-    pub fn value(self) -> u64 {
-        match self {
-            KnownOption::Blksize(v) | KnownOption::Windowsize(v) => u64::from(v),
-            KnownOption::Tsize(v) => v,
-            KnownOption::Timeout(v) => u64::from(v),
-        }
-    }
-
-    fn key(self) -> Key {
-        match self {
-            KnownOption::Blksize(_) => Key::Blksize,
-            KnownOption::Tsize(_) => Key::Tsize,
-            KnownOption::Timeout(_) => Key::Timeout,
-            KnownOption::Windowsize(_) => Key::Windowsize,
-        }
-    }
-}
-
-impl fmt::Display for KnownOption {
-    /// `name=value`, e.g. "blksize=1428".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.name(), self.value())
-    }
-}
-
-/// The names of the known options, with their value ranges.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Key {
-    Blksize,
-    Tsize,
-    Timeout,
-    Windowsize,
-}
-
-impl Key {
-    const ALL: [Key; 4] = [Key::Blksize, Key::Tsize, Key::Timeout, Key::Windowsize];
-
-    fn name(self) -> &'static str {
-        match self {
-            Key::Blksize => "blksize",
-            Key::Tsize => "tsize",
-            Key::Timeout => "timeout",
-            Key::Windowsize => "windowsize",
-        }
-    }
-
-    fn lookup(name: &[u8]) -> Option<Key> {
-        Key::ALL
-            .into_iter()
-            .find(|k| name.eq_ignore_ascii_case(k.name().as_bytes()))
-    }
-
-    fn range(self) -> (u64, u64) {
-        match self {
-            Key::Blksize => (8, 65464),
-            Key::Tsize => (0, u64::MAX),
-            Key::Timeout => (1, 255),
-            Key::Windowsize => (1, 65535),
-        }
-    }
-
-    /// The typed option for an in-range value.
-    fn make(self, v: u64) -> Option<KnownOption> {
-        let (min, max) = self.range();
-        if v < min || v > max {
-            return None;
-        }
-        match self {
-            Key::Blksize => u16::try_from(v).ok().map(KnownOption::Blksize),
-            Key::Tsize => Some(KnownOption::Tsize(v)),
-            Key::Timeout => u8::try_from(v).ok().map(KnownOption::Timeout),
-            Key::Windowsize => u16::try_from(v).ok().map(KnownOption::Windowsize),
-        }
-    }
-}
-
-/// Why a value is not a usable number.
-enum BadNumber {
-    /// Empty, or not only ASCII digits.
-    NotDecimal,
-    /// Digits only, but more than a u64 holds.
-    TooLarge,
-}
-
-/// Parses a plain decimal number: one or more ASCII digits, nothing else
-/// (no sign, no spaces). Leading zeros are allowed.
-fn parse_decimal(text: &[u8]) -> Result<u64, BadNumber> {
-    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
-        return Err(BadNumber::NotDecimal);
-    }
-    text.iter().try_fold(0u64, |acc, &d| {
-        let digit = char::from(d).to_digit(10).ok_or(BadNumber::NotDecimal)?;
-        acc.checked_mul(10)
-            .and_then(|acc| acc.checked_add(u64::from(digit)))
-            .ok_or(BadNumber::TooLarge)
-    })
-}
-
-/// Checks an option: a known name needs a valid value; unknown names pass.
-fn check_option(name: &[u8], value: &[u8]) -> Result<Option<KnownOption>, ParseError> {
-    let Some(key) = Key::lookup(name) else {
-        return Ok(None);
-    };
-    let (min, max) = key.range();
-    let out_of_range = || ParseError::OptionValueOutOfRange {
-        name: name.to_vec(),
-        value: value.to_vec(),
-        min,
-        max,
-    };
-    match parse_decimal(value) {
-        Ok(v) => key.make(v).map(Some).ok_or_else(out_of_range),
-        Err(BadNumber::TooLarge) => Err(out_of_range()),
-        Err(BadNumber::NotDecimal) => Err(ParseError::OptionValueNotDecimal {
-            name: name.to_vec(),
-            value: value.to_vec(),
-        }),
-    }
-}
-
-/// One option of a request: name and value as sent (without NULs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TftpOption<'a> {
-    /// The option name, in the client's case.
-    pub name: &'a [u8],
-    /// The option value.
-    pub value: &'a [u8],
-}
-
-impl TftpOption<'_> {
-    /// The typed view, when the name is a known option (in any case) and
-    /// the value is valid for it; `None` for unknown options. Options of a
-    /// parsed [`Request`] with a known name always have a valid value.
-    pub fn known(&self) -> Option<KnownOption> {
-        check_option(self.name, self.value).ok().flatten()
-    }
-
-    /// Whether the option has this name, compared ASCII case-insensitively.
-    pub fn is_named(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name.as_bytes())
-    }
-}
+// The parts of a request, also reachable through this module.
+pub use super::mode::Mode;
+pub use super::opcode::{Kind, Opcode};
+pub use super::option::{KnownOption, TftpOption};
 
 /// A checked RRQ or WRQ, borrowing the datagram it was parsed from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -605,12 +293,13 @@ pub enum ParseError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::tftp::describe_options;
+    use crate::tftp::option::Key;
     use proptest::prelude::*;
 
-    fn refused(bytes: &[u8]) -> ParseError {
+    pub(crate) fn refused(bytes: &[u8]) -> ParseError {
         let err = Request::parse(bytes).expect_err("must be refused");
         let text = err.to_string();
         assert!(!text.is_empty());
@@ -621,7 +310,7 @@ mod tests {
         err
     }
 
-    fn parsed(bytes: &[u8]) -> Request<'_> {
+    pub(crate) fn parsed(bytes: &[u8]) -> Request<'_> {
         match Request::parse(bytes) {
             Ok(r) => r,
             Err(e) => panic!("refused {}: {e}", quoted(bytes)),
@@ -651,25 +340,6 @@ mod tests {
         let r = parsed(b"\x00\x02upload.bin\x00octet\x00");
         assert_eq!(r.kind(), Kind::Write);
         assert_eq!(r.kind().to_string(), "WRQ");
-    }
-
-    #[test]
-    fn mode_netascii_mixed_case() {
-        assert_eq!(parsed(b"\x00\x01f\x00NetASCII\x00").mode(), Mode::Netascii);
-        assert_eq!(Mode::Netascii.to_string(), "netascii");
-    }
-
-    #[test]
-    fn mode_octet_mixed_case() {
-        assert_eq!(parsed(b"\x00\x01f\x00OCTET\x00").mode(), Mode::Octet);
-        assert_eq!(parsed(b"\x00\x01f\x00oCtEt\x00").mode(), Mode::Octet);
-        assert_eq!(Mode::Octet.to_string(), "octet");
-    }
-
-    #[test]
-    fn mode_mail_mixed_case() {
-        assert_eq!(parsed(b"\x00\x02user\x00MaiL\x00").mode(), Mode::Mail);
-        assert_eq!(Mode::Mail.to_string(), "mail");
     }
 
     #[test]
@@ -711,33 +381,6 @@ mod tests {
             describe_options(r.options()),
             "BLKSIZE=1428 x-vendor= tsize=0 WindowSize=8 Timeout=05"
         );
-    }
-
-    #[test]
-    fn option_range_edges_accepted() {
-        let r = parsed(
-            b"\x00\x01f\x00octet\x00blksize\x0065464\x00timeout\x00255\x00\
-              windowsize\x0065535\x00tsize\x0018446744073709551615\x00",
-        );
-        let known: Vec<_> = r.known_options().collect();
-        assert_eq!(
-            known,
-            vec![
-                KnownOption::Blksize(65464),
-                KnownOption::Timeout(255),
-                KnownOption::Windowsize(65535),
-                KnownOption::Tsize(u64::MAX),
-            ]
-        );
-        let r =
-            parsed(b"\x00\x01f\x00octet\x00blksize\x008\x00timeout\x001\x00windowsize\x001\x00");
-        assert_eq!(
-            r.known_options()
-                .map(KnownOption::value)
-                .collect::<Vec<_>>(),
-            [8, 1, 1]
-        );
-        assert_eq!(KnownOption::Blksize(512).to_string(), "blksize=512");
     }
 
     #[test]
@@ -838,16 +481,6 @@ mod tests {
         for n in 1..=6 {
             assert_eq!(Opcode::from(n).number(), n);
         }
-    }
-
-    #[test]
-    fn opcode_of_any_datagram() {
-        assert_eq!(Opcode::of(b""), None);
-        assert_eq!(Opcode::of(b"\x00"), None);
-        assert_eq!(Opcode::of(b"\x00\x05"), Some(Opcode::Error));
-        assert_eq!(Opcode::of(b"\x00\x05\x00\x01x\x00"), Some(Opcode::Error));
-        assert_eq!(Opcode::of(b"\x00\x01f"), Some(Opcode::Rrq));
-        assert_eq!(Opcode::of(b"\xff\xff"), Some(Opcode::Unknown(65535)));
     }
 
     #[test]
@@ -994,69 +627,6 @@ mod tests {
             ParseError::DuplicateOption {
                 name: b"x".to_vec()
             }
-        );
-    }
-
-    #[test]
-    fn option_value_not_decimal() {
-        for value in [
-            &b""[..],
-            b"abc",
-            b"+512",
-            b"-1",
-            b" 512",
-            b"512 ",
-            b"0x10",
-            b"5.0",
-        ] {
-            let mut bytes = b"\x00\x01f\x00octet\x00blksize\x00".to_vec();
-            bytes.extend_from_slice(value);
-            bytes.push(0);
-            assert_eq!(
-                refused(&bytes),
-                ParseError::OptionValueNotDecimal {
-                    name: b"blksize".to_vec(),
-                    value: value.to_vec()
-                }
-            );
-        }
-        let e = refused(b"\x00\x01f\x00octet\x00TSIZE\x00big\x00");
-        assert_eq!(
-            e.to_string(),
-            "value \"big\" of option \"TSIZE\" is not a plain decimal number"
-        );
-    }
-
-    #[test]
-    fn option_value_out_of_range() {
-        let cases: [(&[u8], &[u8], u64, u64); 7] = [
-            (b"blksize", b"7", 8, 65464),
-            (b"blksize", b"65465", 8, 65464),
-            (b"timeout", b"0", 1, 255),
-            (b"Timeout", b"256", 1, 255),
-            (b"windowsize", b"0", 1, 65535),
-            (b"windowsize", b"65536", 1, 65535),
-            (b"tsize", b"18446744073709551616", 0, u64::MAX),
-        ];
-        for (name, value, min, max) in cases {
-            let mut bytes = b"\x00\x02f\x00octet\x00".to_vec();
-            for part in [name, value] {
-                bytes.extend_from_slice(part);
-                bytes.push(0);
-            }
-            assert_eq!(
-                refused(&bytes),
-                ParseError::OptionValueOutOfRange {
-                    name: name.to_vec(),
-                    value: value.to_vec(),
-                    min,
-                    max
-                }
-            );
-        }
-        assert_eq!(
-            refused(b"\x00\x01f\x00octet\x00blksize\x004\x00").to_string(),
-            "value \"4\" of option \"blksize\" is out of range 8..=65464"
         );
     }
 
