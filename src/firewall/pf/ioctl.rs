@@ -267,6 +267,33 @@ impl Device {
         committed
     }
 
+    /// Checks, before the process is pledged, that pf will take this
+    /// helper's rules, using the scratch anchor `anchor`:
+    /// - DIOCXBEGIN is refused (EPERM) at securelevel 2;
+    /// - DIOCADDRULE's request code encodes `sizeof(struct pfioc_rule)`, so
+    ///   a kernel whose `struct pf_rule` differs from the pfvar.h this was
+    ///   built with does not know the code. pf answers ENODEV to it, but
+    ///   pledge(2) "pf" allows only the kernel's own codes: a pledged
+    ///   process would be killed at its first install instead of told.
+    ///
+    /// The probe rule carries a stale ticket, so a kernel that knows the
+    /// request reads it and refuses it (EBUSY); nothing is staged. A fresh
+    /// empty transaction then removes the scratch anchor again.
+    pub fn check_rule_changes(&self, anchor: &str) -> Result<(), FirewallError> {
+        let mut elements = [rule::transaction_element(anchor).map_err(encode_error)?];
+        self.transact(Step::Begin, &mut elements)
+            .map_err(|e| step_error(Step::Begin, e))?;
+        let mut probe = rule::probe_rule(anchor).map_err(encode_error)?;
+        probe.ticket = elements[0].ticket.wrapping_add(1);
+        let known = match self.call(ADD_RULE, &mut probe) {
+            Err(Errno::ENODEV) => Err(incompatible("adding a pf rule (DIOCADDRULE)")),
+            // Any other answer means pf knows the request.
+            _ => Ok(()),
+        };
+        let emptied = self.empty(anchor);
+        known.and(emptied)
+    }
+
     /// Commits an empty ruleset into `anchor`, which removes the anchor.
     /// A concurrent emptying of the same anchor (the reaper and a signal
     /// at once) makes one commit fail with EBUSY: that one tries again.

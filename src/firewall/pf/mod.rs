@@ -119,7 +119,8 @@ mod openbsd {
     impl Pf {
         /// Opens `/dev/pf` and checks what the helper needs: pf enabled,
         /// the `tftp-proxy` anchor loaded, rule changes allowed (not at
-        /// securelevel 2). Then it removes return paths left by helpers
+        /// securelevel 2) and this build's DIOCADDRULE known to the kernel.
+        /// Then it removes return paths left by helpers
         /// whose reaper died, and starts this process's reaper.
         ///
         /// Call it as root, before privileges are dropped and while the
@@ -137,9 +138,11 @@ mod openbsd {
                 return Err(FirewallError::Disabled);
             }
             let children = device.children(anchor::PARENT)?;
-            // Rule changes are refused at securelevel 2: find out now, with
-            // a transaction that leaves nothing behind.
-            device.empty(&anchor::path(std::process::id(), 0))?;
+            // Rule changes are refused at securelevel 2, and a kernel with
+            // another struct pf_rule does not know this DIOCADDRULE (which
+            // would get the pledged helper killed): find out now, with a
+            // transaction that leaves nothing behind.
+            device.check_rule_changes(&anchor::path(std::process::id(), 0))?;
             sweep(&device, &children);
             let reaper = Reaper::spawn(&device, options.wait(), &options.user)?;
             let ledger = Ledger::new(reaper.pid());

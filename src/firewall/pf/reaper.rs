@@ -14,10 +14,9 @@
 //! This module owns the child's whole life and its protocol. The child
 //! keeps only `/dev/pf` and the pipe: it detaches from the helper's
 //! session and standard descriptors (inetd's socket), drops to the
-//! default unprivileged user (`_tftp_proxy`, whatever `-u` says: the
-//! backend is not told the helper's user) in `/var/empty`, and pledges
-//! "stdio pf". It must not touch the client socket, log, or do anything
-//! but empty anchors.
+//! helper's unprivileged user (`-u`, passed in [`super::PfOptions`]) in
+//! `/var/empty`, and pledges "stdio pf". It must not touch the client
+//! socket, log, or do anything but empty anchors.
 
 use super::ioctl::{self, Device, Forked};
 use crate::firewall::FirewallError;

@@ -220,6 +220,19 @@ pub fn return_path_rules(
     Ok(rules)
 }
 
+/// A rule for `anchor` that only tests whether the kernel knows this
+/// build's `DIOCADDRULE`: `pass in quick inet proto udp`, any to any. The
+/// caller gives it a stale ticket, so pf reads it and refuses it (EBUSY)
+/// and nothing is ever staged.
+pub fn probe_rule(anchor: &str) -> Result<pfioc_rule, EncodeError> {
+    let mut ioc = pfioc_rule {
+        rule: base_rule(AF_INET as u8, PF_IN as u8, false),
+        ..Default::default()
+    };
+    c_string(&mut ioc.anchor, anchor)?;
+    Ok(ioc)
+}
+
 /// The transaction element that replaces the ruleset of `anchor`.
 pub fn transaction_element(anchor: &str) -> Result<pfioc_trans_e, EncodeError> {
     let mut element = pfioc_trans_e {
@@ -426,6 +439,24 @@ mod tests {
         assert_eq!(size_of::<pfioc_trans_e>(), 1032);
         assert_eq!(size_of::<pfioc_ruleset>(), 1092);
         assert_eq!(DIOCNATLOOK, 0xc050_4417);
+    }
+
+    #[test]
+    fn probe_rule_is_a_valid_rule_for_the_anchor() {
+        let ioc = probe_rule("tftp-proxy/77.0").unwrap();
+        assert_eq!(from_c_string(&ioc.anchor), "tftp-proxy/77.0");
+        assert_eq!(from_c_string(&ioc.anchor_call), "");
+        let r = &ioc.rule;
+        // What DIOCADDRULE checks before the ticket: a known family, no
+        // PF_ADDR_NONE source or destination, unused pools.
+        assert_eq!(r.af, AF_INET as u8);
+        assert_eq!(r.naf, 0);
+        assert_eq!(r.src.addr.type_, PF_ADDR_ADDRMASK as u8);
+        assert_eq!(r.dst.addr.type_, PF_ADDR_ADDRMASK as u8);
+        assert_eq!(r.rdr.addr.type_, PF_ADDR_NONE as u8);
+        assert_eq!((r.rtableid, r.onrdomain), (-1, -1));
+        assert_eq!(r.rule_flag, 0);
+        assert!(probe_rule(&"x".repeat(1024)).is_err());
     }
 
     #[test]
