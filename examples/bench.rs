@@ -8,20 +8,10 @@
 #[path = "../tests/lab/mod.rs"]
 mod lab;
 
-use lab::{Lab, LabOptions, SERVER};
+use lab::{Lab, LabOptions, BOOT_FILES, SERVER};
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-const FILES: [&str; 7] = [
-    "CTLSEP0014F2000001.tlv",
-    "SEP0014F2000001.cnf.xml",
-    "SIP0014F2000001.cnf",
-    "P0S3-07-4-00.loads",
-    "SIPDefault.cnf",
-    "RINGLIST.DAT",
-    "dialplan.xml",
-];
 
 struct Storm {
     wall: Duration,
@@ -30,10 +20,10 @@ struct Storm {
 
 /// Starts `phones` phones at once; each fetches the boot files in order.
 fn storm(lab: &Lab, phones: usize) -> Storm {
-    for (i, name) in FILES.iter().enumerate() {
+    for (i, name) in BOOT_FILES.iter().enumerate() {
         Lab::make_file(&lab.server_root().join(name), 1_000 + 900 * i, i as u64);
     }
-    let script = FILES
+    let script = BOOT_FILES
         .iter()
         .map(|f| format!("tftp {SERVER} -m binary -c get {f} \"$0/{f}\" || exit 1"))
         .collect::<Vec<_>>()
@@ -70,10 +60,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let requests = phones * FILES.len();
+    let requests = phones * BOOT_FILES.len();
     println!(
         "Boot storm: {phones} phones x {} files = {requests} requests, all phones at once",
-        FILES.len()
+        BOOT_FILES.len()
     );
 
     let kernel = {
@@ -104,7 +94,7 @@ fn main() {
             "{name:<28} {:>8.3} s  {:>8.1} files/s  {:>6.2} ms/file/phone  failed phones: {}",
             s.wall.as_secs_f64(),
             requests as f64 / s.wall.as_secs_f64(),
-            s.wall.as_secs_f64() * 1000.0 / FILES.len() as f64,
+            s.wall.as_secs_f64() * 1000.0 / BOOT_FILES.len() as f64,
             s.failed
         );
     };

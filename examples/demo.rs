@@ -5,18 +5,8 @@
 #[path = "../tests/lab/mod.rs"]
 mod lab;
 
-use lab::{Lab, LabOptions, SERVER};
+use lab::{Lab, LabOptions, BOOT_FILES, SERVER};
 use std::time::Duration;
-
-const BOOT_FILES: [(&str, usize); 7] = [
-    ("CTLSEP0014F2000001.tlv", 4_120),
-    ("SEP0014F2000001.cnf.xml", 6_300),
-    ("SIP0014F2000001.cnf", 1_200),
-    ("P0S3-07-4-00.loads", 700),
-    ("SIPDefault.cnf", 2_400),
-    ("RINGLIST.DAT", 300),
-    ("dialplan.xml", 900),
-];
 
 fn main() {
     println!("Building the lab: phone 192.0.2.20 -> firewall (nftables, inetd, tftp-proxy) -> server {SERVER}");
@@ -24,11 +14,11 @@ fn main() {
         helper_args: vec!["-v".into()],
         ..LabOptions::default()
     });
-    for (i, (name, len)) in BOOT_FILES.iter().enumerate() {
-        Lab::make_file(&lab.server_root().join(name), *len, i as u64 + 1);
+    for (i, name) in BOOT_FILES.iter().enumerate() {
+        Lab::make_file(&lab.server_root().join(name), 300 + 900 * i, i as u64 + 1);
     }
     let mut ok = true;
-    for (name, _) in BOOT_FILES {
+    for name in BOOT_FILES {
         let dst = lab.dir.join(name);
         let out = lab.client(&[
             "tftp",

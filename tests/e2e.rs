@@ -5,7 +5,7 @@
 
 mod lab;
 
-use lab::{Lab, LabOptions, ATFTPD_SERVER, CLIENT, FIREWALL_EXT, SERVER, SERVER6};
+use lab::{Lab, LabOptions, ATFTPD_SERVER, BOOT_FILES, CLIENT, FIREWALL_EXT, SERVER, SERVER6};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -255,16 +255,6 @@ fn assert_oack_windowsize(trace: &str, what: &str) {
         oack
     );
 }
-
-const BOOT_FILES: [&str; 7] = [
-    "CTLSEP0014F2000001.tlv",
-    "SEP0014F2000001.cnf.xml",
-    "SIP0014F2000001.cnf",
-    "P0S3-07-4-00.loads",
-    "SIPDefault.cnf",
-    "RINGLIST.DAT",
-    "dialplan.xml",
-];
 
 #[test]
 fn phone_boot_sequence_in_order() {

@@ -43,6 +43,17 @@ pub const CLIENT: &str = "192.0.2.20";
 /// Where the unpacked atftpd lives (see scripts/install-deps).
 pub const ATFTPD_DEFAULT: &str = "/usr/local/lib/tftp-proxy-lab/atftpd/usr/sbin/atftpd";
 
+/// What a SIP phone fetches when it boots, in order.
+pub const BOOT_FILES: [&str; 7] = [
+    "CTLSEP0014F2000001.tlv",
+    "SEP0014F2000001.cnf.xml",
+    "SIP0014F2000001.cnf",
+    "P0S3-07-4-00.loads",
+    "SIPDefault.cnf",
+    "RINGLIST.DAT",
+    "dialplan.xml",
+];
+
 static SERIAL: AtomicUsize = AtomicUsize::new(0);
 
 /// How to start the lab.
