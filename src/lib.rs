@@ -9,6 +9,10 @@
 //! - [`privilege`]: giving up root once the kernel handles are open.
 //! - [`log`]: syslog or stderr, one line per event.
 
+#![warn(missing_docs)]
+// unsafe lives only in the pf ioctl layer, which allows it for itself.
+#![deny(unsafe_code)]
+
 pub mod firewall;
 pub mod log;
 pub mod policy;

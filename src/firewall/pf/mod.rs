@@ -20,6 +20,7 @@
 
 mod anchor;
 #[cfg(target_os = "openbsd")]
+#[allow(unsafe_code)] // the thin layer of kernel calls; each block says why it is sound
 mod ioctl;
 mod ledger;
 #[cfg(target_os = "openbsd")]
