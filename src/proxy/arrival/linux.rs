@@ -3,12 +3,11 @@
 //! The port is the socket's own: a `redirect` rewrites the destination to
 //! the socket's address and port, so only the address needs telling.
 
-use super::{to_std, Arrival};
+use super::{receive_with, Arrival};
 use nix::sys::socket::{
-    recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockaddrStorage,
+    sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage,
 };
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -28,40 +27,25 @@ pub fn receive(
     buf: &mut [u8],
     bound: SocketAddr,
 ) -> io::Result<Option<Arrival>> {
-    let capacity = buf.len();
-    let mut iov = [IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!(libc::in6_pktinfo);
-    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC;
-    let msg =
-        match recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags) {
-            Ok(msg) => msg,
-            Err(nix::errno::Errno::EAGAIN) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-    let client = msg
-        .address
-        .as_ref()
-        .and_then(to_std)
-        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
-    let mut local_ip = bound.ip();
-    for cmsg in msg.cmsgs()? {
-        match cmsg {
+    // MSG_TRUNC: report the datagram's real length, even if longer than buf.
+    receive_with(
+        socket,
+        buf,
+        bound,
+        &mut space,
+        MsgFlags::MSG_TRUNC,
+        |cmsg, local| match cmsg {
+            // s_addr holds the address in network order, as it was on the wire.
             ControlMessageOwned::Ipv4PacketInfo(info) => {
-                // s_addr holds the address in network order, as it was on the wire.
-                local_ip = IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes());
+                local.set_ip(IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes()))
             }
             ControlMessageOwned::Ipv6PacketInfo(info) => {
-                local_ip = IpAddr::from(info.ipi6_addr.s6_addr)
+                local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr))
             }
             _ => {}
-        }
-    }
-    Ok(Some(Arrival {
-        len: msg.bytes.min(capacity),
-        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
-        client,
-        local: SocketAddr::new(local_ip, bound.port()),
-    }))
+        },
+    )
 }
 
 /// Sends `data` to `to` from the address `from` (where the request arrived),

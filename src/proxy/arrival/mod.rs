@@ -14,8 +14,10 @@ pub use linux::{prepare, receive, reply};
 #[cfg(target_os = "openbsd")]
 pub use openbsd::{prepare, receive, reply};
 
-use nix::sys::socket::{getsockname, SockaddrLike, SockaddrStorage};
-use std::io;
+use nix::sys::socket::{
+    getsockname, recvmsg, ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage,
+};
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -31,6 +33,43 @@ pub struct Arrival {
     /// The address and port it was addressed to, as it arrived at this
     /// host (after any redirect; with divert-to, the original destination).
     pub local: SocketAddr,
+}
+
+/// Takes one datagram off the socket without waiting (`None` when it is
+/// empty). `local` starts as the socket's own address (`bound`); `read`
+/// sees each control message and corrects it. `space` is the control
+/// buffer sized for the messages the platform asked for in `prepare`.
+fn receive_with(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    bound: SocketAddr,
+    space: &mut [u8],
+    flags: MsgFlags,
+    mut read: impl FnMut(ControlMessageOwned, &mut SocketAddr),
+) -> io::Result<Option<Arrival>> {
+    let capacity = buf.len();
+    let mut iov = [IoSliceMut::new(buf)];
+    let flags = flags | MsgFlags::MSG_DONTWAIT;
+    let msg = match recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(space), flags) {
+        Ok(msg) => msg,
+        Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let client = msg
+        .address
+        .as_ref()
+        .and_then(to_std)
+        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+    let mut local = bound;
+    for cmsg in msg.cmsgs()? {
+        read(cmsg, &mut local);
+    }
+    Ok(Some(Arrival {
+        len: msg.bytes.min(capacity),
+        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
+        client,
+        local,
+    }))
 }
 
 /// The socket's own address.

@@ -9,14 +9,14 @@
 //! and messages and the sending of answers from the right address; it
 //! knows nothing of TFTP or pf.
 
-use super::{to_std, Arrival};
+use super::{receive_with, Arrival};
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmsg, sendmsg, sendto, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
+    sendmsg, sendto, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
     SockaddrStorage, UnknownCmsg,
 };
 use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::raw::c_int;
@@ -71,49 +71,29 @@ pub fn receive(
     buf: &mut [u8],
     bound: SocketAddr,
 ) -> io::Result<Option<Arrival>> {
-    let capacity = buf.len();
-    let mut iov = [IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!(libc::in6_pktinfo, u16);
-    let msg = match recvmsg::<SockaddrStorage>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_DONTWAIT,
-    ) {
-        Ok(msg) => msg,
-        Err(Errno::EAGAIN) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let client = msg
-        .address
-        .as_ref()
-        .and_then(to_std)
-        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
-    let mut local_ip = bound.ip();
-    let mut local_port = bound.port();
-    for cmsg in msg.cmsgs()? {
-        match cmsg {
+    receive_with(
+        socket,
+        buf,
+        bound,
+        &mut space,
+        MsgFlags::empty(),
+        |cmsg, local| match cmsg {
             // s_addr holds the address as the wire did, in network order.
             ControlMessageOwned::Ipv4RecvDstAddr(addr) => {
-                local_ip = IpAddr::from(addr.s_addr.to_ne_bytes())
+                local.set_ip(IpAddr::from(addr.s_addr.to_ne_bytes()))
             }
             ControlMessageOwned::Ipv6PacketInfo(info) => {
-                local_ip = IpAddr::from(info.ipi6_addr.s6_addr)
+                local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr))
             }
             ControlMessageOwned::Unknown(unknown) => match unknown_cmsg(&unknown) {
-                Some(Destination::Port(port)) => local_port = port,
-                Some(Destination::Address(ip)) => local_ip = ip,
+                Some(Destination::Port(port)) => local.set_port(port),
+                Some(Destination::Address(ip)) => local.set_ip(ip),
                 None => {}
             },
             _ => {}
-        }
-    }
-    Ok(Some(Arrival {
-        len: msg.bytes.min(capacity),
-        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
-        client,
-        local: SocketAddr::new(local_ip, local_port),
-    }))
+        },
+    )
 }
 
 /// What a control message nix does not parse on OpenBSD told.
