@@ -665,31 +665,6 @@ fn unknown_user_is_a_clear_error_and_no_respawn_loop() {
 }
 
 #[test]
-fn request_to_the_firewall_itself_is_refused() {
-    let lab = lab();
-    // The phones' side of the firewall: redirected like any server, and
-    // refused, or the helper would forward to itself.
-    let out = tftp_hpa(
-        &lab,
-        "192.0.2.1",
-        "get",
-        "loop.cfg",
-        &out_path(&lab, "loop.cfg"),
-    );
-    assert!(
-        text(&out).contains("Error code 2: destination not allowed"),
-        "tftp-hpa must show the TFTP error: {}\n{}",
-        text(&out),
-        lab.process_logs()
-    );
-    let refused = lab.wait_for_log(1, Duration::from_secs(2), |m| {
-        m.contains("refused: destination 192.0.2.1 is one of the firewall's own addresses")
-    });
-    assert_eq!(refused.len(), 1, "{}", lab.process_logs());
-    assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
-}
-
-#[test]
 fn missing_map_is_named_and_the_client_told() {
     let lab = lab_with(&["--table", "no_such_table"]);
     Lab::make_file(&lab.server_root().join("m.cfg"), 100, 15);

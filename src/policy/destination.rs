@@ -24,9 +24,10 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 /// Refuses destinations a proxied request must never go to: unspecified
 /// (0.0.0.0, `::`), the limited broadcast 255.255.255.255, multicast,
-/// loopback, any of `host.broadcasts`, and any of `host.addresses` (no
-/// loops through the firewall). Checked in that order; IPv4-mapped
-/// addresses are unmapped first, on both sides.
+/// loopback, any of `host.addresses` (no loops through the firewall), and
+/// any of `host.broadcasts`. Checked in that order, so an address that is
+/// both (a peer address reported in the broadcast slot) is named as the
+/// firewall's own; IPv4-mapped addresses are unmapped first, on both sides.
 pub fn check_destination(server: IpAddr, host: &Host) -> Result<(), Refusal> {
     let server = unmap(server);
     let listed = |list: &[IpAddr]| list.iter().any(|&a| unmap(a) == server);
@@ -38,10 +39,10 @@ pub fn check_destination(server: IpAddr, host: &Host) -> Result<(), Refusal> {
         Err(Refusal::Multicast(server))
     } else if is_loopback(server) {
         Err(Refusal::Loopback(server))
-    } else if listed(&host.broadcasts) {
-        Err(Refusal::Broadcast(server))
     } else if listed(&host.addresses) {
         Err(Refusal::OwnAddress(server))
+    } else if listed(&host.broadcasts) {
+        Err(Refusal::Broadcast(server))
     } else {
         Ok(())
     }
@@ -189,6 +190,24 @@ mod tests {
         assert_eq!(
             check_destination(ip("203.0.113.1"), &mapped_host),
             Err(Refusal::OwnAddress(ip("203.0.113.1")))
+        );
+    }
+
+    #[test]
+    fn own_address_also_listed_as_broadcast_is_named_as_own() {
+        // getifaddrs reports an address without a broadcast address of
+        // its own with the address itself in the broadcast slot.
+        let h = Host {
+            addresses: vec![ip("192.0.2.1")],
+            broadcasts: vec![ip("192.0.2.1"), ip("192.0.2.255")],
+        };
+        assert_eq!(
+            check_destination(ip("192.0.2.1"), &h),
+            Err(Refusal::OwnAddress(ip("192.0.2.1")))
+        );
+        assert_eq!(
+            check_destination(ip("192.0.2.255"), &h),
+            Err(Refusal::Broadcast(ip("192.0.2.255")))
         );
     }
 }

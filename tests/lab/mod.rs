@@ -251,16 +251,9 @@ impl Lab {
             ),
             (
                 "f",
-                &[
-                    "ip",
-                    "addr",
-                    "add",
-                    "192.0.2.1/24",
-                    "brd",
-                    "+",
-                    "dev",
-                    "lan0",
-                ],
+                // No "brd": as a plain `ip addr add` leaves it (the kernel
+                // still treats the subnet's .255 as broadcast).
+                &["ip", "addr", "add", "192.0.2.1/24", "dev", "lan0"],
             ),
             (
                 "f",
@@ -276,16 +269,9 @@ impl Lab {
             ),
             (
                 "f",
-                &[
-                    "ip",
-                    "addr",
-                    "add",
-                    "198.51.100.1/24",
-                    "brd",
-                    "+",
-                    "dev",
-                    "wan0",
-                ],
+                // No "brd": as a plain `ip addr add` leaves it (the kernel
+                // still treats the subnet's .255 as broadcast).
+                &["ip", "addr", "add", "198.51.100.1/24", "dev", "wan0"],
             ),
             (
                 "f",
@@ -355,7 +341,9 @@ impl Lab {
         }));
     }
 
-    fn spawn(&mut self, label: &str, host: &str, args: &[&str]) {
+    /// Starts a process in a host's namespace, logging to `<label>.log`;
+    /// the lab stops it when dropped.
+    pub fn spawn(&mut self, label: &str, host: &str, args: &[&str]) {
         let log = std::fs::File::create(self.dir.join(format!("{label}.log")))
             .unwrap_or_else(|e| fail(format!("creating {label}.log: {e}")));
         let err = log
@@ -445,7 +433,7 @@ impl Lab {
     }
 
     /// Waits until something listens on a UDP address in a namespace.
-    fn wait_for_udp(&self, host: &str, addr: &str, port: u16) {
+    pub fn wait_for_udp(&self, host: &str, addr: &str, port: u16) {
         let wanted = if addr == "*" {
             format!("*:{port}")
         } else if addr.contains(':') {
