@@ -18,7 +18,8 @@
 //! `/var/empty`, and pledges "stdio pf". It must not touch the client
 //! socket, log, or do anything but empty anchors.
 
-use super::ioctl::{self, Device, Forked};
+use super::fork::{self, Forked};
+use super::kernel::{self, Device};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
 use nix::sys::signal::kill;
@@ -40,11 +41,11 @@ pub struct Reaper {
 
 impl Reaper {
     /// Forks the reaper for anchors of `device`, each emptied `wait` after
-    /// the reaper hears of it. See [`ioctl::fork`] for the caller's duty.
+    /// the reaper hears of it. See [`fork::fork`] for the caller's duty.
     pub fn spawn(device: &Device, wait: Duration, user: &str) -> Result<Reaper, FirewallError> {
         let (read, write) = nix::unistd::pipe()
             .map_err(|e| FirewallError::errno("creating the reaper's pipe", e as i32))?;
-        match ioctl::fork()? {
+        match fork::fork()? {
             Forked::Child => {
                 drop(write);
                 run(device, File::from(read), wait, user)
@@ -173,5 +174,5 @@ fn confine(user: &str) {
         let _ = nix::unistd::chroot("/var/empty");
         let _ = nix::unistd::chdir("/");
     }
-    let _ = ioctl::pledge(c"stdio pf");
+    kernel::limit_to_pf();
 }

@@ -1,23 +1,23 @@
-//! The thin system layer of the pf backend: `/dev/pf` and its ioctls, the
-//! one `fork(2)` that starts the reaper and the reaper's `pledge(2)`.
+//! The thin system layer of OpenBSD's pf: `/dev/pf` and its ioctls, and
+//! `pledge(2)`.
 //!
-//! This is the only file of the backend with `unsafe`: the calls above
-//! have no safe wrapper. Each ioctl's argument type is tied to its request
+//! With `fork.rs`, the only files of the backend with `unsafe`: the calls
+//! above have no safe wrapper. Each ioctl's argument type is tied to its request
 //! code, whose encoded length is checked against the type's size when the
 //! code is declared, so the kernel reads and writes exactly the Rust value
 //! it is given. Every errno is turned into a [`FirewallError`] here, named
 //! by its likely cause.
 //!
 //! It must not decide anything (what to install, when to remove it): that
-//! is `mod.rs` and `reaper.rs`. It never issues `DIOCXROLLBACK`, which
+//! is `backend.rs` and `reaper.rs`. It never issues `DIOCXROLLBACK`, which
 //! kills a pledged process: an abandoned transaction is cleared by a fresh
 //! one on the same anchor (see [`Device::install`]).
 
 use super::rule;
+use crate::firewall::pf::encode::{from_c_string, EncodeError};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
-use nix::unistd::{ForkResult, Pid};
-use pf_sys::{
+use pf_sys::openbsd::{
     ioctl_param_len, pf_status, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
     pfioc_trans_e, DIOCADDRULE, DIOCGETRULESET, DIOCGETRULESETS, DIOCGETSTATUS, DIOCNATLOOK,
     DIOCXBEGIN, DIOCXCOMMIT, PFVAR_REVISION,
@@ -327,7 +327,7 @@ impl Device {
         for nr in 0..query.nr {
             let mut one = rule::ruleset_query(parent, nr).map_err(encode_error)?;
             match self.call(GET_RULESET, &mut one) {
-                Ok(()) => names.push(rule::from_c_string(&one.name)),
+                Ok(()) => names.push(from_c_string(&one.name)),
                 // The anchors changed under us: what was read will do.
                 Err(Errno::EBUSY) => break,
                 Err(e) => {
@@ -342,39 +342,10 @@ impl Device {
     }
 }
 
-fn encode_error(e: rule::EncodeError) -> FirewallError {
+fn encode_error(e: EncodeError) -> FirewallError {
     FirewallError::System {
         what: "encoding a pf request",
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-    }
-}
-
-/// Which side of [`fork`] the caller is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forked {
-    /// The original process; the child has this pid.
-    Parent(Pid),
-    /// The new process.
-    Child,
-}
-
-/// Forks the process.
-///
-/// The caller must have a single thread (as [`Pf::open`](super::Pf::open)
-/// requires) and the child must end with `std::process::exit` without
-/// returning into the caller's frames.
-pub fn fork() -> Result<Forked, FirewallError> {
-    // SAFETY: fork(2) is unsafe in Rust because the child of a
-    // multi-threaded process may find locks held by threads that do not
-    // exist there. Its only caller, `Reaper::spawn`, runs inside
-    // `Pf::open`, which is documented to be called while the process has
-    // one thread (before signal handlers and anything else start one), so
-    // the child gets a consistent copy; it then runs only the reaper loop
-    // and exits without unwinding into the parent's frames.
-    match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Parent { child }) => Ok(Forked::Parent(child)),
-        Ok(ForkResult::Child) => Ok(Forked::Child),
-        Err(e) => Err(FirewallError::errno("forking the reaper", e as i32)),
     }
 }
 

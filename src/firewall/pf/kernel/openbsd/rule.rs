@@ -9,28 +9,14 @@
 //! `ioctl.rs` passes these structures on.
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
+use crate::firewall::pf::encode::{c_string, canonical, EncodeError};
 use crate::firewall::{Redirection, ReturnPath};
-use pf_sys::{
+use pf_sys::openbsd::{
     pf_addr, pf_addr_wrap, pf_rule, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
     pfioc_trans_e, AF_INET, AF_INET6, IPPROTO_UDP, PFRULE_ONCE, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT,
     PF_PASS, PF_STATE_NORMAL, PF_TRANS_RULESET,
 };
 use std::net::{IpAddr, SocketAddr};
-use std::os::raw::c_char;
-
-/// Why something could not be put into pf's structures.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EncodeError {
-    /// pf rules and lookups are for one address family at a time.
-    #[error("{0} and {1} are of different address families")]
-    MixedFamilies(IpAddr, IpAddr),
-    /// An anchor path longer than pf's fixed-size field.
-    #[error("anchor path {0:?} is longer than pf allows")]
-    PathTooLong(String),
-    /// A NUL byte would cut a C string short.
-    #[error("anchor path {0:?} contains a NUL byte")]
-    PathHasNul(String),
-}
 
 /// What a `DIOCNATLOOK` answer says, decoded.
 pub type NatAnswer = Redirection;
@@ -65,12 +51,6 @@ pub fn ip(addr: &pf_addr, af: u8) -> IpAddr {
 /// A single host: the address with an all-ones mask.
 pub fn host(ip: IpAddr, af: u8) -> pf_addr_wrap {
     pf_addr_wrap::addr_mask(address(ip), pf_addr::full_mask(af))
-}
-
-/// Strips the IPv4-mapped form (`::ffff:a.b.c.d`): pf keys IPv4 flows on
-/// IPv4 addresses.
-fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// The `DIOCNATLOOK` question for a UDP datagram from `client` that arrived
@@ -116,31 +96,6 @@ pub fn natlook_answer(answer: &pfioc_natlook, local: SocketAddr) -> Option<NatAn
     })
 }
 
-/// Copies `text` into a fixed-size C string field, NUL-terminated.
-fn c_string(field: &mut [c_char], text: &str) -> Result<(), EncodeError> {
-    if text.contains('\0') {
-        return Err(EncodeError::PathHasNul(text.to_owned()));
-    }
-    if text.len() >= field.len() {
-        return Err(EncodeError::PathTooLong(text.to_owned()));
-    }
-    field.fill(0);
-    for (slot, byte) in field.iter_mut().zip(text.bytes()) {
-        *slot = byte as c_char;
-    }
-    Ok(())
-}
-
-/// The text of a NUL-terminated C string field.
-pub fn from_c_string(field: &[c_char]) -> String {
-    let bytes: Vec<u8> = field
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
 /// A rule with the fields every rule of ours shares: pass, quick, keep
 /// state, one address family, UDP; no routing table or rdomain change
 /// (-1); every pool unused (`PF_ADDR_NONE`, since zero would mean an
@@ -156,15 +111,15 @@ fn base_rule(af: u8, direction: u8, verbose: bool) -> pf_rule {
         proto: IPPROTO_UDP as u8,
         rtableid: -1,
         onrdomain: -1,
-        nat: pf_sys::pf_pool {
+        nat: pf_sys::openbsd::pf_pool {
             addr: pf_addr_wrap::none(),
             ..Default::default()
         },
-        rdr: pf_sys::pf_pool {
+        rdr: pf_sys::openbsd::pf_pool {
             addr: pf_addr_wrap::none(),
             ..Default::default()
         },
-        route: pf_sys::pf_pool {
+        route: pf_sys::openbsd::pf_pool {
             addr: pf_addr_wrap::none(),
             ..Default::default()
         },
@@ -269,7 +224,8 @@ pub fn ruleset_query(path: &str, nr: u32) -> Result<pfioc_ruleset, EncodeError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pf_sys::{PF_ADDR_ADDRMASK, PF_ADDR_NONE, PF_OP_NONE};
+    use crate::firewall::pf::encode::from_c_string;
+    use pf_sys::openbsd::{PF_ADDR_ADDRMASK, PF_ADDR_NONE, PF_OP_NONE};
 
     fn v4_path() -> ReturnPath {
         ReturnPath {
@@ -409,7 +365,7 @@ mod tests {
 
     #[test]
     fn ioctl_lengths_match_the_structures_passed() {
-        use pf_sys::{
+        use pf_sys::openbsd::{
             ioctl_group, ioctl_number, ioctl_param_len, pf_status, DIOCADDRULE, DIOCGETRULESET,
             DIOCGETRULESETS, DIOCGETSTATUS, DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT,
         };

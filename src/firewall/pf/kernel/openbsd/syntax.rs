@@ -9,7 +9,7 @@
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
 use super::rule;
-use pf_sys::{
+use pf_sys::openbsd::{
     pf_addr_wrap, pf_rule, pf_rule_addr, pfioc_rule, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP,
     PFRULE_ONCE, PF_ADDR_ADDRMASK, PF_ADDR_NONE, PF_DROP, PF_IN, PF_LOG, PF_MATCH, PF_OP_EQ,
     PF_OP_NONE, PF_OUT, PF_PASS,
@@ -120,7 +120,7 @@ fn address(wrap: &pf_addr_wrap, af: u8) -> String {
 mod tests {
     use super::*;
     use crate::firewall::ReturnPath;
-    use pf_sys::pf_addr;
+    use pf_sys::openbsd::pf_addr;
 
     #[test]
     fn ipv4_return_path_text() {

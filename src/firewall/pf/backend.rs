@@ -1,0 +1,157 @@
+//! [`Pf`], the pf backend's request flow, written once for every kernel:
+//! open `/dev/pf` and check it, sweep anchors left by dead helpers, start
+//! the reaper, then look up redirects and install and remove return paths
+//! through the kernel's [`Device`].
+//!
+//! It owns the order of those steps and nothing of their encoding: it
+//! must not name a pf structure or an ioctl (that is `kernel/`).
+
+use super::kernel::{self, Device};
+use super::ledger::{InUse, Ledger};
+use super::reaper::Reaper;
+use super::{anchor, PfOptions};
+use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
+use nix::errno::Errno;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The pf backend: `/dev/pf`, the reaper that expires return paths, and
+/// the record of what this process installed.
+#[derive(Debug)]
+pub struct Pf {
+    options: PfOptions,
+    /// `/dev/pf`; `None` in a dry run that could not open it.
+    device: Option<Device>,
+    /// Why a dry run could not open `/dev/pf`, told at the first lookup.
+    open_error: Option<Errno>,
+    /// `None` in a dry run.
+    reaper: Option<Reaper>,
+    ledger: Ledger,
+}
+
+impl Pf {
+    /// Opens `/dev/pf` and checks what the helper needs: pf enabled,
+    /// the `tftp-proxy` anchor loaded, rule changes allowed (not at
+    /// securelevel 2) and this build's DIOCADDRULE known to the kernel.
+    /// Then it removes return paths left by helpers
+    /// whose reaper died, and starts this process's reaper.
+    ///
+    /// Call it as root, before privileges are dropped and while the
+    /// process has a single thread: it forks.
+    ///
+    /// With `dry_run`, `/dev/pf` is opened read-only, for lookups only;
+    /// if even that fails the error waits for the first lookup (a
+    /// diverted request needs none).
+    pub fn open(options: PfOptions) -> Result<Pf, FirewallError> {
+        if options.dry_run {
+            return Self::open_dry(options);
+        }
+        let device = Device::open(true).map_err(kernel::open_error)?;
+        if !device.running()? {
+            return Err(FirewallError::Disabled);
+        }
+        let children = device.children(anchor::PARENT)?;
+        // Rule changes are refused at securelevel 2, and a kernel with
+        // another struct pf_rule does not know this DIOCADDRULE (which
+        // would get the pledged helper killed): find out now, with a
+        // transaction that leaves nothing behind.
+        device.check_rule_changes(&anchor::path(std::process::id(), 0))?;
+        sweep(&device, &children);
+        let reaper = Reaper::spawn(&device, options.wait(), &options.user)?;
+        let ledger = Ledger::new(reaper.pid());
+        Ok(Pf {
+            options,
+            device: Some(device),
+            open_error: None,
+            reaper: Some(reaper),
+            ledger,
+        })
+    }
+
+    /// A dry run: `/dev/pf` read-only, for lookups; nothing else.
+    fn open_dry(options: PfOptions) -> Result<Pf, FirewallError> {
+        let (device, open_error) = match Device::open(false) {
+            Ok(device) => (Some(device), None),
+            Err(errno) => (None, Some(errno)),
+        };
+        if let Some(device) = &device {
+            if !device.running()? {
+                return Err(FirewallError::Disabled);
+            }
+        }
+        Ok(Pf {
+            options,
+            device,
+            open_error,
+            reaper: None,
+            ledger: Ledger::new(std::process::id()),
+        })
+    }
+
+    fn device(&self) -> Result<&Device, FirewallError> {
+        match (&self.device, self.open_error) {
+            (Some(device), _) => Ok(device),
+            (None, errno) => Err(kernel::open_error(errno.unwrap_or(Errno::EBADF))),
+        }
+    }
+}
+
+/// Empties the anchors below `tftp-proxy` whose reaper is gone (their
+/// helper was killed before it could clean up). Anchors this helper
+/// did not name are left alone; failures are left for the next sweep.
+fn sweep(device: &Device, children: &[String]) {
+    for name in children {
+        let Some(owner) = anchor::owner(name) else {
+            continue;
+        };
+        if super::reaper::is_gone(owner) {
+            let _ = device.empty(&anchor::child_path(name));
+        }
+    }
+}
+
+impl Firewall for Pf {
+    fn original_destination(
+        &mut self,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Redirection, FirewallError> {
+        self.device()?.original_destination(client, local)
+    }
+
+    fn open_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        let now = Instant::now();
+        let anchor = self
+            .ledger
+            .reserve(path, now)
+            .map_err(|InUse| FirewallError::PathInUse {
+                proxy: path.proxy,
+                server: path.server,
+            })?;
+        let device = self.device()?;
+        let Some(reaper) = self.reaper.as_ref() else {
+            return Err(FirewallError::System {
+                what: "installing a return path",
+                source: std::io::Error::other("the pf backend was opened for a dry run"),
+            });
+        };
+        // The reaper hears of the anchor before it exists, so nothing
+        // is ever installed that it would not remove.
+        reaper.expire(&anchor)?;
+        device.install_return_path(&anchor, path, self.options.verbose)?;
+        self.ledger.record(*path, anchor, now, self.options.wait());
+        Ok(())
+    }
+
+    fn close_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        // A path not on record was never installed or has expired.
+        match self.ledger.take(path) {
+            Some(entry) => self.device()?.empty(&entry.anchor),
+            None => Ok(()),
+        }
+    }
+
+    fn describe_return_path(&self, path: &ReturnPath) -> String {
+        kernel::describe(path, self.options.verbose)
+    }
+}
