@@ -4,6 +4,11 @@ use clap::{ArgGroup, Parser};
 use std::path::PathBuf;
 use tftp_proxy::policy::Cidr;
 
+/// `--idle` when none is given: spaced requests cost at most one start per
+/// 10 s (6 a minute, against inetd's 256), and an idle helper lingers
+/// only 10 s.
+pub const DEFAULT_IDLE: u64 = 10;
+
 /// TFTP proxy helper for NAT firewalls, started by inetd with a client's
 /// request on standard input.
 #[derive(Debug, Parser)]
@@ -55,6 +60,16 @@ pub struct Cli {
     /// nftables table (family inet) holding the return-path maps (Linux).
     #[arg(long = "table", value_name = "name", default_value = "tftp_proxy")]
     pub table: String,
+
+    /// Seconds the socket may stay empty before the helper exits (1-3600).
+    #[arg(long = "idle", value_name = "seconds", default_value_t = DEFAULT_IDLE,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle: u64,
+
+    /// Live return paths one client address may hold at once.
+    #[arg(long = "max-per-client", value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=65535))]
+    pub max_per_client: u64,
 
     /// Syslog socket to log to (default: the system's).
     #[arg(long = "syslog-socket", value_name = "path")]

@@ -1,5 +1,5 @@
 //! tftp-proxy: lets TFTP cross a NAT firewall, one inetd-spawned helper
-//! process per burst of requests.
+//! process per busy period (it exits once its socket has been idle).
 //!
 //! The directory listing is the architecture:
 //! - [`tftp`]: sans-IO request dissection and ERROR packets.

@@ -5,7 +5,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::Cli;
+use cli::{Cli, DEFAULT_IDLE};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -19,9 +19,17 @@ use tftp_proxy::proxy::{self, arrival, Outcome, Proxy, Settings};
 
 /// Exit status when the helper could not start serving.
 const EXIT_SETUP: u8 = 1;
+/// Exit status of a usage error (clap's).
+const EXIT_USAGE: u8 = 2;
+/// Descriptors kept free of upstream sockets: standard ones, the firewall's,
+/// syslog's, and a margin.
+const RESERVED_FDS: u64 = 32;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let mut log = if cli.debug {
         Log::stderr(cli.verbose)
     } else {
@@ -38,25 +46,71 @@ fn main() -> ExitCode {
         }
     };
     match run(&cli, &mut log) {
-        Ok(Outcome::Drained) => ExitCode::SUCCESS,
+        Ok(Outcome::Idle) => ExitCode::SUCCESS,
         Ok(Outcome::Stopped) => {
             log.notice("stopped by signal; installed return paths removed");
             ExitCode::SUCCESS
         }
         Err(error) => {
             log.error(&error);
-            // inetd starts the helper again at once if the socket still
-            // holds the request: answer what is queued, then exit.
-            let stdin = std::io::stdin();
-            let refused = proxy::refuse_queued(stdin.as_fd(), &mut log);
-            if refused > 0 {
-                log.notice(format_args!(
-                    "answered {refused} queued datagram(s) with a TFTP ERROR"
-                ));
-            }
+            refuse_until_idle(Duration::from_secs(cli.idle), &mut log);
             ExitCode::from(EXIT_SETUP)
         }
     }
+}
+
+/// inetd starts the helper again at once if the socket still holds a
+/// request: answer what is queued, and what arrives until the socket has
+/// been idle, then exit.
+fn refuse_until_idle(idle: Duration, log: &mut Log) {
+    let stdin = std::io::stdin();
+    let refused = proxy::refuse_until_idle(stdin.as_fd(), idle, log);
+    if refused > 0 {
+        log.notice(format_args!(
+            "answered {refused} queued datagram(s) with a TFTP ERROR"
+        ));
+    }
+}
+
+/// A bad command line. Outside inetd clap prints it (and usage) to
+/// standard error. Under inetd standard error is the client's socket: the
+/// error goes to syslog as one line and the queued requests are answered,
+/// or inetd would start the helper again and again.
+fn usage_error(error: clap::Error) -> ExitCode {
+    let stdin = std::io::stdin();
+    if arrival::bound_address(stdin.as_fd()).is_err() {
+        error.exit();
+    }
+    let socket = syslog_socket_argument();
+    let mut log = match Log::syslog(socket.as_deref(), false) {
+        Ok(log) => log,
+        Err(_) => Log::stderr(false),
+    };
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    log.error(format_args!(
+        "bad command line (check the inetd line): {}",
+        first.strip_prefix("error: ").unwrap_or(first)
+    ));
+    refuse_until_idle(Duration::from_secs(DEFAULT_IDLE), &mut log);
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// `--syslog-socket`'s value, read from a command line clap refused.
+fn syslog_socket_argument() -> Option<std::path::PathBuf> {
+    let mut args = std::env::args_os();
+    while let Some(arg) = args.next() {
+        if arg == "--syslog-socket" {
+            return args.next().map(Into::into);
+        }
+        if let Some(value) = arg
+            .to_str()
+            .and_then(|a| a.strip_prefix("--syslog-socket="))
+        {
+            return Some(value.into());
+        }
+    }
+    None
 }
 
 /// Why the helper could not serve; each is one log line.
@@ -98,8 +152,12 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
         },
         host,
         dry_run: cli.dry_run,
+        idle: Duration::from_secs(cli.idle),
+        transfer_wait: Duration::from_secs(cli.transwait),
+        max_per_client: usize::try_from(cli.max_per_client).unwrap_or(usize::MAX),
+        max_transfers: raise_open_file_limit(),
     };
-    let transfer_wait = Duration::from_secs(cli.transwait);
+    let transfer_wait = settings.transfer_wait;
     let mut firewall = open_firewall(cli, transfer_wait)?;
     tftp_proxy::privilege::drop_privileges(&cli.user)?;
     if log.verbose {
@@ -119,6 +177,24 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
     }
     let mut proxy = Proxy::new(&mut firewall, log, &settings, socket, bound);
     proxy.serve(&stop).map_err(StartError::Socket)
+}
+
+/// Raises the soft limit of open files to the hard one (each live transfer
+/// holds a socket) and returns how many transfers fit under it.
+fn raise_open_file_limit() -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let limit = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            let wanted = hard.min(65_536);
+            if wanted > soft && setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok() {
+                wanted
+            } else {
+                soft
+            }
+        }
+        Err(_) => 1024,
+    };
+    usize::try_from(limit.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX)
 }
 
 #[cfg(target_os = "linux")]

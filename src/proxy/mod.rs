@@ -4,12 +4,24 @@
 //! dissect it, ask the firewall where it was going, apply the policy, open
 //! a socket toward the server, install the return path, forward the request
 //! unchanged, and log one line. It talks to the packet filter only through
-//! [`Firewall`]; it never sleeps and exits as soon as the socket is empty.
+//! [`Firewall`].
+//!
+//! The process lives until the socket has been idle for `--idle` seconds
+//! and no forwarded request's return path can still be used: inetd does
+//! not watch the socket meanwhile, so this loop is the listener, and
+//! process starts scale with idle gaps, not with requests. It never sleeps
+//! while a request waits: it polls the socket. Each forwarded request's
+//! socket toward the server is kept for the transfer wait
+//! ([`transfers`]), so a retransmitted request leaves from the same port
+//! and the server sees one transfer.
 
 pub mod arrival;
 mod host;
+mod refuse;
+mod transfers;
 
 pub use host::local_host;
+pub use refuse::refuse_until_idle;
 
 use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
 use crate::log::Log;
@@ -19,6 +31,12 @@ use arrival::Arrival;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use transfers::{Transfer, Transfers};
+
+/// The longest the loop waits on the socket before it looks at the stop
+/// flag and the clock again (a signal may not interrupt the wait).
+const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// Everything the flow needs to know besides the datagrams.
 #[derive(Debug)]
@@ -29,13 +47,22 @@ pub struct Settings {
     pub host: Host,
     /// `-n`: log what would be installed, install and forward nothing.
     pub dry_run: bool,
+    /// `--idle`: how long the socket may stay empty before the helper exits.
+    pub idle: Duration,
+    /// `-w`: how long a return path (and so its upstream socket) lives.
+    pub transfer_wait: Duration,
+    /// `--max-per-client`: live return paths one client address may hold.
+    pub max_per_client: usize,
+    /// Live transfers the process can hold at all (its open-file limit).
+    pub max_transfers: usize,
 }
 
 /// How the serving of the socket ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// The socket was empty: every queued request was handled.
-    Drained,
+    /// The socket stayed empty for the idle time and no return path
+    /// could still be used.
+    Idle,
     /// A termination signal arrived; installed return paths were removed.
     Stopped,
 }
@@ -44,6 +71,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Disposition {
     Forwarded,
+    Retransmitted,
     Refused,
     Failed,
 }
@@ -52,6 +80,7 @@ enum Disposition {
 #[derive(Debug, Default)]
 struct Tally {
     forwarded: usize,
+    retransmitted: usize,
     refused: usize,
     failed: usize,
 }
@@ -60,6 +89,7 @@ impl Tally {
     fn count(&mut self, disposition: Disposition) {
         match disposition {
             Disposition::Forwarded => self.forwarded += 1,
+            Disposition::Retransmitted => self.retransmitted += 1,
             Disposition::Refused => self.refused += 1,
             Disposition::Failed => self.failed += 1,
         }
@@ -77,7 +107,7 @@ pub struct Proxy<'a, F: Firewall> {
     settings: &'a Settings,
     socket: BorrowedFd<'a>,
     bound: SocketAddr,
-    opened: Vec<ReturnPath>,
+    transfers: Transfers<UdpSocket>,
 }
 
 impl<'a, F: Firewall> Proxy<'a, F> {
@@ -95,34 +125,57 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             settings,
             socket,
             bound,
-            opened: Vec::new(),
+            transfers: Transfers::default(),
         }
     }
 
-    /// Handles every datagram queued on the socket, then returns.
+    /// Handles every datagram arriving on the socket until it has been
+    /// idle for [`Settings::idle`] and no transfer is live, then returns.
     /// `stop` is raised by a termination signal.
     pub fn serve(&mut self, stop: &AtomicBool) -> std::io::Result<Outcome> {
         let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
         let mut tally = Tally::default();
+        let mut last_arrival = Instant::now();
         let outcome = loop {
             if stop.load(Ordering::Relaxed) {
                 self.close_all();
                 break Outcome::Stopped;
             }
+            let now = Instant::now();
+            self.transfers.expire(now);
             let Some(arrival) = arrival::receive(self.socket, &mut buf, self.bound)? else {
-                break Outcome::Drained;
+                let exit_at = self.exit_time(last_arrival);
+                if now >= exit_at {
+                    break Outcome::Idle;
+                }
+                arrival::wait(self.socket, (exit_at - now).min(MAX_POLL))?;
+                continue;
             };
+            last_arrival = now;
             let datagram = &buf[..arrival.len];
             let oversized = arrival.truncated || arrival.len > tftp::MAX_DATAGRAM;
             tally.count(self.handle(&arrival, datagram, oversized));
         };
         if self.log.verbose {
             self.log.info(format_args!(
-                "socket empty: {} forwarded, {} refused, {} failed",
-                tally.forwarded, tally.refused, tally.failed
+                "exiting after {} s idle: {} forwarded, {} retransmitted, {} refused, {} failed",
+                self.settings.idle.as_secs_f64(),
+                tally.forwarded,
+                tally.retransmitted,
+                tally.refused,
+                tally.failed
             ));
         }
         Ok(outcome)
+    }
+
+    /// When the helper may exit: the socket idle long enough, and every
+    /// upstream socket past its transfer wait.
+    fn exit_time(&self, last_arrival: Instant) -> Instant {
+        let idle_end = last_arrival + self.settings.idle;
+        self.transfers
+            .last_until()
+            .map_or(idle_end, |until| until.max(idle_end))
     }
 
     fn handle(&mut self, arrival: &Arrival, datagram: &[u8], oversized: bool) -> Disposition {
@@ -166,6 +219,26 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         };
         let server = redirection.original_destination;
 
+        if let Some(live) = self.transfers.retransmission_of(client, server, datagram) {
+            let path = live.path;
+            let sent = live.upstream.send(datagram);
+            return match sent {
+                Ok(_) => {
+                    self.log.info(format_args!(
+                        "{} -> {} -> {} {what}: retransmission, sent again",
+                        path.client, path.proxy, path.server
+                    ));
+                    Disposition::Retransmitted
+                }
+                Err(e) => {
+                    self.log.error(format_args!(
+                        "{client} -> {server} {what}: sending the retransmission: {e}"
+                    ));
+                    Disposition::Failed
+                }
+            };
+        }
+
         let refusal: Option<Refusal> = check_destination(server.ip(), &self.settings.host)
             .and_then(|()| {
                 self.settings
@@ -181,9 +254,25 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return Disposition::Refused;
         }
 
+        if let Some(busy) = self.busy(client) {
+            self.log
+                .warning(format_args!("{client} -> {server} {what}: refused: {busy}"));
+            self.answer(arrival, ErrorCode::NotDefined, BUSY_MESSAGE);
+            return Disposition::Refused;
+        }
+
         match self.forward(&redirection, datagram) {
-            Ok(path) => {
+            Ok((path, upstream)) => {
                 self.log_forwarded(&path, &request, &what);
+                if !self.settings.dry_run {
+                    self.transfers.insert(Transfer {
+                        path,
+                        client,
+                        request: datagram.to_vec(),
+                        upstream,
+                        until: Instant::now() + self.settings.transfer_wait,
+                    });
+                }
                 if self.settings.dry_run {
                     self.answer(
                         arrival,
@@ -204,6 +293,24 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 Disposition::Failed
             }
         }
+    }
+
+    /// Why a new transfer for `client` cannot be taken now, if it cannot.
+    fn busy(&self, client: SocketAddr) -> Option<Busy> {
+        let max = self.settings.max_per_client;
+        let held = self.transfers.count_for(client.ip());
+        if held >= max {
+            return Some(Busy::ClientCap {
+                client: unmap(client.ip()),
+                held,
+                max,
+            });
+        }
+        let live = self.transfers.len();
+        if live >= self.settings.max_transfers {
+            return Some(Busy::ProcessCap { live });
+        }
+        None
     }
 
     /// The request's log line (`client -> proxy -> server RRQ "file"`,
@@ -250,12 +357,12 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     }
 
     /// Opens the socket toward the server, installs the return path and
-    /// sends the request. Returns the installed path.
+    /// sends the request. Returns the installed path and the socket.
     fn forward(
         &mut self,
         redirection: &Redirection,
         datagram: &[u8],
-    ) -> Result<ReturnPath, ForwardError> {
+    ) -> Result<(ReturnPath, UdpSocket), ForwardError> {
         let server = redirection.original_destination;
         // Sockets of refused attempts stay open until the loop ends so the
         // kernel cannot hand out the same port again.
@@ -269,7 +376,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 server,
             };
             if self.settings.dry_run {
-                return Ok(path);
+                return Ok((path, upstream));
             }
             match self.firewall.open_return_path(&path) {
                 Ok(()) => {}
@@ -283,8 +390,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 let _ = self.firewall.close_return_path(&path);
                 return Err(ForwardError::Send(e));
             }
-            self.opened.push(path);
-            return Ok(path);
+            return Ok((path, upstream));
         }
         Err(ForwardError::NoFreePort)
     }
@@ -303,7 +409,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
 
     /// Removes every return path this process installed.
     fn close_all(&mut self) {
-        for path in std::mem::take(&mut self.opened) {
+        for Transfer { path, .. } in self.transfers.drain() {
             if let Err(e) = self.firewall.close_return_path(&path) {
                 self.log.error(format_args!(
                     "removing return path {} -> {}: {e}",
@@ -314,31 +420,20 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     }
 }
 
-/// Answers every datagram queued on `socket` with a TFTP ERROR and
-/// returns how many there were: the helper could not start, and a datagram
-/// left behind would make inetd start it again at once, in a loop.
-pub fn refuse_queued(socket: BorrowedFd<'_>, log: &mut Log) -> usize {
-    let Ok(bound) = arrival::bound_address(socket) else {
-        return 0;
-    };
-    let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
-    let mut count = 0;
-    while let Ok(Some(arrival)) = arrival::receive(socket, &mut buf, bound) {
-        count += 1;
-        if tftp::Opcode::of(&buf[..arrival.len]) == Some(tftp::Opcode::Error)
-            || is_broadcast_like(arrival.client.ip())
-        {
-            continue;
-        }
-        let packet = tftp::error_packet(
-            ErrorCode::NotDefined,
-            "tftp-proxy is not working, see its log",
-        );
-        if let Err(e) = arrival::reply(socket, &packet, arrival.client, arrival.local) {
-            log.warning(format_args!("{}: sending TFTP ERROR: {e}", arrival.client));
-        }
-    }
-    count
+/// The ERROR text a client gets when the proxy cannot take its transfer now.
+pub const BUSY_MESSAGE: &str = "proxy busy, try again later";
+
+/// Why a new transfer cannot be taken now.
+#[derive(Debug, thiserror::Error)]
+enum Busy {
+    #[error("proxy busy: {client} holds {held} live transfers (--max-per-client {max})")]
+    ClientCap {
+        client: IpAddr,
+        held: usize,
+        max: usize,
+    },
+    #[error("proxy busy: {live} live transfers, as many as the open-file limit allows")]
+    ProcessCap { live: usize },
 }
 
 /// Why a checked request could not be forwarded.
@@ -370,7 +465,7 @@ fn unmapped_addr(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Sources no answer should go to.
-fn is_broadcast_like(ip: IpAddr) -> bool {
+pub(crate) fn is_broadcast_like(ip: IpAddr) -> bool {
     match unmap(ip) {
         IpAddr::V4(v4) => v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified(),
         IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),

@@ -70,6 +70,9 @@ pub struct LabOptions {
     /// both families, on standard input, started by the first datagram),
     /// with systemd-socket-activate instead of inetd.
     pub socket_activation: bool,
+    /// Replace the shipped inetd lines' `wait.1000` with this (e.g. a
+    /// plain `wait`, inetd's default limit of 256 starts a minute).
+    pub inetd_wait: Option<String>,
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -173,7 +176,7 @@ impl Lab {
         if options.socket_activation {
             lab.start_socket_activated(&options.helper_args);
         } else if !options.kernel_helper {
-            lab.start_inetd(&options.helper_args);
+            lab.start_inetd(&options.helper_args, options.inetd_wait.as_deref());
         }
         lab
     }
@@ -482,7 +485,7 @@ impl Lab {
         );
     }
 
-    fn start_inetd(&mut self, helper_args: &[String]) {
+    fn start_inetd(&mut self, helper_args: &[String], wait: Option<&str>) {
         let helper = helper_binary();
         let helper = helper.as_str();
         let shipped = std::fs::read_to_string(repo().join("etc/inetd.conf"))
@@ -498,6 +501,13 @@ impl Lab {
             .lines()
             .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
             .map(|l| {
+                let l = match wait {
+                    Some(w) if l.contains("\twait.1000\t") => {
+                        l.replace("\twait.1000\t", &format!("\t{w}\t"))
+                    }
+                    Some(_) => fail(format!("etc/inetd.conf line without wait.1000: {l}")),
+                    None => l.to_owned(),
+                };
                 format!(
                     "{}{extra}\n",
                     l.replace("/usr/local/libexec/tftp-proxy", helper)
@@ -549,6 +559,26 @@ impl Lab {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// How many helper processes have logged so far (distinct pids in the
+    /// syslog tags; with `-v` every start logs "serving as").
+    pub fn helper_starts(&self) -> usize {
+        let pids: std::collections::BTreeSet<String> = self
+            .helper_log()
+            .iter()
+            .filter_map(|l| {
+                l.split_once("tftp-proxy[")
+                    .and_then(|(_, r)| r.split_once(']'))
+                    .map(|(p, _)| p.to_owned())
+            })
+            .collect();
+        pids.len()
+    }
+
+    /// Everything a lab process (e.g. "inetd") wrote so far.
+    pub fn process_output(&self, label: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{label}.log"))).unwrap_or_default()
     }
 
     /// The message parts of the helper's syslog lines.

@@ -90,3 +90,16 @@ pub(crate) fn to_std(addr: &SockaddrStorage) -> Option<SocketAddr> {
     addr.as_sockaddr_in6()
         .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
 }
+
+/// Waits until a datagram is queued on `socket` or `timeout` has passed;
+/// returns whether one is queued. A signal ends the wait early (`false`).
+pub fn wait(socket: BorrowedFd<'_>, timeout: std::time::Duration) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let millis = u16::try_from(timeout.as_millis().max(1)).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(socket, PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(millis)) {
+        Ok(n) => Ok(n > 0),
+        Err(nix::errno::Errno::EINTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

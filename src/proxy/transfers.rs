@@ -1,0 +1,206 @@
+//! The live transfers of this process: each forwarded request with the
+//! socket it left from, kept until its return path's transfer wait is
+//! over.
+//!
+//! Holding the socket keeps its port: while a return path toward it may
+//! still be used, the kernel cannot give that port to another socket (of
+//! this process or another) toward the same server. A datagram identical to
+//! a live transfer's request, from the same client address and port to the
+//! same server, is a retransmission: it is sent again from the same
+//! socket, so the server sees one transfer.
+//!
+//! This module owns that bookkeeping and the per-client count of live
+//! return paths. Pure code with the clock passed in and the socket type a
+//! parameter; it never sends, logs or touches the firewall.
+
+use crate::firewall::ReturnPath;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// One forwarded request whose return path may still be used.
+#[derive(Debug)]
+pub struct Transfer<S> {
+    /// The installed return path.
+    pub path: ReturnPath,
+    /// The client as it reached the helper's socket (the retransmission key).
+    pub client: SocketAddr,
+    /// The request's exact bytes.
+    pub request: Vec<u8>,
+    /// The socket the request left from.
+    pub upstream: S,
+    /// When the return path's transfer wait is over.
+    pub until: Instant,
+}
+
+/// The live transfers, oldest first.
+#[derive(Debug)]
+pub struct Transfers<S> {
+    live: VecDeque<Transfer<S>>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+impl<S> Default for Transfers<S> {
+    fn default() -> Self {
+        Transfers {
+            live: VecDeque::new(),
+            per_client: HashMap::new(),
+        }
+    }
+}
+
+impl<S> Transfers<S> {
+    /// Forgets (and so closes) every transfer whose wait is over at `now`.
+    pub fn expire(&mut self, now: Instant) {
+        while self.live.front().is_some_and(|t| t.until <= now) {
+            if let Some(t) = self.live.pop_front() {
+                self.uncount(t.client.ip());
+            }
+        }
+    }
+
+    /// The live transfer `datagram` from `client` to `server` repeats, if any.
+    pub fn retransmission_of(
+        &self,
+        client: SocketAddr,
+        server: SocketAddr,
+        datagram: &[u8],
+    ) -> Option<&Transfer<S>> {
+        self.live.iter().rev().find(|t| {
+            t.client == client && t.path.server == server && t.request.as_slice() == datagram
+        })
+    }
+
+    /// How many live return paths lead to `client`'s address.
+    pub fn count_for(&self, client: IpAddr) -> usize {
+        self.per_client.get(&client).copied().unwrap_or(0)
+    }
+
+    /// How many transfers are live.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// When the last live transfer's wait is over (`None`: none is live).
+    pub fn last_until(&self) -> Option<Instant> {
+        self.live.iter().map(|t| t.until).max()
+    }
+
+    /// Records a new transfer.
+    pub fn insert(&mut self, transfer: Transfer<S>) {
+        *self.per_client.entry(transfer.client.ip()).or_insert(0) += 1;
+        // Waits are all the same length, so the deque stays in order of
+        // expiry; a clock that went backwards only delays one expiry.
+        self.live.push_back(transfer);
+    }
+
+    /// Takes every live transfer out (the helper is stopping).
+    pub fn drain(&mut self) -> Vec<Transfer<S>> {
+        self.per_client.clear();
+        self.live.drain(..).collect()
+    }
+
+    fn uncount(&mut self, client: IpAddr) {
+        if let Some(n) = self.per_client.get_mut(&client) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&client);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn transfer(client: &str, server: &str, request: &[u8], until: Instant) -> Transfer<u16> {
+        let client: SocketAddr = client.parse().unwrap();
+        Transfer {
+            path: ReturnPath {
+                client,
+                proxy: "198.51.100.1:40000".parse().unwrap(),
+                server: server.parse().unwrap(),
+            },
+            client,
+            request: request.to_vec(),
+            upstream: 0,
+            until,
+        }
+    }
+
+    #[test]
+    fn identical_request_from_same_port_is_a_retransmission() {
+        let now = Instant::now();
+        let mut t = Transfers::default();
+        t.insert(transfer(
+            "192.0.2.20:5000",
+            "198.51.100.2:69",
+            b"\x00\x02a\x00octet\x00",
+            now,
+        ));
+        let client = "192.0.2.20:5000".parse().unwrap();
+        let server = "198.51.100.2:69".parse().unwrap();
+        assert!(t
+            .retransmission_of(client, server, b"\x00\x02a\x00octet\x00")
+            .is_some());
+        // Another request, port or server is a new transfer.
+        assert!(t
+            .retransmission_of(client, server, b"\x00\x01a\x00octet\x00")
+            .is_none());
+        let other_port = "192.0.2.20:5001".parse().unwrap();
+        assert!(t
+            .retransmission_of(other_port, server, b"\x00\x02a\x00octet\x00")
+            .is_none());
+        let other_server = "198.51.100.3:69".parse().unwrap();
+        assert!(t
+            .retransmission_of(client, other_server, b"\x00\x02a\x00octet\x00")
+            .is_none());
+    }
+
+    #[test]
+    fn expiry_forgets_and_uncounts() {
+        let now = Instant::now();
+        let wait = Duration::from_secs(2);
+        let mut t = Transfers::default();
+        t.insert(transfer(
+            "192.0.2.20:5000",
+            "198.51.100.2:69",
+            b"a",
+            now + wait,
+        ));
+        t.insert(transfer(
+            "192.0.2.20:5001",
+            "198.51.100.2:69",
+            b"b",
+            now + 2 * wait,
+        ));
+        t.insert(transfer(
+            "192.0.2.21:5000",
+            "198.51.100.2:69",
+            b"c",
+            now + 2 * wait,
+        ));
+        let client: IpAddr = "192.0.2.20".parse().unwrap();
+        assert_eq!(t.count_for(client), 2);
+        assert_eq!(t.last_until(), Some(now + 2 * wait));
+        t.expire(now + wait);
+        assert_eq!(t.count_for(client), 1);
+        assert_eq!(t.len(), 2);
+        t.expire(now + 2 * wait);
+        assert_eq!(t.count_for(client), 0);
+        assert_eq!(t.len(), 0);
+        assert_eq!(t.last_until(), None);
+    }
+
+    #[test]
+    fn drain_takes_everything() {
+        let now = Instant::now();
+        let mut t = Transfers::default();
+        t.insert(transfer("192.0.2.20:5000", "198.51.100.2:69", b"a", now));
+        assert_eq!(t.drain().len(), 1);
+        assert_eq!(t.count_for("192.0.2.20".parse().unwrap()), 0);
+        assert_eq!(t.len(), 0);
+    }
+}
