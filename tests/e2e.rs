@@ -113,11 +113,16 @@ fn parse_request_line(line: &str) -> Option<(SocketAddr, SocketAddr, SocketAddr,
     Some((client, proxy, server.parse().ok()?, rest.to_owned()))
 }
 
+/// The request lines logged so far, waiting up to 2 s for the first (the
+/// helper logs a request after forwarding it, so a fast transfer can end
+/// before its line is written).
 fn request_lines(lab: &Lab) -> Vec<(SocketAddr, SocketAddr, SocketAddr, String)> {
-    lab.helper_messages()
-        .iter()
-        .filter_map(|m| parse_request_line(m))
-        .collect()
+    lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        parse_request_line(m).is_some()
+    })
+    .iter()
+    .filter_map(|m| parse_request_line(m))
+    .collect()
 }
 
 #[test]
