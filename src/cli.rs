@@ -71,6 +71,10 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=65535))]
     pub max_per_client: u64,
 
+    /// Check the firewall's setup for the helper, print one line per check, and exit (non-zero on a fault).
+    #[arg(long = "check")]
+    pub check: bool,
+
     /// Syslog socket to log to (default: the system's).
     #[arg(long = "syslog-socket", value_name = "path")]
     pub syslog_socket: Option<PathBuf>,

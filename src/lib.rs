@@ -8,11 +8,13 @@
 //! - [`proxy`]: the one request flow, written once for every backend.
 //! - [`privilege`]: giving up root once the kernel handles are open.
 //! - [`log`]: syslog or stderr, one line per event.
+//! - [`check`]: `--check`, the operator's check of the firewall's setup.
 
 #![warn(missing_docs)]
 // unsafe lives only in the pf ioctl layer, which allows it for itself.
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod firewall;
 pub mod log;
 pub mod policy;

@@ -30,6 +30,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if cli.check {
+        return check(&cli);
+    }
     let mut log = if cli.debug {
         Log::stderr(cli.verbose)
     } else {
@@ -111,6 +114,23 @@ fn syslog_socket_argument() -> Option<std::path::PathBuf> {
         }
     }
     None
+}
+
+/// `--check`: one line per check on standard output; a fault fails.
+fn check(cli: &Cli) -> ExitCode {
+    let findings = tftp_proxy::check::run(&tftp_proxy::check::CheckOptions {
+        table: cli.table.clone(),
+        syslog_socket: cli.syslog_socket.clone(),
+        user: cli.user.clone(),
+    });
+    for finding in &findings {
+        println!("{finding}");
+    }
+    if tftp_proxy::check::passed(&findings) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_SETUP)
+    }
 }
 
 /// Why the helper could not serve; each is one log line.

@@ -37,6 +37,7 @@ fn help_lists_every_flag() {
         "--strict-filenames",
         "--table",
         "--syslog-socket",
+        "--check",
         "--version",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");

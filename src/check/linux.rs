@@ -1,0 +1,231 @@
+//! Gathers what `--check` judges on Linux: the ruleset (`nft -j list
+//! ruleset`), the forwarding sysctls, the capabilities, a conntrack query,
+//! the running inetd's configuration or the systemd socket units, and the
+//! syslog socket. The judging is in the pure modules next to this one.
+
+use super::{inetd, nftables, CheckOptions, Finding, DEFAULT_HELPER_PORT};
+use crate::firewall::netfilter::{Netfilter, NetfilterOptions};
+use crate::firewall::{Firewall, FirewallError};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Every Linux check, in order.
+pub fn run(options: &CheckOptions) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let port = match ruleset() {
+        Ok(ruleset) => {
+            let (mut ruleset_findings, port) = nftables::check_ruleset(&ruleset, &options.table);
+            findings.append(&mut ruleset_findings);
+            port.unwrap_or(DEFAULT_HELPER_PORT)
+        }
+        Err(e) => {
+            findings.push(Finding::fault(format!(
+                "cannot read the nftables ruleset ({e}): install nftables and run --check as root"
+            )));
+            DEFAULT_HELPER_PORT
+        }
+    };
+    findings.push(forwarding(
+        "IPv4",
+        "/proc/sys/net/ipv4/ip_forward",
+        "net.ipv4.ip_forward",
+    ));
+    findings.push(forwarding(
+        "IPv6",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+        "net.ipv6.conf.all.forwarding",
+    ));
+    findings.push(capability());
+    findings.push(conntrack(&options.table));
+    findings.push(starter(port));
+    findings.push(syslog(options.syslog_socket.as_deref()));
+    findings
+}
+
+fn ruleset() -> Result<nftables::Ruleset, String> {
+    let out = Command::new("nft")
+        .args(["-j", "list", "ruleset"])
+        .output()
+        .map_err(|e| format!("running nft: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "nft -j list ruleset: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    nftables::Ruleset::parse(&String::from_utf8_lossy(&out.stdout))
+        .map_err(|e| format!("nft -j list ruleset printed what this check cannot read: {e}"))
+}
+
+/// IPv4 forwarding off is a fault; IPv6 off a warning (a site without
+/// IPv6 phones needs none).
+fn forwarding(family: &str, path: &str, sysctl: &str) -> Finding {
+    match std::fs::read_to_string(path) {
+        Ok(v) if v.trim() == "1" => Finding::ok(format!("{family} forwarding is on")),
+        Ok(_) => {
+            let text = format!(
+                "{family} forwarding is off, so the firewall forwards no answers to the phones: sysctl -w {sysctl}=1 (and set it in /etc/sysctl.d/)"
+            );
+            if family == "IPv4" {
+                Finding::fault(text)
+            } else {
+                Finding::warning(text)
+            }
+        }
+        Err(e) => Finding::fault(format!("cannot read {path} ({e})")),
+    }
+}
+
+fn capability() -> Finding {
+    use caps::{CapSet, Capability};
+    match caps::has_cap(None, CapSet::Effective, Capability::CAP_NET_ADMIN) {
+        Ok(true) => Finding::ok("CAP_NET_ADMIN is available"),
+        Ok(false) => {
+            Finding::fault("CAP_NET_ADMIN is not available: run --check (and the helper) as root")
+        }
+        Err(e) => Finding::fault(format!("cannot read the capabilities ({e})")),
+    }
+}
+
+fn conntrack(table: &str) -> Finding {
+    let netfilter = Netfilter::open(NetfilterOptions {
+        table: table.to_owned(),
+        transfer_wait: Duration::from_secs(1),
+    });
+    // A lookup of a flow that cannot exist: "not found" is conntrack's answer.
+    let nowhere: SocketAddr = ([127, 0, 0, 1], 9).into();
+    match netfilter.and_then(|mut n| n.original_destination(nowhere, nowhere)) {
+        Err(FirewallError::NoRedirect { .. }) => Finding::ok("conntrack answers lookups"),
+        Ok(_) => Finding::ok("conntrack answers lookups"),
+        Err(e) => Finding::fault(format!(
+            "conntrack does not answer ({e}): run as root, with nf_conntrack loaded"
+        )),
+    }
+}
+
+/// The configuration files of the inetd processes running in this network
+/// namespace.
+fn running_inetd_configs() -> Vec<PathBuf> {
+    let own = std::fs::read_link("/proc/self/ns/net").ok();
+    let mut configs = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return configs;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() != "inetd" || std::fs::read_link(dir.join("ns/net")).ok() != own {
+            continue;
+        }
+        let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .skip(1)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        // openbsd-inetd: [-d] [-l] [-q n] [-R rate] [configuration file]
+        let config = args
+            .iter()
+            .rev()
+            .find(|a| a.starts_with('/'))
+            .map_or_else(|| PathBuf::from("/etc/inetd.conf"), PathBuf::from);
+        if !configs.contains(&config) {
+            configs.push(config);
+        }
+    }
+    configs
+}
+
+fn executable(path: &str) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A systemd socket unit listening on `port` whose service starts an
+/// existing tftp-proxy.
+fn systemd_socket(port: u16) -> Option<Finding> {
+    for dir in [
+        "/etc/systemd/system",
+        "/usr/local/lib/systemd/system",
+        "/lib/systemd/system",
+        "/usr/lib/systemd/system",
+    ] {
+        let socket = Path::new(dir).join("tftp-proxy.socket");
+        let Ok(text) = std::fs::read_to_string(&socket) else {
+            continue;
+        };
+        let listens = text.lines().any(|l| {
+            l.strip_prefix("ListenDatagram=")
+                .is_some_and(|v| v.trim().rsplit(':').next() == Some(&port.to_string()))
+        });
+        if !listens {
+            return Some(Finding::fault(format!(
+                "{} does not listen on port {port}, where the firewall redirects requests: set ListenDatagram={port}",
+                socket.display()
+            )));
+        }
+        let service =
+            std::fs::read_to_string(Path::new(dir).join("tftp-proxy.service")).unwrap_or_default();
+        let program = service
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .and_then(|v| v.split_whitespace().next())
+            .unwrap_or("")
+            .to_owned();
+        if !executable(&program) {
+            return Some(Finding::fault(format!(
+                "tftp-proxy.service in {dir} starts {program:?}, which does not exist or is not executable: install the helper there or correct ExecStart="
+            )));
+        }
+        return Some(Finding::ok(format!(
+            "systemd socket {} starts {program} on port {port}",
+            socket.display()
+        )));
+    }
+    None
+}
+
+/// An inetd line or a systemd socket that starts the helper on `port`.
+fn starter(port: u16) -> Finding {
+    let mut first = None;
+    for config in running_inetd_configs() {
+        let source = format!("inetd ({})", config.display());
+        let text = match std::fs::read_to_string(&config) {
+            Ok(t) => t,
+            Err(e) => {
+                first.get_or_insert(Finding::fault(format!("cannot read {source}: {e}")));
+                continue;
+            }
+        };
+        match inetd::judge(&source, &inetd::parse(&text), port, executable) {
+            Some(f) if f.status == super::Status::Ok => return f,
+            Some(f) => {
+                first.get_or_insert(f);
+            }
+            None => {}
+        }
+    }
+    if let Some(f) = systemd_socket(port) {
+        if f.status == super::Status::Ok || first.is_none() {
+            return f;
+        }
+    }
+    first.unwrap_or_else(|| Finding::fault(format!(
+        "no running inetd and no systemd socket unit starts tftp-proxy on port {port}: add the lines of etc/inetd.conf to /etc/inetd.conf and restart inetd (service openbsd-inetd restart), or install the systemd units"
+    )))
+}
+
+fn syslog(path: Option<&Path>) -> Finding {
+    let path = path.unwrap_or(Path::new("/dev/log"));
+    let result = std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.connect(path));
+    match result {
+        Ok(()) => Finding::ok(format!("the syslog socket {} is reachable", path.display())),
+        Err(e) => Finding::fault(format!(
+            "the syslog socket {} is not reachable ({e}): start a syslog daemon (rsyslog, or systemd-journald's /dev/log), or name a reachable socket with --syslog-socket",
+            path.display()
+        )),
+    }
+}

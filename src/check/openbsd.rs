@@ -1,0 +1,347 @@
+//! The OpenBSD checks: pure judgements over what pf and the system report
+//! (`pfctl -s info`, `pfctl -s rules`, `sysctl kern.securelevel`, opening
+//! /dev/pf, /etc/passwd, /etc/inetd.conf), and on OpenBSD the gathering of
+//! that data. The judgements compile and are tested on every system.
+//!
+//! The pf backend (`crate::firewall::pf`) is not touched: this file only
+//! reads pfctl's text output.
+
+use super::{inetd, Finding, DEFAULT_HELPER_PORT};
+
+/// `pfctl -s info`: enabled or not.
+pub fn check_enabled(info: &str) -> Finding {
+    let status = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Status:"))
+        .and_then(|s| s.split_whitespace().next());
+    match status {
+        Some("Enabled") => Finding::ok("pf is enabled"),
+        Some(other) => Finding::fault(format!(
+            "pf is {other}: enable it with pfctl -e (and pf=YES in rc.conf.local)"
+        )),
+        None => Finding::fault("pfctl -s info printed no status: is pf available?"),
+    }
+}
+
+/// Opening /dev/pf for writing: `Ok` or the error.
+pub fn check_device(open: Result<(), std::io::Error>) -> Finding {
+    match open {
+        Ok(()) => Finding::ok("/dev/pf opens for writing"),
+        Err(e) => Finding::fault(format!(
+            "/dev/pf does not open for writing ({e}): run --check and the helper as root"
+        )),
+    }
+}
+
+/// `sysctl -n kern.securelevel`: pf refuses rule changes above 1.
+pub fn check_securelevel(value: &str) -> Finding {
+    match value.trim().parse::<i32>() {
+        Ok(level) if level <= 1 => Finding::ok(format!("securelevel {level} allows pf rule changes")),
+        Ok(level) => Finding::fault(format!(
+            "securelevel {level} forbids pf rule changes, so no return path can be installed: set securelevel=1 in /etc/rc.securelevel and reboot"
+        )),
+        Err(_) => Finding::fault(format!("cannot read kern.securelevel ({value:?})")),
+    }
+}
+
+/// The tokens of one `pfctl -s rules` line.
+fn tokens(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// `pfctl -s rules` of the main ruleset: a real `anchor "tftp-proxy/*"`
+/// rule (child anchors left behind in `pfctl -s Anchors` do not count).
+pub fn check_anchor(rules: &str) -> Finding {
+    let found = rules.lines().any(|l| {
+        let t = tokens(l);
+        t.first() == Some(&"anchor") && t.get(1) == Some(&"\"tftp-proxy/*\"")
+    });
+    if found {
+        Finding::ok("the main ruleset has anchor \"tftp-proxy/*\"")
+    } else {
+        Finding::fault(
+            "the main ruleset has no anchor \"tftp-proxy/*\" rule, so the return paths are never evaluated: add `anchor \"tftp-proxy/*\"` to pf.conf above your block rules and reload it (pfctl -f /etc/pf.conf)",
+        )
+    }
+}
+
+fn is_tftp_port(t: &[&str], i: usize) -> bool {
+    t.get(i) == Some(&"port")
+        && t.get(i + 1) == Some(&"=")
+        && matches!(t.get(i + 2), Some(&"69") | Some(&"tftp"))
+}
+
+/// The helper's port a rule redirects or diverts UDP port 69 to.
+pub fn find_redirect(rules: &str) -> Option<u16> {
+    rules.lines().find_map(|l| {
+        let t = tokens(l);
+        let udp = t.windows(2).any(|w| w == ["proto", "udp"]);
+        let tftp = (0..t.len()).any(|i| is_tftp_port(&t, i));
+        let target = t.iter().position(|w| *w == "rdr-to" || *w == "divert-to")?;
+        let port_at = t[target..].iter().position(|w| *w == "port")? + target;
+        let port = t.get(port_at + 1)?.parse().ok()?;
+        (udp && tftp).then_some(port)
+    })
+}
+
+/// The redirect rule: found, or the fault.
+pub fn check_redirect(rules: &str) -> Finding {
+    match find_redirect(rules) {
+        Some(port) => Finding::ok(format!("a rule sends UDP port 69 to the helper's port {port}")),
+        None => Finding::fault(
+            "no rule redirects or diverts UDP port 69 to the helper: add `pass in quick on $int_if proto udp to port tftp rdr-to 127.0.0.1 port 6969` to pf.conf",
+        ),
+    }
+}
+
+/// A `nat-to` rule that also rewrites the helper's own requests (from the
+/// firewall's address to port 69): one whose source is `any`, `self` or
+/// an interface's own address rather than the inside network.
+pub fn check_nat(rules: &str) -> Finding {
+    for line in rules.lines() {
+        let t = tokens(line);
+        if !t.contains(&"nat-to") || t.contains(&"static-port") {
+            continue;
+        }
+        let from = t
+            .iter()
+            .position(|w| *w == "from")
+            .and_then(|i| t.get(i + 1));
+        // "all" is how pfctl prints "from any to any".
+        let source = match from {
+            None if t.contains(&"all") => "any",
+            None => continue,
+            Some(s) => s,
+        };
+        let catches_firewall = source == "any"
+            || source == "self"
+            || (source.starts_with('(') && !source.contains(":network"));
+        if catches_firewall {
+            return Finding::fault(format!(
+                "`{}` also rewrites the helper's own requests to the servers (their source port is what the return path waits on): restrict its source to the inside network, e.g. `from ($int_if:network)`",
+                line.trim()
+            ));
+        }
+    }
+    Finding::ok("no nat-to rewrites the helper's own requests")
+}
+
+/// /etc/passwd: the helper's unprivileged user exists.
+pub fn check_user(passwd: &str, user: &str) -> Finding {
+    if passwd.lines().any(|l| l.split(':').next() == Some(user)) {
+        Finding::ok(format!("user {user} exists"))
+    } else {
+        Finding::fault(format!(
+            "user {user} does not exist: it ships with OpenBSD's base system (uid 108); name another with -u"
+        ))
+    }
+}
+
+/// /etc/inetd.conf: a line starts the helper on `port`.
+pub fn check_inetd(conf: &str, port: u16, executable: impl Fn(&str) -> bool) -> Finding {
+    let source = "inetd (/etc/inetd.conf)";
+    inetd::judge(source, &inetd::parse(conf), port, executable).unwrap_or_else(|| {
+        Finding::fault(format!(
+            "{source} has no tftp-proxy line: add the lines of etc/inetd.conf.openbsd and rcctl restart inetd"
+        ))
+    })
+}
+
+/// What the OpenBSD checks read, gathered.
+#[derive(Debug)]
+pub struct Observed<'a> {
+    /// `pfctl -s info`.
+    pub info: &'a str,
+    /// Opening /dev/pf for writing.
+    pub device: Result<(), std::io::Error>,
+    /// `sysctl -n kern.securelevel`.
+    pub securelevel: &'a str,
+    /// `pfctl -s rules`.
+    pub rules: &'a str,
+    /// /etc/passwd.
+    pub passwd: &'a str,
+    /// The helper's user (`-u`).
+    pub user: &'a str,
+    /// /etc/inetd.conf.
+    pub inetd_conf: &'a str,
+}
+
+/// Every OpenBSD check over gathered data, in order. `executable` says
+/// whether a program path exists and may be run.
+pub fn check_all(observed: Observed<'_>, executable: impl Fn(&str) -> bool) -> Vec<Finding> {
+    let port = find_redirect(observed.rules).unwrap_or(DEFAULT_HELPER_PORT);
+    vec![
+        check_enabled(observed.info),
+        check_device(observed.device),
+        check_securelevel(observed.securelevel),
+        check_anchor(observed.rules),
+        check_redirect(observed.rules),
+        check_nat(observed.rules),
+        check_user(observed.passwd, observed.user),
+        check_inetd(observed.inetd_conf, port, executable),
+    ]
+}
+
+/// Gathers the data on OpenBSD and runs every check.
+#[cfg(target_os = "openbsd")]
+pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    let output = |program: &str, args: &[&str]| -> String {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let device = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/pf")
+        .map(drop);
+    let executable = |p: &str| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let (info, securelevel, rules) = (
+        output("pfctl", &["-s", "info"]),
+        output("sysctl", &["-n", "kern.securelevel"]),
+        output("pfctl", &["-s", "rules"]),
+    );
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let inetd_conf = std::fs::read_to_string("/etc/inetd.conf").unwrap_or_default();
+    check_all(
+        Observed {
+            info: &info,
+            device,
+            securelevel: &securelevel,
+            rules: &rules,
+            passwd: &passwd,
+            user: &options.user,
+            inetd_conf: &inetd_conf,
+        },
+        executable,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Status;
+
+    const INFO: &str = "Status: Enabled for 0 days 01:02:03           Debug: err\n\nState Table                          Total             Rate\n";
+    const RULES: &str = "match in all scrub (no-df)\nblock drop log all\nanchor \"tftp-proxy/*\" all\nmatch out on egress inet from 192.0.2.0/24 to any nat-to (em0:0) round-robin\npass in quick on em1 inet proto udp from any to any port = 69 rdr-to 127.0.0.1 port 6969\npass out all flags S/SA\n";
+
+    #[test]
+    fn a_working_firewall_passes() {
+        let findings = check_all(
+            Observed {
+                info: INFO,
+                device: Ok(()),
+                securelevel: "1\n",
+                rules: RULES,
+                passwd: "root:*:0:0::0:0:Charlie &:/root:/bin/ksh\n_tftp_proxy:*:108:108::0:0:tftp-proxy:/nonexistent:/sbin/nologin\n",
+                user: "_tftp_proxy",
+                inetd_conf: "127.0.0.1:6969\tdgram\tudp\twait.1000\troot\t/usr/local/libexec/tftp-proxy\ttftp-proxy\n",
+            },
+            |_| true,
+        );
+        for f in &findings {
+            assert_eq!(f.status, Status::Ok, "{f}");
+        }
+        assert_eq!(findings.len(), 8);
+    }
+
+    #[test]
+    fn disabled_pf() {
+        let f = check_enabled("Status: Disabled for 0 days 00:00:10\n");
+        assert_eq!(
+            f.to_string(),
+            "FAULT: pf is Disabled: enable it with pfctl -e (and pf=YES in rc.conf.local)"
+        );
+        assert_eq!(check_enabled("").status, Status::Fault);
+    }
+
+    #[test]
+    fn device_and_securelevel() {
+        let denied = std::io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(check_device(Err(denied)).status, Status::Fault);
+        assert_eq!(check_securelevel("2").status, Status::Fault);
+        assert_eq!(check_securelevel("-1").status, Status::Ok);
+        assert_eq!(check_securelevel("").status, Status::Fault);
+    }
+
+    #[test]
+    fn anchor_must_be_a_rule_of_the_main_ruleset() {
+        assert_eq!(check_anchor(RULES).status, Status::Ok);
+        let without = RULES.replace("anchor \"tftp-proxy/*\" all\n", "");
+        assert!(check_anchor(&without)
+            .text
+            .starts_with("the main ruleset has no anchor"));
+        // Another anchor's name is not ours.
+        assert_eq!(
+            check_anchor("anchor \"relayd/*\" all\n").status,
+            Status::Fault
+        );
+    }
+
+    #[test]
+    fn redirect_and_divert_name_the_port() {
+        assert_eq!(find_redirect(RULES), Some(6969));
+        assert_eq!(
+            find_redirect("pass in quick on em1 inet proto udp from any to any port = tftp divert-to 127.0.0.1 port 7000\n"),
+            Some(7000)
+        );
+        assert_eq!(
+            find_redirect("pass in quick proto tcp to port = 69 rdr-to 127.0.0.1 port 6969\n"),
+            None
+        );
+        assert_eq!(check_redirect("pass all\n").status, Status::Fault);
+    }
+
+    #[test]
+    fn nat_of_the_firewalls_own_requests() {
+        assert_eq!(check_nat(RULES).status, Status::Ok);
+        let f = check_nat("match out on egress inet all nat-to (em0:0)\n");
+        assert_eq!(f.status, Status::Fault, "{f}");
+        assert!(f
+            .text
+            .starts_with("`match out on egress inet all nat-to (em0:0)` also rewrites"));
+        assert_eq!(
+            check_nat("match out on egress from (em1:network) to any nat-to (em0)\n").status,
+            Status::Ok
+        );
+        assert_eq!(
+            check_nat("match out on egress from any to any nat-to (em0) static-port\n").status,
+            Status::Ok
+        );
+    }
+
+    #[test]
+    fn user_and_inetd() {
+        assert_eq!(
+            check_user(
+                "_tftp_proxy:*:108:108::0:0::/:/sbin/nologin\n",
+                "_tftp_proxy"
+            )
+            .status,
+            Status::Ok
+        );
+        assert!(
+            check_user("root:*:0:0::0:0::/root:/bin/ksh\n", "_tftp_proxy")
+                .text
+                .contains("uid 108")
+        );
+        assert!(check_inetd("", 6969, |_| true)
+            .text
+            .contains("has no tftp-proxy line"));
+        assert_eq!(
+            check_inetd(
+                "127.0.0.1:6969 dgram udp wait root /usr/local/libexec/tftp-proxy tftp-proxy\n",
+                6970,
+                |_| true
+            )
+            .status,
+            Status::Fault
+        );
+    }
+}
