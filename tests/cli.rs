@@ -117,3 +117,66 @@ fn manual_and_readme_document_every_long_flag() {
         assert!(readme.contains(flag), "README.md does not document {flag}");
     }
 }
+
+/// The flags a text names: `-x` and `--long` words (trailing punctuation
+/// and `=value` trimmed).
+fn flag_words<'a>(words: impl Iterator<Item = &'a str>) -> std::collections::BTreeSet<String> {
+    words
+        .map(|w| w.trim_end_matches([',', '.', ';']))
+        .filter(|w| {
+            let long = w.len() > 2 && w.starts_with("--");
+            let short = w.len() == 2 && w.starts_with('-') && w.as_bytes()[1].is_ascii_alphabetic();
+            long || short
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn manual_options_and_help_list_the_same_flags() {
+    let help = text(&helper(&["--help"]));
+    let options = help
+        .split_once("Options:")
+        .map(|(_, o)| o)
+        .unwrap_or_else(|| panic!("--help has no Options: {help}"));
+    let from_help = flag_words(
+        options
+            .lines()
+            .filter_map(|l| {
+                l.trim_start()
+                    .starts_with('-')
+                    .then(|| l.split("  ").find(|p| !p.trim().is_empty()))
+            })
+            .flatten()
+            .flat_map(str::split_whitespace),
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manual = std::fs::read_to_string(root.join("man/tftp-proxy.8")).expect("man/tftp-proxy.8");
+    // Each option is an `.It Fl x , Fl -long Ar value` line; mdoc's
+    // "Fl -long" prints as --long.
+    let from_manual = flag_words(
+        manual
+            .lines()
+            .filter_map(|l| l.strip_prefix(".It Fl "))
+            .flat_map(|l| {
+                std::iter::once(format!("-{}", l.split_whitespace().next().unwrap_or("")))
+                    .chain(
+                        l.split(" Fl ")
+                            .skip(1)
+                            .map(|p| format!("-{}", p.split_whitespace().next().unwrap_or(""))),
+                    )
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    );
+    assert!(
+        from_help.contains("--check") && from_help.contains("-V"),
+        "{from_help:?}"
+    );
+    assert_eq!(
+        from_manual, from_help,
+        "manual options (left) and --help (right)"
+    );
+}

@@ -96,8 +96,11 @@ table inet filter {{
     std::fs::write(&nftables_conf, ruleset).unwrap();
     // /etc/inetd.conf as Debian ships it: comments only.
     let inetd_conf = lab.dir.join("inetd.conf");
-    std::fs::write(&inetd_conf, "# /etc/inetd.conf: see inetd(8) for further informations.\n")
-        .unwrap();
+    std::fs::write(
+        &inetd_conf,
+        "# /etc/inetd.conf: see inetd(8) for further informations.\n",
+    )
+    .unwrap();
     assert!(
         Path::new("/etc/inetd.conf").is_file(),
         "/etc/inetd.conf must exist to be covered in the test's mount namespace: install openbsd-inetd"
@@ -150,7 +153,14 @@ exec {inetd} -d /etc/inetd.conf
     let nsenter = lab::tool("nsenter", "util-linux");
     let log = lab.dir.join("log.sock");
     let out = std::process::Command::new(&nsenter)
-        .args(["-t", &pid, "-m", "-n", "/usr/local/libexec/tftp-proxy", "--check"])
+        .args([
+            "-t",
+            &pid,
+            "-m",
+            "-n",
+            "/usr/local/libexec/tftp-proxy",
+            "--check",
+        ])
         .args(["--syslog-socket", &log.to_string_lossy()])
         .output()
         .expect("running nsenter");
@@ -163,7 +173,9 @@ exec {inetd} -d /etc/inetd.conf
         lab.process_logs()
     );
     assert!(
-        lines.contains("ok: inetd (/etc/inetd.conf) starts /usr/local/libexec/tftp-proxy on port 6969"),
+        lines.contains(
+            "ok: inetd (/etc/inetd.conf) starts /usr/local/libexec/tftp-proxy on port 6969"
+        ),
         "{lines}"
     );
 
