@@ -142,12 +142,9 @@ fn manual_options_and_help_list_the_same_flags() {
     let from_help = flag_words(
         options
             .lines()
-            .filter_map(|l| {
-                l.trim_start()
-                    .starts_with('-')
-                    .then(|| l.split("  ").find(|p| !p.trim().is_empty()))
-            })
-            .flatten()
+            .filter(|l| l.trim_start().starts_with('-'))
+            // The flags column ends where the description starts.
+            .filter_map(|l| l.split("  ").find(|p| !p.trim().is_empty()))
             .flat_map(str::split_whitespace),
     );
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
