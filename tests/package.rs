@@ -33,7 +33,11 @@ fn build_package(out: &Path) -> PathBuf {
         .expect("running scripts/deb");
     assert!(built.status.success(), "scripts/deb: {}", text(&built));
     let deb = PathBuf::from(String::from_utf8_lossy(&built.stdout).trim());
-    assert!(deb.is_file(), "scripts/deb printed {deb:?}: {}", text(&built));
+    assert!(
+        deb.is_file(),
+        "scripts/deb printed {deb:?}: {}",
+        text(&built)
+    );
     deb
 }
 
