@@ -9,6 +9,19 @@ use tftp_proxy::policy::Cidr;
 /// only 10 s.
 pub const DEFAULT_IDLE: u64 = 10;
 
+/// The default `--mark`: the value the shipped etc/tftp-proxy.nft matches
+/// ("tftp" in ASCII).
+const DEFAULT_MARK: u32 = 0x7466_7470;
+
+/// A mark in decimal or, with `0x`, hexadecimal (as nft prints it).
+fn parse_mark(text: &str) -> Result<u32, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("{text:?} is not a 32-bit mark ({e})"))
+}
+
 /// TFTP proxy helper for NAT firewalls, started by inetd with a client's
 /// request on standard input.
 #[derive(Debug, Parser)]
@@ -74,6 +87,12 @@ pub struct Cli {
     /// Check the firewall's setup for the helper, print one line per check, and exit (non-zero on a fault).
     #[arg(long = "check")]
     pub check: bool,
+
+    /// Mark on the sockets toward the servers, matched by the shipped
+    /// nftables ruleset's notrack rule (Linux; 0: no mark).
+    #[arg(long = "mark", value_name = "mark", default_value_t = DEFAULT_MARK,
+          value_parser = parse_mark)]
+    pub mark: u32,
 
     /// Syslog socket to log to (default: the system's).
     #[arg(long = "syslog-socket", value_name = "path")]

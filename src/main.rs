@@ -223,6 +223,7 @@ fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, Fi
     Netfilter::open(NetfilterOptions {
         table: cli.table.clone(),
         transfer_wait,
+        upstream_mark: cli.mark,
     })
 }
 

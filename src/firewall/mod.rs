@@ -15,6 +15,7 @@ pub mod pf;
 pub use error::FirewallError;
 
 use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 
 /// What the firewall knows about a redirected request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,4 +61,45 @@ pub trait Firewall {
     /// What `open_return_path` would install, in the filter's own
     /// configuration syntax, one rule per line (for `-n` and `-v`).
     fn describe_return_path(&self, path: &ReturnPath) -> String;
+
+    /// Prepares the helper's socket toward the server (`socket`, bound and
+    /// connected as `path.proxy` -> `path.server`) before the request is
+    /// sent from it, so that the filter keeps no state of its own for that
+    /// request. A server that answers from port 69 itself (a single-port
+    /// server) must find no such state: its answer has to take the return
+    /// path like an answer from a new port, not be delivered to the
+    /// helper's socket. Linux marks the socket (`SO_MARK`) for the shipped
+    /// ruleset's `notrack` rule.
+    ///
+    /// The default does nothing (the backend does not support single-port
+    /// servers). A failure is logged and the request forwarded anyway:
+    /// servers answering from a new port do not need this.
+    fn prepare_upstream(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        path: &ReturnPath,
+    ) -> Result<(), FirewallError> {
+        let _ = (socket, path);
+        Ok(())
+    }
+
+    /// Forgets the filter's state of the client's redirected request
+    /// (`redirection`, read on the helper's socket at `local`), once the
+    /// helper has decided to forward it. A single-port server's answer,
+    /// once redirected to the client, runs back as client -> server:69:
+    /// the very flow of that redirected request, which still points at the
+    /// helper. The state is recreated by the client's next datagram if
+    /// it needs one.
+    ///
+    /// Called after [`Firewall::open_return_path`] and before the request is
+    /// sent, so no answer can arrive first. The default does nothing. A
+    /// failure is logged and the request forwarded anyway.
+    fn forget_request(
+        &mut self,
+        redirection: &Redirection,
+        local: SocketAddr,
+    ) -> Result<(), FirewallError> {
+        let _ = (redirection, local);
+        Ok(())
+    }
 }

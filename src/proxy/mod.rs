@@ -29,7 +29,7 @@ use crate::policy::{check_destination, unmap, Host, Policy, Refusal};
 use crate::tftp::{self, ErrorCode, Request};
 use arrival::Arrival;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use transfers::{Transfer, Transfers};
@@ -219,6 +219,14 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         };
         let server = redirection.original_destination;
 
+        if self
+            .transfers
+            .retransmission_of(client, server, datagram)
+            .is_some()
+        {
+            // Redirected again: forget that state too, before sending.
+            self.forget_request(&redirection, unmapped_addr(arrival.local));
+        }
         if let Some(live) = self.transfers.retransmission_of(client, server, datagram) {
             let path = live.path;
             let sent = live.upstream.send(datagram);
@@ -261,7 +269,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return Disposition::Refused;
         }
 
-        match self.forward(&redirection, datagram) {
+        match self.forward(&redirection, unmapped_addr(arrival.local), datagram) {
             Ok((path, upstream)) => {
                 self.log_forwarded(&path, &request, &what);
                 if !self.settings.dry_run {
@@ -361,6 +369,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     fn forward(
         &mut self,
         redirection: &Redirection,
+        local: SocketAddr,
         datagram: &[u8],
     ) -> Result<(ReturnPath, UdpSocket), ForwardError> {
         let server = redirection.original_destination;
@@ -386,6 +395,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 }
                 Err(e) => return Err(ForwardError::Firewall(e)),
             }
+            self.prepare_single_port(&upstream, redirection, local, &path);
             if let Err(e) = upstream.send(datagram) {
                 let _ = self.firewall.close_return_path(&path);
                 return Err(ForwardError::Send(e));
@@ -393,6 +403,36 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return Ok((path, upstream));
         }
         Err(ForwardError::NoFreePort)
+    }
+
+    /// Lets a server that answers from port 69 itself reach the client
+    /// (see [`Firewall::prepare_upstream`] and [`Firewall::forget_request`]).
+    /// Servers answering from a new port need neither step, so a failure
+    /// is logged and the request forwarded all the same.
+    fn prepare_single_port(
+        &mut self,
+        upstream: &UdpSocket,
+        redirection: &Redirection,
+        local: SocketAddr,
+        path: &ReturnPath,
+    ) {
+        if let Err(e) = self.firewall.prepare_upstream(upstream.as_fd(), path) {
+            self.log.warning(format_args!(
+                "{} -> {}: {e} (a server answering from port 69 will not reach the client)",
+                path.client, path.server
+            ));
+        }
+        self.forget_request(redirection, local);
+    }
+
+    /// [`Firewall::forget_request`], a failure logged.
+    fn forget_request(&mut self, redirection: &Redirection, local: SocketAddr) {
+        if let Err(e) = self.firewall.forget_request(redirection, local) {
+            self.log.warning(format_args!(
+                "{} -> {}: {e} (a server answering from port 69 will not reach the client)",
+                redirection.client, redirection.original_destination
+            ));
+        }
     }
 
     /// Answers the client with a TFTP ERROR from the address it wrote to.

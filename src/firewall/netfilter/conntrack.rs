@@ -6,16 +6,19 @@
 //! to the client holds, in its *original* tuple, the client as the wire
 //! saw it and the server it addressed.
 
-use super::message::{Attributes, MessageBuilder, NLM_F_REQUEST};
+use super::message::{Attributes, MessageBuilder, NLM_F_ACK, NLM_F_REQUEST};
 use crate::firewall::Redirection;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_NEW: u16 = 0;
 const IPCTNL_MSG_CT_GET: u16 = 1;
+const IPCTNL_MSG_CT_DELETE: u16 = 2;
 
 /// Message type of a conntrack lookup.
 pub const CT_GET: u16 = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+/// Message type of a conntrack deletion.
+pub const CT_DELETE: u16 = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 /// Message type of a conntrack entry in an answer.
 pub const CT_NEW: u16 = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 
@@ -44,26 +47,47 @@ fn family(addr: &SocketAddr) -> u8 {
 /// `local -> client`.
 pub fn lookup_request(seq: u32, client: SocketAddr, local: SocketAddr) -> Vec<u8> {
     let mut m = MessageBuilder::new(Vec::new(), CT_GET, NLM_F_REQUEST, seq, family(&local), 0);
-    m.begin_nest(CTA_TUPLE_REPLY);
-    m.begin_nest(CTA_TUPLE_IP);
-    match (local.ip(), client.ip()) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            m.attr(CTA_IP_V4_SRC, &src.octets());
-            m.attr(CTA_IP_V4_DST, &dst.octets());
+    udp_tuple(&mut m, CTA_TUPLE_REPLY, local, client);
+    m.finish()
+}
+
+/// Builds the deletion of the UDP entry whose original tuple is
+/// `client -> server`: the client's redirected request.
+///
+/// The tuple is always present: a delete without CTA_TUPLE_ORIG or
+/// CTA_TUPLE_REPLY flushes the whole table
+/// (`ctnetlink_del_conntrack()`, net/netfilter/nf_conntrack_netlink.c).
+pub fn delete_request(seq: u32, client: SocketAddr, server: SocketAddr) -> Vec<u8> {
+    let mut m = MessageBuilder::new(
+        Vec::new(),
+        CT_DELETE,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        family(&server),
+        0,
+    );
+    udp_tuple(&mut m, CTA_TUPLE_ORIG, client, server);
+    m.finish()
+}
+
+/// Appends a UDP tuple `src -> dst` as attribute `kind` (orig or reply).
+fn udp_tuple(m: &mut MessageBuilder, kind: u16, src: SocketAddr, dst: SocketAddr) {
+    m.begin_nest(kind).begin_nest(CTA_TUPLE_IP);
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            m.attr(CTA_IP_V4_SRC, &s.octets())
+                .attr(CTA_IP_V4_DST, &d.octets());
         }
-        (src, dst) => {
-            m.attr(CTA_IP_V6_SRC, &as_v6(src).octets());
-            m.attr(CTA_IP_V6_DST, &as_v6(dst).octets());
+        (s, d) => {
+            m.attr(CTA_IP_V6_SRC, &as_v6(s).octets())
+                .attr(CTA_IP_V6_DST, &as_v6(d).octets());
         }
     }
-    m.end_nest();
-    m.begin_nest(CTA_TUPLE_PROTO);
+    m.end_nest().begin_nest(CTA_TUPLE_PROTO);
     m.attr(CTA_PROTO_NUM, &[IPPROTO_UDP]);
-    m.attr(CTA_PROTO_SRC_PORT, &local.port().to_be_bytes());
-    m.attr(CTA_PROTO_DST_PORT, &client.port().to_be_bytes());
-    m.end_nest();
-    m.end_nest();
-    m.finish()
+    m.attr(CTA_PROTO_SRC_PORT, &src.port().to_be_bytes());
+    m.attr(CTA_PROTO_DST_PORT, &dst.port().to_be_bytes());
+    m.end_nest().end_nest();
 }
 
 fn as_v6(ip: IpAddr) -> Ipv6Addr {
@@ -132,25 +156,6 @@ mod tests {
     use super::super::message::{messages, MessageBuilder};
     use super::*;
 
-    fn tuple(m: &mut MessageBuilder, kind: u16, src: SocketAddr, dst: SocketAddr) {
-        m.begin_nest(kind).begin_nest(CTA_TUPLE_IP);
-        match (src.ip(), dst.ip()) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                m.attr(CTA_IP_V4_SRC, &s.octets())
-                    .attr(CTA_IP_V4_DST, &d.octets());
-            }
-            (s, d) => {
-                m.attr(CTA_IP_V6_SRC, &as_v6(s).octets())
-                    .attr(CTA_IP_V6_DST, &as_v6(d).octets());
-            }
-        }
-        m.end_nest().begin_nest(CTA_TUPLE_PROTO);
-        m.attr(CTA_PROTO_NUM, &[IPPROTO_UDP]);
-        m.attr(CTA_PROTO_SRC_PORT, &src.port().to_be_bytes());
-        m.attr(CTA_PROTO_DST_PORT, &dst.port().to_be_bytes());
-        m.end_nest().end_nest();
-    }
-
     #[test]
     fn request_carries_the_reply_tuple() {
         let client: SocketAddr = "192.0.2.20:50232".parse().unwrap();
@@ -198,13 +203,35 @@ mod tests {
                 local.parse().unwrap(),
             );
             let mut m = MessageBuilder::new(Vec::new(), CT_NEW, 0, 3, family(&client), 0);
-            tuple(&mut m, CTA_TUPLE_ORIG, client, server);
-            tuple(&mut m, CTA_TUPLE_REPLY, local, client);
+            udp_tuple(&mut m, CTA_TUPLE_ORIG, client, server);
+            udp_tuple(&mut m, CTA_TUPLE_REPLY, local, client);
             let buf = m.finish();
             let msg = messages(&buf).next().unwrap().unwrap();
             let r = decode_entry(msg.attributes()).unwrap();
             assert_eq!(r.client, client);
             assert_eq!(r.original_destination, server);
+        }
+    }
+
+    #[test]
+    fn delete_carries_the_original_tuple() {
+        for (client, server) in [
+            ("192.0.2.20:50232", "198.51.100.2:69"),
+            ("[2001:db8:1::20]:40000", "[2001:db8:2::2]:69"),
+        ] {
+            let (client, server): (SocketAddr, SocketAddr) =
+                (client.parse().unwrap(), server.parse().unwrap());
+            let buf = delete_request(9, client, server);
+            let msg = messages(&buf).next().unwrap().unwrap();
+            assert_eq!(msg.msg_type, CT_DELETE);
+            assert_eq!(msg.msg_type, 0x0102);
+            assert_eq!(msg.payload[0], family(&server));
+            // Decoding the message as an entry gives back the same tuple:
+            // the deletion names exactly the request's flow, never nothing.
+            let r = decode_entry(msg.attributes()).unwrap();
+            assert_eq!(r.client, client);
+            assert_eq!(r.original_destination, server);
+            assert!(msg.attributes().find(CTA_TUPLE_REPLY).is_none());
         }
     }
 

@@ -19,6 +19,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::{TimeVal, TimeValLike};
 use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 /// How the backend is set up.
@@ -28,6 +29,9 @@ pub struct NetfilterOptions {
     pub table: String,
     /// How long a return path lives (the element's timeout).
     pub transfer_wait: Duration,
+    /// The mark put on the helper's sockets toward the servers, which the
+    /// shipped ruleset leaves untracked (single-port servers); 0: none.
+    pub upstream_mark: u32,
 }
 
 /// The netfilter backend.
@@ -37,6 +41,7 @@ pub struct Netfilter {
     seq: u32,
     maps: ReturnMaps,
     transfer_wait: Duration,
+    upstream_mark: u32,
 }
 
 const HINT_CAP: &str = " (the helper needs CAP_NET_ADMIN in the firewall's network namespace)";
@@ -60,6 +65,7 @@ impl Netfilter {
                 table: options.table,
             },
             transfer_wait: options.transfer_wait,
+            upstream_mark: options.upstream_mark,
         })
     }
 
@@ -180,5 +186,57 @@ impl Firewall for Netfilter {
 
     fn describe_return_path(&self, path: &ReturnPath) -> String {
         self.maps.describe(path, self.transfer_wait)
+    }
+
+    /// Marks the socket: the shipped ruleset's raw-priority output chain
+    /// sets `notrack` on packets with this mark, so the forwarded request
+    /// creates no conntrack entry whose reply direction (server:69 ->
+    /// firewall:P) would catch a single-port server's answer before the
+    /// nat prerouting chain and its return-path map see it (NAT is only
+    /// looked up for a flow's first packet: net/netfilter/nf_nat_core.c,
+    /// nf_nat_inet_fn()). `notrack` must run before conntrack's own hook
+    /// (NF_IP_PRI_CONNTRACK -200, include/uapi/linux/netfilter_ipv4.h;
+    /// `raw` is -300). SO_MARK needs CAP_NET_ADMIN (net/core/sock.c,
+    /// sk_setsockopt()), which the helper keeps.
+    fn prepare_upstream(
+        &mut self,
+        socket: BorrowedFd<'_>,
+        _path: &ReturnPath,
+    ) -> Result<(), FirewallError> {
+        if self.upstream_mark == 0 {
+            return Ok(());
+        }
+        setsockopt(&socket, sockopt::Mark, &self.upstream_mark).map_err(|e| match e {
+            Errno::EPERM => FirewallError::PermissionDenied {
+                what: "marking the socket toward the server (SO_MARK)",
+                hint: HINT_CAP,
+            },
+            e => FirewallError::errno("marking the socket toward the server (SO_MARK)", e as i32),
+        })
+    }
+
+    /// Deletes the conntrack entry of the client's redirected request
+    /// (original tuple client -> server:69). A single-port server's answer,
+    /// redirected to the client, gets the reply tuple client -> server:69;
+    /// while the request's entry holds that tuple, NAT cannot use it
+    /// (nf_nat_used_tuple(), net/netfilter/nf_nat_core.c) and the answer
+    /// would never reach the client. A missing entry is no error.
+    fn forget_request(
+        &mut self,
+        redirection: &Redirection,
+        _local: SocketAddr,
+    ) -> Result<(), FirewallError> {
+        const WHAT: &str = "deleting the request's conntrack entry";
+        let seq = self.next_seq();
+        let request =
+            conntrack::delete_request(seq, redirection.client, redirection.original_destination);
+        match self.exchange(WHAT, &request, seq)? {
+            Ok(_) | Err(Errno::ENOENT) => Ok(()),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
     }
 }
