@@ -40,6 +40,15 @@ pub const FIREWALL_EXT: &str = "198.51.100.1";
 /// The client's address.
 pub const CLIENT: &str = "192.0.2.20";
 
+/// The server dnsmasq answers on from a new port (IPv4).
+pub const DNSMASQ_SERVER: &str = "198.51.100.4";
+/// The server dnsmasq answers on from a new port (IPv6).
+pub const DNSMASQ_SERVER6: &str = "2001:db8:2::4";
+/// The server dnsmasq `--tftp-single-port` answers on, from port 69 (IPv4).
+pub const SINGLE_PORT_SERVER: &str = "198.51.100.5";
+/// The server dnsmasq `--tftp-single-port` answers on, from port 69 (IPv6).
+pub const SINGLE_PORT_SERVER6: &str = "2001:db8:2::5";
+
 /// Where the unpacked atftpd lives (see scripts/install-deps).
 pub const ATFTPD_DEFAULT: &str = "/usr/local/lib/tftp-proxy-lab/atftpd/usr/sbin/atftpd";
 
@@ -63,6 +72,11 @@ pub struct LabOptions {
     pub helper_args: Vec<String>,
     /// Also start atftpd on 198.51.100.3.
     pub atftpd: bool,
+    /// Also start dnsmasq twice, serving [`Lab::dnsmasq_root`]: answering
+    /// from new ports on [`DNSMASQ_SERVER`] and [`DNSMASQ_SERVER6`], and
+    /// from port 69 itself (`--tftp-single-port`) on [`SINGLE_PORT_SERVER`]
+    /// and [`SINGLE_PORT_SERVER6`].
+    pub dnsmasq: bool,
     /// Instead of tftp-proxy, let the kernel's conntrack TFTP helper carry
     /// transfers (the benchmark's reference): no inetd, no shipped include.
     pub kernel_helper: bool,
@@ -172,6 +186,9 @@ impl Lab {
         lab.build_network();
         lab.start_syslog();
         lab.start_servers(options.atftpd);
+        if options.dnsmasq {
+            lab.start_dnsmasq();
+        }
         lab.load_firewall(options.kernel_helper);
         if options.socket_activation {
             lab.start_socket_activated(&options.helper_args);
@@ -313,6 +330,39 @@ impl Lab {
                     "nodad",
                 ],
             ),
+            // dnsmasq, from new ports and from port 69 (--tftp-single-port).
+            (
+                "s",
+                &["ip", "addr", "add", "198.51.100.4/24", "dev", "eth0"],
+            ),
+            (
+                "s",
+                &["ip", "addr", "add", "198.51.100.5/24", "dev", "eth0"],
+            ),
+            (
+                "s",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:2::4/64",
+                    "dev",
+                    "eth0",
+                    "nodad",
+                ],
+            ),
+            (
+                "s",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:2::5/64",
+                    "dev",
+                    "eth0",
+                    "nodad",
+                ],
+            ),
             ("s", &["ip", "link", "set", "eth0", "up"]),
             ("s", &["ip", "link", "set", "lo", "up"]),
             // No route back to the phones' network: answers must go through
@@ -432,6 +482,58 @@ impl Lab {
         }
         for (addr, port) in ports {
             self.wait_for_udp("s", addr, port);
+        }
+    }
+
+    /// The directory both dnsmasq instances serve (read-only).
+    pub fn dnsmasq_root(&self) -> PathBuf {
+        self.dir.join("srv-dnsmasq")
+    }
+
+    /// Two dnsmasq TFTP servers (no DNS, no DHCP): one answering from new
+    /// ports, one from port 69 itself.
+    fn start_dnsmasq(&mut self) {
+        let root = self.dnsmasq_root();
+        std::fs::create_dir_all(&root).unwrap_or_else(|e| fail(format!("{}: {e}", root.display())));
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| fail(format!("{}: {e}", root.display())));
+        let bin = tool("dnsmasq", "dnsmasq-base")
+            .to_string_lossy()
+            .into_owned();
+        let root = format!("--tftp-root={}", root.display());
+        for (label, v4, v6, single) in [
+            ("dnsmasq", DNSMASQ_SERVER, DNSMASQ_SERVER6, false),
+            (
+                "dnsmasq-single",
+                SINGLE_PORT_SERVER,
+                SINGLE_PORT_SERVER6,
+                true,
+            ),
+        ] {
+            let listen = format!("--listen-address={v4},{v6}");
+            let mut args = vec![
+                bin.as_str(),
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--port=0",
+                // Not --bind-interfaces: with it, single-port answers fail
+                // with "Network is unreachable" (dnsmasq 2.90).
+                "--bind-dynamic",
+                "--except-interface=lo",
+                &listen,
+                "--enable-tftp",
+                &root,
+                "--user=nobody",
+                "--group=nogroup",
+                "--pid-file=",
+                "--log-facility=-",
+            ];
+            if single {
+                args.push("--tftp-single-port");
+            }
+            self.spawn(label, "s", &args);
+            self.wait_for_udp("s", v4, 69);
+            self.wait_for_udp("s", v6, 69);
         }
     }
 
