@@ -46,20 +46,23 @@ mod tests {
 
     #[test]
     fn mode_netascii_mixed_case() {
-        assert_eq!(parsed(b"\x00\x01f\x00NetASCII\x00").mode(), Mode::Netascii);
+        assert_eq!(
+            parsed(b"\x00\x01f\x00NetASCII\x00").mode(),
+            Some(Mode::Netascii)
+        );
         assert_eq!(Mode::Netascii.to_string(), "netascii");
     }
 
     #[test]
     fn mode_octet_mixed_case() {
-        assert_eq!(parsed(b"\x00\x01f\x00OCTET\x00").mode(), Mode::Octet);
-        assert_eq!(parsed(b"\x00\x01f\x00oCtEt\x00").mode(), Mode::Octet);
+        assert_eq!(parsed(b"\x00\x01f\x00OCTET\x00").mode(), Some(Mode::Octet));
+        assert_eq!(parsed(b"\x00\x01f\x00oCtEt\x00").mode(), Some(Mode::Octet));
         assert_eq!(Mode::Octet.to_string(), "octet");
     }
 
     #[test]
     fn mode_mail_mixed_case() {
-        assert_eq!(parsed(b"\x00\x02user\x00MaiL\x00").mode(), Mode::Mail);
+        assert_eq!(parsed(b"\x00\x02user\x00MaiL\x00").mode(), Some(Mode::Mail));
         assert_eq!(Mode::Mail.to_string(), "mail");
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::request::ParseError;
+use super::irregularity::Irregularity;
 
 /// A known option with its checked value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -105,16 +105,23 @@ impl Key {
 }
 
 /// Why a value is not a usable number.
-enum BadNumber {
+pub(super) enum BadNumber {
     /// Empty, or not only ASCII digits.
     NotDecimal,
     /// Digits only, but more than a u64 holds.
     TooLarge,
 }
 
+impl BadNumber {
+    /// Digits only, but more than a u64 holds.
+    pub(super) fn is_too_large(&self) -> bool {
+        matches!(self, BadNumber::TooLarge)
+    }
+}
+
 /// Parses a plain decimal number: one or more ASCII digits, nothing else
 /// (no sign, no spaces). Leading zeros are allowed.
-fn parse_decimal(text: &[u8]) -> Result<u64, BadNumber> {
+pub(super) fn parse_decimal(text: &[u8]) -> Result<u64, BadNumber> {
     if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
         return Err(BadNumber::NotDecimal);
     }
@@ -127,12 +134,12 @@ fn parse_decimal(text: &[u8]) -> Result<u64, BadNumber> {
 }
 
 /// Checks an option: a known name needs a valid value; unknown names pass.
-pub(super) fn check_option(name: &[u8], value: &[u8]) -> Result<Option<KnownOption>, ParseError> {
+pub(super) fn check_option(name: &[u8], value: &[u8]) -> Result<Option<KnownOption>, Irregularity> {
     let Some(key) = Key::lookup(name) else {
         return Ok(None);
     };
     let (min, max) = key.range();
-    let out_of_range = || ParseError::OptionValueOutOfRange {
+    let out_of_range = || Irregularity::OptionValueOutOfRange {
         name: name.to_vec(),
         value: value.to_vec(),
         min,
@@ -141,7 +148,7 @@ pub(super) fn check_option(name: &[u8], value: &[u8]) -> Result<Option<KnownOpti
     match parse_decimal(value) {
         Ok(v) => key.make(v).map(Some).ok_or_else(out_of_range),
         Err(BadNumber::TooLarge) => Err(out_of_range()),
-        Err(BadNumber::NotDecimal) => Err(ParseError::OptionValueNotDecimal {
+        Err(BadNumber::NotDecimal) => Err(Irregularity::OptionValueNotDecimal {
             name: name.to_vec(),
             value: value.to_vec(),
         }),
@@ -175,7 +182,7 @@ impl TftpOption<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tftp::request::tests::{parsed, refused};
+    use crate::tftp::request::tests::{parsed, strict_refused};
 
     #[test]
     fn option_range_edges_accepted() {
@@ -220,17 +227,17 @@ mod tests {
             bytes.extend_from_slice(value);
             bytes.push(0);
             assert_eq!(
-                refused(&bytes),
-                ParseError::OptionValueNotDecimal {
+                strict_refused(&bytes),
+                Irregularity::OptionValueNotDecimal {
                     name: b"blksize".to_vec(),
                     value: value.to_vec()
                 }
             );
         }
-        let e = refused(b"\x00\x01f\x00octet\x00TSIZE\x00big\x00");
+        let e = strict_refused(b"\x00\x01f\x00octet\x00TSIZE\x00big\x00");
         assert_eq!(
             e.to_string(),
-            "value \"big\" of option \"TSIZE\" is not a plain decimal number"
+            "option TSIZE: value big not a decimal number"
         );
     }
 
@@ -252,8 +259,8 @@ mod tests {
                 bytes.push(0);
             }
             assert_eq!(
-                refused(&bytes),
-                ParseError::OptionValueOutOfRange {
+                strict_refused(&bytes),
+                Irregularity::OptionValueOutOfRange {
                     name: name.to_vec(),
                     value: value.to_vec(),
                     min,
@@ -262,8 +269,8 @@ mod tests {
             );
         }
         assert_eq!(
-            refused(b"\x00\x01f\x00octet\x00blksize\x004\x00").to_string(),
-            "value \"4\" of option \"blksize\" is out of range 8..=65464"
+            strict_refused(b"\x00\x01f\x00octet\x00blksize\x004\x00").to_string(),
+            "option blksize: value 4 out of range"
         );
     }
 }

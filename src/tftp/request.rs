@@ -2,17 +2,26 @@
 //! (RFC 1350) with optional name/value options (RFC 2347), into a
 //! [`Request`], or a [`ParseError`] naming the reason it is refused.
 //!
+//! The parse is as liberal as the servers behind the proxy: a datagram
+//! that starts with opcode 1 or 2 and carries a NUL-terminated filename is
+//! a request. Everything after the filename is read best-effort (mode,
+//! options) for the log and for `--max-blksize`, and each departure from
+//! the RFCs is kept as an [`Irregularity`]; [`Request::check_strict`]
+//! turns the first one into a refusal (`--strict-requests`).
+//!
 //! [`Request::parse`] checks every length once and hands out borrowed,
-//! typed views of the client's bytes; unknown opcodes and unknown options
+//! typed views of the client's bytes; unknown opcodes, modes and options
 //! are kept and reported rather than guessed at. This module must not do
-//! IO, log, apply policy, or alter the bytes: the proxy forwards the
-//! datagram exactly as received.
+//! IO, log, apply policy, or alter the bytes (lowering blksize is
+//! [`super::blksize`]'s job).
 
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use thiserror::Error;
 
 use super::escape::quoted;
+use super::irregularity::Irregularity;
 use super::option::check_option;
 use super::MAX_DATAGRAM;
 
@@ -21,14 +30,17 @@ pub use super::mode::Mode;
 pub use super::opcode::{Kind, Opcode};
 pub use super::option::{KnownOption, TftpOption};
 
-/// A checked RRQ or WRQ, borrowing the datagram it was parsed from.
+/// A read or write request, borrowing the datagram it was parsed from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request<'a> {
     bytes: &'a [u8],
     kind: Kind,
     filename: &'a [u8],
-    mode: Mode,
+    mode: Option<&'a [u8]>,
     options: Vec<TftpOption<'a>>,
+    /// Where each option's value lies in `bytes`, in the order of `options`.
+    value_spans: Vec<Range<usize>>,
+    irregularities: Vec<Irregularity>,
 }
 
 /// Splits at the first NUL: the string before it and the bytes after it.
@@ -64,8 +76,9 @@ fn first_repeat<'a>(options: &[TftpOption<'a>]) -> Option<&'a [u8]> {
 }
 
 impl<'a> Request<'a> {
-    /// Parses the first datagram of a transfer, which must be a complete,
-    /// well-formed RRQ or WRQ of at most [`MAX_DATAGRAM`] bytes.
+    /// Parses the first datagram of a transfer: opcode RRQ or WRQ and a
+    /// NUL-terminated filename, in at most [`MAX_DATAGRAM`] bytes. The rest
+    /// is read best-effort; see [`Request::irregularities`].
     ///
     /// Never panics; every refusal is a [`ParseError`] naming the reason.
     pub fn parse(datagram: &'a [u8]) -> Result<Request<'a>, ParseError> {
@@ -82,68 +95,119 @@ impl<'a> Request<'a> {
         let kind = match Opcode::from(u16::from_be_bytes([*hi, *lo])) {
             Opcode::Rrq => Kind::Read,
             Opcode::Wrq => Kind::Write,
-            Opcode::Unknown(n) => return Err(ParseError::UnknownOpcode(n)),
             other => return Err(ParseError::NotARequest(other)),
         };
-
         if rest.is_empty() {
             return Err(ParseError::MissingFilename);
         }
         let (filename, rest) = split_nul(rest).ok_or_else(|| ParseError::FilenameUnterminated {
             filename: rest.to_vec(),
         })?;
-        if filename.is_empty() {
-            return Err(ParseError::EmptyFilename);
-        }
 
-        if rest.is_empty() {
-            return Err(ParseError::MissingMode);
-        }
-        let (mode, mut rest) = split_nul(rest).ok_or_else(|| ParseError::ModeUnterminated {
-            mode: rest.to_vec(),
-        })?;
-        let mode = Mode::from_wire(mode).ok_or_else(|| ParseError::UnknownMode {
-            mode: mode.to_vec(),
-        })?;
-
-        let mut options = Vec::new();
-        while !rest.is_empty() {
-            let (name, after_name) =
-                split_nul(rest).ok_or_else(|| ParseError::OptionNameUnterminated {
-                    name: rest.to_vec(),
-                })?;
-            if name.is_empty() {
-                return Err(ParseError::EmptyOptionName {
-                    position: options.len().saturating_add(1),
-                });
-            }
-            if after_name.is_empty() {
-                return Err(ParseError::OptionWithoutValue {
-                    name: name.to_vec(),
-                });
-            }
-            let (value, after_value) =
-                split_nul(after_name).ok_or_else(|| ParseError::OptionValueUnterminated {
-                    name: name.to_vec(),
-                    value: after_name.to_vec(),
-                })?;
-            check_option(name, value)?;
-            options.push(TftpOption { name, value });
-            rest = after_value;
-        }
-        if let Some(name) = first_repeat(&options) {
-            return Err(ParseError::DuplicateOption {
-                name: name.to_vec(),
-            });
-        }
-
-        Ok(Request {
+        let mut request = Request {
             bytes: datagram,
             kind,
             filename,
-            mode,
-            options,
-        })
+            mode: None,
+            options: Vec::new(),
+            value_spans: Vec::new(),
+            irregularities: Vec::new(),
+        };
+        if filename.is_empty() {
+            request.irregular(Irregularity::EmptyFilename);
+        }
+        request.read_mode_and_options(rest);
+        Ok(request)
+    }
+
+    /// Best-effort reading of what follows the filename (`rest`).
+    fn read_mode_and_options(&mut self, rest: &'a [u8]) {
+        if rest.is_empty() {
+            self.irregular(Irregularity::MissingMode);
+            return;
+        }
+        let (mode, mut rest) = match split_nul(rest) {
+            Some(split) => split,
+            None => {
+                self.irregular(Irregularity::ModeUnterminated {
+                    mode: rest.to_vec(),
+                });
+                (rest, &[][..])
+            }
+        };
+        self.mode = Some(mode);
+        if Mode::from_wire(mode).is_none() {
+            self.irregular(Irregularity::UnknownMode {
+                mode: mode.to_vec(),
+            });
+        }
+
+        while !rest.is_empty() {
+            if rest.iter().all(|&b| b == 0) {
+                self.irregular(Irregularity::TrailingNuls { count: rest.len() });
+                break;
+            }
+            let Some((name, after_name)) = split_nul(rest) else {
+                self.irregular(Irregularity::TrailingUnterminated {
+                    bytes: rest.to_vec(),
+                });
+                break;
+            };
+            if name.is_empty() {
+                self.irregular(Irregularity::EmptyOptionName {
+                    position: self.options.len().saturating_add(1),
+                });
+            }
+            let value_at = self.bytes.len() - after_name.len();
+            let (value, after_value) = match split_nul(after_name) {
+                Some(split) => split,
+                None if after_name.is_empty() => {
+                    self.irregular(Irregularity::OptionWithoutValue {
+                        name: name.to_vec(),
+                    });
+                    (after_name, after_name)
+                }
+                None => {
+                    self.irregular(Irregularity::OptionValueUnterminated {
+                        name: name.to_vec(),
+                        value: after_name.to_vec(),
+                    });
+                    (after_name, &[][..])
+                }
+            };
+            if !after_name.is_empty() {
+                if let Err(irregularity) = check_option(name, value) {
+                    self.irregular(irregularity);
+                }
+            }
+            self.options.push(TftpOption { name, value });
+            self.value_spans.push(value_at..value_at + value.len());
+            rest = after_value;
+        }
+        if let Some(name) = first_repeat(&self.options) {
+            self.irregular(Irregularity::DuplicateOption {
+                name: name.to_vec(),
+            });
+        }
+    }
+
+    fn irregular(&mut self, irregularity: Irregularity) {
+        self.irregularities.push(irregularity);
+    }
+
+    /// `--strict-requests`: refuses a request with any irregularity,
+    /// naming the first (in wire order; a repeated option last).
+    pub fn check_strict(&self) -> Result<(), ParseError> {
+        match self.irregularities.first() {
+            Some(first) => Err(ParseError::Strict(first.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Every departure from the RFCs the request carries, in wire order
+    /// (a repeated option last); empty for an RFC-conforming request.
+    pub fn irregularities(&self) -> &[Irregularity] {
+        &self.irregularities
     }
 
     /// RRQ or WRQ.
@@ -151,19 +215,31 @@ impl<'a> Request<'a> {
         self.kind
     }
 
-    /// The filename as sent: non-empty, no NUL, otherwise unchecked.
+    /// The filename as sent: no NUL, otherwise unchecked (may be empty).
     pub fn filename(&self) -> &'a [u8] {
         self.filename
     }
 
-    /// The transfer mode.
-    pub fn mode(&self) -> Mode {
+    /// The transfer mode, when one is present and known (in any case).
+    pub fn mode(&self) -> Option<Mode> {
+        self.mode.and_then(Mode::from_wire)
+    }
+
+    /// The mode field as sent, known or not; `None` when it is missing.
+    pub fn mode_text(&self) -> Option<&'a [u8]> {
         self.mode
     }
 
-    /// The options in wire order, unknown ones included.
+    /// The options in wire order, unknown and repeated ones included; an
+    /// option without a value has an empty value here.
     pub fn options(&self) -> &[TftpOption<'a>] {
         &self.options
+    }
+
+    /// Where each option's value lies in [`Request::as_bytes`], in the
+    /// order of [`Request::options`].
+    pub(super) fn value_spans(&self) -> &[Range<usize>] {
+        &self.value_spans
     }
 
     /// The first option with this name (ASCII case-insensitive), if any.
@@ -171,19 +247,20 @@ impl<'a> Request<'a> {
         self.options.iter().find(|o| o.is_named(name))
     }
 
-    /// The known options with their typed values, in wire order.
+    /// The known options with valid values, typed, in wire order.
     pub fn known_options(&self) -> impl Iterator<Item = KnownOption> + '_ {
         self.options.iter().filter_map(TftpOption::known)
     }
 
-    /// The whole datagram, exactly as received: what the proxy forwards.
+    /// The whole datagram, exactly as received.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
     }
 }
 
-/// Why a datagram is not an acceptable RRQ or WRQ. The `Display` text is
-/// the operator-facing reason; wire bytes in it are escaped and bounded.
+/// Why a datagram is not a read or write request, or not one the proxy
+/// forwards. The `Display` text is the reason both the log and the
+/// client's ERROR give; wire bytes in it are escaped and bounded.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ParseError {
     /// The datagram exceeds [`MAX_DATAGRAM`] bytes.
@@ -193,103 +270,26 @@ pub enum ParseError {
         len: usize,
     },
     /// Fewer than 2 bytes: not even an opcode.
-    #[error("datagram of {len} byte(s) is too short to hold the 2-byte opcode")]
+    #[error("datagram of {len} byte(s) is too short to hold an opcode")]
     TruncatedOpcode {
         /// The datagram's length.
         len: usize,
     },
-    /// A defined opcode other than RRQ or WRQ.
-    #[error(
-        "{0} packet (opcode {num}) sent to the proxy port: only RRQ and WRQ start a transfer",
-        num = .0.number()
-    )]
+    /// Any opcode but RRQ and WRQ, defined or not.
+    #[error("not a read or write request ({0})")]
     NotARequest(Opcode),
-    /// An opcode number TFTP does not define.
-    #[error("unknown opcode {0}: only RRQ (1) and WRQ (2) start a transfer")]
-    UnknownOpcode(u16),
     /// The datagram ends right after the opcode.
-    #[error("request ends after the opcode: no filename")]
+    #[error("no filename after the opcode")]
     MissingFilename,
     /// The filename runs to the end of the datagram without a NUL.
-    #[error("filename {} is not NUL-terminated", quoted(.filename))]
+    #[error("filename not terminated: {}", quoted(.filename))]
     FilenameUnterminated {
         /// The bytes after the opcode.
         filename: Vec<u8>,
     },
-    /// The filename is the empty string.
-    #[error("filename is empty")]
-    EmptyFilename,
-    /// The datagram ends right after the filename.
-    #[error("request ends after the filename: no transfer mode")]
-    MissingMode,
-    /// The mode runs to the end of the datagram without a NUL.
-    #[error("transfer mode {} is not NUL-terminated", quoted(.mode))]
-    ModeUnterminated {
-        /// The bytes after the filename.
-        mode: Vec<u8>,
-    },
-    /// The mode is not netascii, octet or mail.
-    #[error("unknown transfer mode {}: expected netascii, octet or mail", quoted(.mode))]
-    UnknownMode {
-        /// The mode as sent.
-        mode: Vec<u8>,
-    },
-    /// An option name runs to the end of the datagram without a NUL.
-    #[error("option name {} is not NUL-terminated", quoted(.name))]
-    OptionNameUnterminated {
-        /// The bytes where the option name should be.
-        name: Vec<u8>,
-    },
-    /// An option name is the empty string.
-    #[error("option {position} has an empty name")]
-    EmptyOptionName {
-        /// The option's 1-based position in the option list.
-        position: usize,
-    },
-    /// The datagram ends after an option name: no value follows.
-    #[error("option {} has no value", quoted(.name))]
-    OptionWithoutValue {
-        /// The option name as sent.
-        name: Vec<u8>,
-    },
-    /// An option value runs to the end of the datagram without a NUL.
-    #[error("value {} of option {} is not NUL-terminated", quoted(.value), quoted(.name))]
-    OptionValueUnterminated {
-        /// The option name as sent.
-        name: Vec<u8>,
-        /// The bytes where the value should be.
-        value: Vec<u8>,
-    },
-    /// Two options share a name (compared ASCII case-insensitively).
-    #[error("option {} appears more than once (names are case-insensitive)", quoted(.name))]
-    DuplicateOption {
-        /// The repeated name, as sent the second time.
-        name: Vec<u8>,
-    },
-    /// A known option's value is not a plain decimal number.
-    #[error("value {} of option {} is not a plain decimal number", quoted(.value), quoted(.name))]
-    OptionValueNotDecimal {
-        /// The option name as sent.
-        name: Vec<u8>,
-        /// The value as sent.
-        value: Vec<u8>,
-    },
-    /// A known option's value is a number outside the option's range.
-    #[error(
-        "value {} of option {} is out of range {min}..={max}",
-        quoted(.value),
-        quoted(.name)
-    )]
-    OptionValueOutOfRange {
-        /// The option name as sent.
-        name: Vec<u8>,
-        /// The value as sent (decimal digits).
-        value: Vec<u8>,
-        /// The smallest valid value.
-        min: u64,
-        /// The largest valid value.
-        max: u64,
-    },
+    /// `--strict-requests` refuses a request with an irregularity.
+    #[error("{0} (strict mode)")]
+    Strict(Irregularity),
 }
 
 #[cfg(test)]
@@ -308,6 +308,26 @@ pub(super) mod tests {
             "unprintable reason: {text:?}"
         );
         err
+    }
+
+    /// A request the liberal parse forwards but `--strict-requests`
+    /// refuses; returns the irregularity named.
+    pub(crate) fn strict_refused(bytes: &[u8]) -> Irregularity {
+        let r = parsed(bytes);
+        let err = r.check_strict().expect_err("strict mode must refuse");
+        let text = err.to_string();
+        assert!(text.ends_with(" (strict mode)"), "{text}");
+        assert!(
+            text.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+            "unprintable reason: {text:?}"
+        );
+        match err {
+            ParseError::Strict(i) => {
+                assert_eq!(r.irregularities().first(), Some(&i));
+                i
+            }
+            other => panic!("not a strict refusal: {other:?}"),
+        }
     }
 
     pub(crate) fn parsed(bytes: &[u8]) -> Request<'_> {
@@ -329,8 +349,10 @@ pub(super) mod tests {
         let r = parsed(bytes);
         assert_eq!(r.kind(), Kind::Read);
         assert_eq!(r.filename(), b"pxelinux.0");
-        assert_eq!(r.mode(), Mode::Octet);
+        assert_eq!(r.mode(), Some(Mode::Octet));
         assert!(r.options().is_empty());
+        assert!(r.irregularities().is_empty());
+        assert_eq!(r.check_strict(), Ok(()));
         assert_eq!(r.as_bytes(), bytes);
         assert_eq!(r.kind().to_string(), "RRQ");
     }
@@ -439,42 +461,39 @@ pub(super) mod tests {
     fn data_refused() {
         let e = refused(b"\x00\x03\x00\x01hello");
         assert_eq!(e, ParseError::NotARequest(Opcode::Data));
-        assert_eq!(
-            e.to_string(),
-            "DATA packet (opcode 3) sent to the proxy port: only RRQ and WRQ start a transfer"
-        );
+        assert_eq!(e.to_string(), "not a read or write request (DATA)");
     }
 
     #[test]
     fn ack_refused() {
         let e = refused(b"\x00\x04\x00\x01");
         assert_eq!(e, ParseError::NotARequest(Opcode::Ack));
-        assert!(e.to_string().starts_with("ACK packet (opcode 4)"));
+        assert_eq!(e.to_string(), "not a read or write request (ACK)");
     }
 
     #[test]
     fn error_refused() {
         let e = refused(b"\x00\x05\x00\x01nope\x00");
         assert_eq!(e, ParseError::NotARequest(Opcode::Error));
-        assert!(e.to_string().starts_with("ERROR packet (opcode 5)"));
+        assert_eq!(e.to_string(), "not a read or write request (ERROR)");
     }
 
     #[test]
     fn oack_refused() {
         let e = refused(b"\x00\x06blksize\x00512\x00");
         assert_eq!(e, ParseError::NotARequest(Opcode::Oack));
-        assert!(e.to_string().starts_with("OACK packet (opcode 6)"));
+        assert_eq!(e.to_string(), "not a read or write request (OACK)");
     }
 
     #[test]
     fn unknown_opcode_refused() {
         assert_eq!(
             refused(b"\x00\x00f\x00octet\x00"),
-            ParseError::UnknownOpcode(0)
+            ParseError::NotARequest(Opcode::Unknown(0))
         );
         let e = refused(b"\x01\x01f\x00octet\x00");
-        assert_eq!(e, ParseError::UnknownOpcode(257));
-        assert!(e.to_string().contains("257"));
+        assert_eq!(e, ParseError::NotARequest(Opcode::Unknown(257)));
+        assert_eq!(e.to_string(), "not a read or write request (opcode 257)");
         assert_eq!(Opcode::from(257), Opcode::Unknown(257));
         assert_eq!(u16::from(Opcode::Unknown(257)), 257);
         assert_eq!(Opcode::Unknown(9).to_string(), "opcode 9");
@@ -497,82 +516,124 @@ pub(super) mod tests {
                 filename: b"pxelinux.0".to_vec()
             }
         );
-        assert_eq!(
-            e.to_string(),
-            "filename \"pxelinux.0\" is not NUL-terminated"
-        );
+        assert_eq!(e.to_string(), "filename not terminated: \"pxelinux.0\"");
     }
 
     #[test]
     fn empty_filename() {
-        assert_eq!(refused(b"\x00\x01\x00octet\x00"), ParseError::EmptyFilename);
+        assert_eq!(parsed(b"\x00\x01\x00octet\x00").filename(), b"");
+        assert_eq!(
+            strict_refused(b"\x00\x01\x00octet\x00"),
+            Irregularity::EmptyFilename
+        );
     }
 
     #[test]
     fn missing_mode() {
-        assert_eq!(refused(b"\x00\x01f\x00"), ParseError::MissingMode);
+        let r = parsed(b"\x00\x01f\x00");
+        assert_eq!((r.mode(), r.mode_text()), (None, None));
+        assert_eq!(strict_refused(b"\x00\x01f\x00"), Irregularity::MissingMode);
     }
 
     #[test]
     fn mode_without_nul() {
+        assert_eq!(parsed(b"\x00\x01f\x00octet").mode(), Some(Mode::Octet));
+        let e = strict_refused(b"\x00\x01f\x00octet");
         assert_eq!(
-            refused(b"\x00\x01f\x00octet"),
-            ParseError::ModeUnterminated {
+            e,
+            Irregularity::ModeUnterminated {
                 mode: b"octet".to_vec()
             }
         );
+        assert_eq!(e.to_string(), "transfer mode octet not terminated");
     }
 
     #[test]
     fn unknown_mode() {
-        let e = refused(b"\x00\x01f\x00bin\"\x01\x00");
+        let r = parsed(b"\x00\x01f\x00bin\"\x01\x00");
+        assert_eq!(r.mode(), None);
+        assert_eq!(r.mode_text(), Some(&b"bin\"\x01"[..]));
+        let e = strict_refused(b"\x00\x01f\x00bin\"\x01\x00");
         assert_eq!(
             e,
-            ParseError::UnknownMode {
+            Irregularity::UnknownMode {
                 mode: b"bin\"\x01".to_vec()
             }
         );
-        assert_eq!(
-            e.to_string(),
-            r#"unknown transfer mode "bin\"\x01": expected netascii, octet or mail"#
-        );
+        assert_eq!(e.to_string(), r#"unknown transfer mode "bin\"\x01""#);
     }
 
     #[test]
     fn empty_mode() {
         assert_eq!(
-            refused(b"\x00\x01f\x00\x00"),
-            ParseError::UnknownMode { mode: Vec::new() }
+            strict_refused(b"\x00\x01f\x00\x00"),
+            Irregularity::UnknownMode { mode: Vec::new() }
+        );
+    }
+
+    #[test]
+    fn trailing_nul_padding() {
+        let bytes = b"\x00\x01pxelinux.0\x00octet\x00\x00\x00\x00\x00";
+        let r = parsed(bytes);
+        assert_eq!(r.filename(), b"pxelinux.0");
+        assert_eq!(r.mode(), Some(Mode::Octet));
+        assert!(r.options().is_empty());
+        assert_eq!(r.as_bytes(), bytes);
+        assert_eq!(
+            strict_refused(bytes),
+            Irregularity::TrailingNuls { count: 4 }
+        );
+        let r = parsed(b"\x00\x01f\x00octet\x00blksize\x001428\x00\x00");
+        assert_eq!(
+            r.known_options().collect::<Vec<_>>(),
+            [KnownOption::Blksize(1428)]
+        );
+        assert_eq!(
+            r.irregularities(),
+            [Irregularity::TrailingNuls { count: 1 }]
         );
     }
 
     #[test]
     fn option_name_without_nul() {
         assert_eq!(
-            refused(b"\x00\x01f\x00octet\x00blksize"),
-            ParseError::OptionNameUnterminated {
-                name: b"blksize".to_vec()
+            strict_refused(b"\x00\x01f\x00octet\x00blksize"),
+            Irregularity::TrailingUnterminated {
+                bytes: b"blksize".to_vec()
             }
         );
     }
 
     #[test]
     fn option_without_value() {
-        let e = refused(b"\x00\x01f\x00octet\x00blksize\x00");
+        let r = parsed(b"\x00\x01f\x00octet\x00tsize\x000\x00blksize\x00");
+        assert_eq!(
+            names_values(&r),
+            vec![(&b"tsize"[..], &b"0"[..]), (b"blksize", b"")]
+        );
+        let e = strict_refused(b"\x00\x01f\x00octet\x00tsize\x000\x00blksize\x00");
         assert_eq!(
             e,
-            ParseError::OptionWithoutValue {
+            Irregularity::OptionWithoutValue {
                 name: b"blksize".to_vec()
             }
         );
-        assert_eq!(e.to_string(), "option \"blksize\" has no value");
+        assert_eq!(
+            parsed(b"\x00\x01f\x00octet\x00blksize\x00")
+                .irregularities()
+                .len(),
+            1
+        );
+        assert_eq!(e.to_string(), "option blksize: no value");
     }
 
     #[test]
     fn option_value_without_nul() {
+        let r = parsed(b"\x00\x01f\x00octet\x00blksize\x00512");
+        assert_eq!(r.option("blksize").map(|o| o.value), Some(&b"512"[..]));
         assert_eq!(
-            refused(b"\x00\x01f\x00octet\x00blksize\x00512"),
-            ParseError::OptionValueUnterminated {
+            strict_refused(b"\x00\x01f\x00octet\x00blksize\x00512"),
+            Irregularity::OptionValueUnterminated {
                 name: b"blksize".to_vec(),
                 value: b"512".to_vec()
             }
@@ -582,59 +643,106 @@ pub(super) mod tests {
     #[test]
     fn empty_option_name() {
         assert_eq!(
-            refused(b"\x00\x01f\x00octet\x00\x00512\x00"),
-            ParseError::EmptyOptionName { position: 1 }
+            strict_refused(b"\x00\x01f\x00octet\x00\x00512\x00"),
+            Irregularity::EmptyOptionName { position: 1 }
         );
         assert_eq!(
-            refused(b"\x00\x01f\x00octet\x00a\x00b\x00\x00"),
-            ParseError::EmptyOptionName { position: 2 }
+            strict_refused(b"\x00\x01f\x00octet\x00a\x00b\x00\x00c\x00"),
+            Irregularity::EmptyOptionName { position: 2 }
         );
     }
 
     #[test]
     fn duplicate_option_case_insensitive() {
-        let e = refused(b"\x00\x01f\x00octet\x00blksize\x00512\x00x\x00\x00BlkSize\x001024\x00");
+        let bytes = b"\x00\x01f\x00octet\x00blksize\x00512\x00x\x00\x00BlkSize\x001024\x00";
+        let r = parsed(bytes);
+        assert_eq!(r.options().len(), 3);
+        assert_eq!(r.option("blksize").map(|o| o.value), Some(&b"512"[..]));
+        let e = strict_refused(bytes);
         assert_eq!(
             e,
-            ParseError::DuplicateOption {
+            Irregularity::DuplicateOption {
                 name: b"BlkSize".to_vec()
             }
         );
         assert_eq!(
             e.to_string(),
-            "option \"BlkSize\" appears more than once (names are case-insensitive)"
+            "option BlkSize: repeated (names are case-insensitive)"
         );
     }
 
     #[test]
     fn duplicate_unknown_option_reports_earliest_repeat() {
         assert_eq!(
-            refused(b"\x00\x01f\x00octet\x00b\x001\x00a\x001\x00A\x002\x00B\x002\x00"),
-            ParseError::DuplicateOption {
+            strict_refused(b"\x00\x01f\x00octet\x00b\x001\x00a\x001\x00A\x002\x00B\x002\x00"),
+            Irregularity::DuplicateOption {
                 name: b"A".to_vec()
             }
         );
     }
 
     #[test]
-    fn many_repeated_options_refused() {
+    fn many_repeated_options() {
         let mut bytes = b"\x00\x01f\x00octet\x00".to_vec();
         while bytes.len() + 4 <= MAX_DATAGRAM {
             bytes.extend_from_slice(b"x\x00\x00");
         }
+        assert!(parsed(&bytes).options().len() > 20000);
         assert_eq!(
-            refused(&bytes),
-            ParseError::DuplicateOption {
+            strict_refused(&bytes),
+            Irregularity::DuplicateOption {
                 name: b"x".to_vec()
             }
         );
     }
 
     #[test]
+    fn strict_refusal_example_text() {
+        let bytes = b"\x00\x01f\x00octet\x00blksize\x00100000\x00";
+        let r = parsed(bytes);
+        assert_eq!(r.option("blksize").map(|o| o.value), Some(&b"100000"[..]));
+        assert_eq!(r.known_options().count(), 0);
+        assert_eq!(
+            r.check_strict().map_err(|e| e.to_string()),
+            Err("option blksize: value 100000 out of range (strict mode)".to_owned())
+        );
+    }
+
+    #[test]
+    fn every_irregularity_in_wire_order() {
+        let r = parsed(b"\x00\x02\x00Octet\x00TIMEOUT\x000\x00x\x00\x00timeout\x00abc\x00\x00\x00");
+        assert_eq!(r.kind(), Kind::Write);
+        assert_eq!(
+            r.irregularities(),
+            [
+                Irregularity::EmptyFilename,
+                Irregularity::OptionValueOutOfRange {
+                    name: b"TIMEOUT".to_vec(),
+                    value: b"0".to_vec(),
+                    min: 1,
+                    max: 255
+                },
+                Irregularity::OptionValueNotDecimal {
+                    name: b"timeout".to_vec(),
+                    value: b"abc".to_vec()
+                },
+                Irregularity::TrailingNuls { count: 2 },
+                Irregularity::DuplicateOption {
+                    name: b"timeout".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn reasons_are_bounded() {
-        let mut bytes = b"\x00\x01f\x00".to_vec();
+        let mut bytes = b"\x00\x01".to_vec();
         bytes.resize(MAX_DATAGRAM, 0xff);
         let e = refused(&bytes);
+        assert!(e.to_string().len() < 400, "{e}");
+        let mut bytes = b"\x00\x01f\x00".to_vec();
+        bytes.resize(MAX_DATAGRAM, 0xff);
+        let e = parsed(&bytes).check_strict().expect_err("strict");
         assert!(e.to_string().len() < 400, "{e}");
     }
 
@@ -765,10 +873,39 @@ pub(super) mod tests {
 
         #[test]
         fn refusals_have_printable_reasons(bytes in arbitrary_datagram()) {
-            if let Err(e) = Request::parse(&bytes) {
+            let refusal = match Request::parse(&bytes) {
+                Err(e) => Some(e),
+                Ok(r) => r.check_strict().err(),
+            };
+            if let Some(e) = refusal {
                 let text = e.to_string();
                 prop_assert!(!text.is_empty());
                 prop_assert!(text.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{:?}", text);
+            }
+        }
+
+        #[test]
+        fn liberal_parse_needs_only_opcode_and_terminated_filename(
+            write in any::<bool>(),
+            filename in prop::collection::vec(1u8..=255, 0..32),
+            tail in prop::collection::vec(any::<u8>(), 0..120),
+        ) {
+            let mut bytes = vec![0, if write { 2 } else { 1 }];
+            bytes.extend_from_slice(&filename);
+            bytes.push(0);
+            bytes.extend_from_slice(&tail);
+            let r = Request::parse(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(r.filename(), &filename[..]);
+            prop_assert_eq!(r.as_bytes(), &bytes[..]);
+            prop_assert_eq!(r.options().len(), r.value_spans().len());
+            for (o, span) in r.options().iter().zip(r.value_spans()) {
+                prop_assert_eq!(bytes.get(span.clone()), Some(o.value));
+            }
+            if let Some(lowered) = r.lowered_blksize(512) {
+                let again = Request::parse(&lowered.bytes)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(again.filename(), &filename[..]);
+                prop_assert!(again.lowered_blksize(512).is_none());
             }
         }
 
@@ -795,7 +932,9 @@ pub(super) mod tests {
             let r = Request::parse(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(r.kind(), if write { Kind::Write } else { Kind::Read });
             prop_assert_eq!(r.filename(), &filename[..]);
-            prop_assert_eq!(r.mode(), mode);
+            prop_assert_eq!(r.mode(), Some(mode));
+            prop_assert!(r.irregularities().is_empty(), "{:?}", r.irregularities());
+            prop_assert_eq!(r.check_strict(), Ok(()));
             prop_assert_eq!(r.as_bytes(), &bytes[..]);
             prop_assert_eq!(r.options().len(), opts.len());
             for (got, (name, value, typed)) in r.options().iter().zip(&opts) {
