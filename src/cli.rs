@@ -70,6 +70,16 @@ pub struct Cli {
     #[arg(long = "strict-filenames")]
     pub strict_filenames: bool,
 
+    /// Refuse requests that depart from RFC 1350/2347 in any way (the
+    /// servers take them; by default they are forwarded as sent).
+    #[arg(long = "strict-requests")]
+    pub strict_requests: bool,
+
+    /// Lower a larger blksize a request asks for to this (8-65464).
+    #[arg(long = "max-blksize", value_name = "bytes",
+          value_parser = clap::value_parser!(u16).range(8..=65464))]
+    pub max_blksize: Option<u16>,
+
     /// nftables table (family inet) holding the return-path maps (Linux).
     #[arg(long = "table", value_name = "name", default_value = "tftp_proxy")]
     pub table: String,

@@ -176,6 +176,8 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
         transfer_wait: Duration::from_secs(cli.transwait),
         max_per_client: usize::try_from(cli.max_per_client).unwrap_or(usize::MAX),
         max_transfers: raise_open_file_limit(),
+        strict_requests: cli.strict_requests,
+        max_blksize: cli.max_blksize,
     };
     let transfer_wait = settings.transfer_wait;
     let mut firewall = open_firewall(cli, transfer_wait)?;

@@ -3,7 +3,8 @@
 //! This module owns what happens to each datagram inetd's socket holds:
 //! dissect it, ask the firewall where it was going, apply the policy, open
 //! a socket toward the server, install the return path, forward the request
-//! unchanged, and log one line. It talks to the packet filter only through
+//! (unchanged, or with its blksize lowered by `--max-blksize`), and log
+//! one line. It talks to the packet filter only through
 //! [`Firewall`].
 //!
 //! The process lives until the socket has been idle for `--idle` seconds
@@ -55,6 +56,10 @@ pub struct Settings {
     pub max_per_client: usize,
     /// Live transfers the process can hold at all (its open-file limit).
     pub max_transfers: usize,
+    /// `--strict-requests`: refuse requests with any RFC irregularity.
+    pub strict_requests: bool,
+    /// `--max-blksize`: lower a larger requested blksize to this.
+    pub max_blksize: Option<u16>,
 }
 
 /// How the serving of the socket ended.
@@ -188,22 +193,29 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             self.answer(arrival, ErrorCode::IllegalOperation, "datagram too long");
             return Disposition::Refused;
         }
-        let request = match Request::parse(datagram) {
+        let parsed = Request::parse(datagram).and_then(|r| {
+            if self.settings.strict_requests {
+                r.check_strict()?;
+            }
+            Ok(r)
+        });
+        let request = match parsed {
             Ok(r) => r,
             Err(e) => {
                 self.log.warning(format_args!("{client}: refused: {e}"));
                 // Never answer an ERROR with an ERROR.
                 if tftp::Opcode::of(datagram) != Some(tftp::Opcode::Error) {
-                    self.answer(
-                        arrival,
-                        ErrorCode::IllegalOperation,
-                        "only RRQ and WRQ are accepted here",
-                    );
+                    self.answer(arrival, ErrorCode::IllegalOperation, &e.to_string());
                 }
                 return Disposition::Refused;
             }
         };
         let what = format!("{} {}", request.kind(), tftp::quoted(request.filename()));
+        let lowered = self
+            .settings
+            .max_blksize
+            .and_then(|max| request.lowered_blksize(max));
+        let outgoing = lowered.as_ref().map_or(datagram, |l| &l.bytes[..]);
 
         let redirection = match self.original_destination(arrival) {
             Ok(r) => r,
@@ -229,7 +241,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         }
         if let Some(live) = self.transfers.retransmission_of(client, server, datagram) {
             let path = live.path;
-            let sent = live.upstream.send(datagram);
+            let sent = live.upstream.send(outgoing);
             return match sent {
                 Ok(_) => {
                     self.log.info(format_args!(
@@ -269,9 +281,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return Disposition::Refused;
         }
 
-        match self.forward(&redirection, unmapped_addr(arrival.local), datagram) {
+        match self.forward(&redirection, unmapped_addr(arrival.local), outgoing) {
             Ok((path, upstream)) => {
-                self.log_forwarded(&path, &request, &what);
+                self.log_forwarded(&path, &request, &what, lowered.as_ref());
                 if !self.settings.dry_run {
                     self.transfers.insert(Transfer {
                         path,
@@ -323,7 +335,13 @@ impl<'a, F: Firewall> Proxy<'a, F> {
 
     /// The request's log line (`client -> proxy -> server RRQ "file"`,
     /// options appended with `-v`) and, with `-v` or `-n`, the rules.
-    fn log_forwarded(&mut self, path: &ReturnPath, request: &Request<'_>, what: &str) {
+    fn log_forwarded(
+        &mut self,
+        path: &ReturnPath,
+        request: &Request<'_>,
+        what: &str,
+        lowered: Option<&tftp::LoweredBlksize>,
+    ) {
         let mut line = format!(
             "{} -> {} -> {} {what}",
             path.client, path.proxy, path.server
@@ -336,6 +354,30 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             }
         }
         self.log.info(line);
+        if self.log.verbose {
+            if let Some(lowered) = lowered {
+                for requested in &lowered.requested {
+                    self.log.info(format_args!(
+                        "{}: blksize {} lowered to {} (--max-blksize)",
+                        path.client,
+                        tftp::quoted(requested),
+                        lowered.max
+                    ));
+                }
+            }
+            if !request.irregularities().is_empty() {
+                let list: Vec<String> = request
+                    .irregularities()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                self.log.info(format_args!(
+                    "{}: not RFC-strict, forwarded as the servers take it: {}",
+                    path.client,
+                    list.join("; ")
+                ));
+            }
+        }
         if self.log.verbose || self.settings.dry_run {
             let verb = if self.settings.dry_run {
                 "would install"
