@@ -266,7 +266,9 @@ fn not_requests() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 
 #[test]
 fn every_shape_a_server_serves_directly_is_served_through_the_helper() {
-    let lab = lab_with(&[]);
+    // One client address starts some 100 transfers within the transfer
+    // wait: above the default per-client cap, which is not under test here.
+    let lab = lab_with(&["--max-per-client", "1000"]);
     for root in [lab.server_root(), lab.atftpd_root(), lab.dnsmasq_root()] {
         Lab::make_file(&root.join("probe.bin"), 3000, 5);
     }
