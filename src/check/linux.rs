@@ -94,6 +94,7 @@ fn conntrack(table: &str) -> Finding {
     let netfilter = Netfilter::open(NetfilterOptions {
         table: table.to_owned(),
         transfer_wait: Duration::from_secs(1),
+        upstream_mark: 0,
     });
     // A lookup of a flow that cannot exist: "not found" is conntrack's answer.
     let nowhere: SocketAddr = ([127, 0, 0, 1], 9).into();
