@@ -411,6 +411,14 @@ fn max_blksize_lowers_what_the_server_offers() {
         m.ends_with("blksize \"1468\" lowered to 1200 (--max-blksize)")
     });
     assert!(lowered.len() >= 3, "{}", lab.process_logs());
+    // -v also says what a forwarded request departs from.
+    let irregular = lab.wait_for_log(3, std::time::Duration::from_secs(2), |m| {
+        m.ends_with(
+            "not RFC-strict, forwarded as the servers take it: \
+             option blksize: repeated (names are case-insensitive)",
+        )
+    });
+    assert!(irregular.len() >= 3, "{}", lab.process_logs());
 }
 
 #[test]

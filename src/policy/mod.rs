@@ -347,6 +347,36 @@ mod tests {
     }
 
     #[test]
+    fn policy_applies_to_requests_the_liberal_parse_forwards() {
+        // Mode without its NUL, NUL padding, a repeated option: the servers
+        // take these, and so the policy must judge them like any other.
+        let wrq = b"\x00\x02upload.bin\x00octet";
+        let rrq = b"\x00\x01a b.cfg\x00octet\x00blksize\x00512\x00BLKSIZE\x001\x00\x00\x00";
+        let read_only = Policy {
+            access: Access::ReadOnly,
+            ..Policy::default()
+        };
+        assert_eq!(
+            check(&read_only, wrq, "192.0.2.9", "198.51.100.7"),
+            Err(Refusal::ReadOnly)
+        );
+        let strict = Policy {
+            strict_filenames: true,
+            allow_servers: vec![cidr("198.51.100.0/24")],
+            ..Policy::default()
+        };
+        assert_eq!(
+            check(&strict, rrq, "192.0.2.9", "198.51.100.7"),
+            Err(Refusal::FilenameByte(b' '))
+        );
+        assert_eq!(
+            check(&strict, wrq, "192.0.2.9", "203.0.113.7"),
+            Err(Refusal::ServerNotAllowed(ip("203.0.113.7")))
+        );
+        assert_eq!(check(&strict, wrq, "192.0.2.9", "198.51.100.7"), Ok(()));
+    }
+
+    #[test]
     fn write_only_refuses_rrq() {
         let p = Policy {
             access: Access::WriteOnly,

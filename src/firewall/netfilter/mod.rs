@@ -196,8 +196,10 @@ impl Firewall for Netfilter {
     /// looked up for a flow's first packet: net/netfilter/nf_nat_core.c,
     /// nf_nat_inet_fn()). `notrack` must run before conntrack's own hook
     /// (NF_IP_PRI_CONNTRACK -200, include/uapi/linux/netfilter_ipv4.h;
-    /// `raw` is -300). SO_MARK needs CAP_NET_ADMIN (net/core/sock.c,
-    /// sk_setsockopt()), which the helper keeps.
+    /// `raw` is -300). SO_MARK needs CAP_NET_ADMIN or CAP_NET_RAW
+    /// (net/core/sock.c, sk_setsockopt()); the helper keeps the first.
+    /// Setting it after connect() is fine: __sock_set_mark() drops the
+    /// socket's cached route, so the mark takes part in routing too.
     fn prepare_upstream(
         &mut self,
         socket: BorrowedFd<'_>,
