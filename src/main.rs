@@ -122,6 +122,13 @@ fn check(cli: &Cli) -> ExitCode {
         table: cli.table.clone(),
         syslog_socket: cli.syslog_socket.clone(),
         user: cli.user.clone(),
+        arguments: |argv| {
+            Cli::try_parse_from(argv).map(drop).map_err(|e| {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                first.strip_prefix("error: ").unwrap_or(first).to_owned()
+            })
+        },
     });
     for finding in &findings {
         println!("{finding}");

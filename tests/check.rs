@@ -21,6 +21,8 @@ struct Gateway {
     masquerade_random: bool,
     redirect_port: u16,
     inetd_program: String,
+    /// Flags appended to the inetd lines.
+    inetd_flags: String,
     forwarding: bool,
 }
 
@@ -33,6 +35,7 @@ impl Default for Gateway {
             masquerade_random: false,
             redirect_port: 6969,
             inetd_program: HELPER.to_owned(),
+            inetd_flags: String::new(),
             forwarding: true,
         }
     }
@@ -115,9 +118,10 @@ impl Gateway {
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| {
                 format!(
-                    "{} --syslog-socket {}\n",
+                    "{} --syslog-socket {}{}\n",
                     l.replace("/usr/local/libexec/tftp-proxy", &self.inetd_program),
-                    log.display()
+                    log.display(),
+                    self.inetd_flags
                 )
             })
             .collect();
@@ -317,6 +321,22 @@ fn inetd_line_naming_a_missing_binary() {
     let (lines, code) = check(&lab);
     let expected = [format!(
         "FAULT: inetd ({}) starts /usr/local/libexec/tftp-proxyy on port 6969, which does not exist or is not executable: install the helper there or correct the line, then restart inetd",
+        lab.dir.join("inetd.conf").display()
+    )];
+    assert_eq!(faults(&lines), expected, "{}", lines.join("\n"));
+    assert_eq!(code, Some(1));
+}
+
+#[test]
+fn inetd_line_with_a_mistyped_flag() {
+    let gateway = Gateway {
+        inetd_flags: " --tabel tftp_proxy".to_owned(),
+        ..Gateway::default()
+    };
+    let lab = gateway.start();
+    let (lines, code) = check(&lab);
+    let expected = [format!(
+        "FAULT: inetd ({}) starts tftp-proxy on port 6969 with arguments it refuses (unexpected argument '--tabel' found): correct them, then restart inetd",
         lab.dir.join("inetd.conf").display()
     )];
     assert_eq!(faults(&lines), expected, "{}", lines.join("\n"));

@@ -59,15 +59,25 @@ pub fn parse(text: &str) -> Vec<InetdLine> {
         .collect()
 }
 
+/// What [`judge`] asks of the system about a line's program.
+pub struct Programs<'a> {
+    /// Whether a program path exists and may be run.
+    pub executable: &'a dyn Fn(&str) -> bool,
+    /// Whether the helper accepts these arguments (`argv[0]` first), or
+    /// the reason it refuses them.
+    pub arguments: &'a dyn Fn(&[String]) -> Result<(), String>,
+}
+
 /// Judges the helper's lines in one inetd configuration (`source` names
-/// it in the findings) against the port the firewall redirects to.
-/// `executable` says whether a program path exists and may be run.
-/// Returns `None` when the configuration has no tftp-proxy line at all.
+/// it in the findings) against the port the firewall redirects to: the
+/// port, the program, and the program's arguments (a bad flag makes every
+/// start fail). Returns `None` when the configuration has no tftp-proxy
+/// line at all.
 pub fn judge(
     source: &str,
     lines: &[InetdLine],
     port: u16,
-    executable: impl Fn(&str) -> bool,
+    programs: &Programs<'_>,
 ) -> Option<Finding> {
     let helpers: Vec<&InetdLine> = lines
         .iter()
@@ -85,11 +95,18 @@ pub fn judge(
             services.join(", ")
         )));
     }
-    if let Some(missing) = on_port.iter().find(|l| !executable(&l.program)) {
+    if let Some(missing) = on_port.iter().find(|l| !(programs.executable)(&l.program)) {
         return Some(Finding::fault(format!(
             "{source} starts {} on port {port}, which does not exist or is not executable: install the helper there or correct the line, then restart inetd",
             missing.program
         )));
+    }
+    for line in &on_port {
+        if let Err(e) = (programs.arguments)(&line.arguments) {
+            return Some(Finding::fault(format!(
+                "{source} starts tftp-proxy on port {port} with arguments it refuses ({e}): correct them, then restart inetd"
+            )));
+        }
     }
     Some(Finding::ok(format!(
         "{source} starts {} on port {port}",
@@ -119,7 +136,11 @@ mod tests {
     #[test]
     fn judges_port_and_program() {
         let lines = parse(SHIPPED);
-        let all = |_: &str| true;
+        let accept = |_: &[String]| Ok(());
+        let all = &Programs {
+            executable: &|_| true,
+            arguments: &accept,
+        };
         assert_eq!(
             judge("inetd (/etc/inetd.conf)", &lines, 6969, all)
                 .unwrap()
@@ -130,7 +151,11 @@ mod tests {
             judge("inetd (/etc/inetd.conf)", &lines, 6970, all).unwrap().to_string(),
             "FAULT: inetd (/etc/inetd.conf) starts tftp-proxy on port 6969, but the firewall redirects requests to port 6970: make the inetd line and the redirect rule name the same port, then restart inetd"
         );
-        let finding = judge("inetd (/etc/inetd.conf)", &lines, 6969, |_| false).unwrap();
+        let none = &Programs {
+            executable: &|_| false,
+            arguments: &accept,
+        };
+        let finding = judge("inetd (/etc/inetd.conf)", &lines, 6969, none).unwrap();
         assert_eq!(finding.status, super::super::Status::Fault);
         assert!(finding
             .text
@@ -138,6 +163,25 @@ mod tests {
         assert_eq!(
             judge("x", &parse("tftp dgram udp wait root /a b\n"), 6969, all),
             None
+        );
+    }
+
+    #[test]
+    fn judges_arguments() {
+        let refuse_v = |a: &[String]| {
+            if a.iter().any(|x| x == "-v") {
+                Err("unexpected argument '-v'".to_owned())
+            } else {
+                Ok(())
+            }
+        };
+        let programs = &Programs {
+            executable: &|_| true,
+            arguments: &refuse_v,
+        };
+        assert_eq!(
+            judge("inetd (/etc/inetd.conf)", &parse(SHIPPED), 6969, programs).unwrap().to_string(),
+            "FAULT: inetd (/etc/inetd.conf) starts tftp-proxy on port 6969 with arguments it refuses (unexpected argument '-v'): correct them, then restart inetd"
         );
     }
 }

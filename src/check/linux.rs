@@ -40,7 +40,7 @@ pub fn run(options: &CheckOptions) -> Vec<Finding> {
     ));
     findings.push(capability());
     findings.push(conntrack(&options.table));
-    findings.push(starter(port));
+    findings.push(starter(port, options.arguments));
     findings.push(syslog(options.syslog_socket.as_deref()));
     findings
 }
@@ -190,7 +190,11 @@ fn systemd_socket(port: u16) -> Option<Finding> {
 }
 
 /// An inetd line or a systemd socket that starts the helper on `port`.
-fn starter(port: u16) -> Finding {
+fn starter(port: u16, arguments: fn(&[String]) -> Result<(), String>) -> Finding {
+    let programs = inetd::Programs {
+        executable: &executable,
+        arguments: &arguments,
+    };
     let mut first = None;
     for config in running_inetd_configs() {
         let source = format!("inetd ({})", config.display());
@@ -201,7 +205,7 @@ fn starter(port: u16) -> Finding {
                 continue;
             }
         };
-        match inetd::judge(&source, &inetd::parse(&text), port, executable) {
+        match inetd::judge(&source, &inetd::parse(&text), port, &programs) {
             Some(f) if f.status == super::Status::Ok => return f,
             Some(f) => {
                 first.get_or_insert(f);

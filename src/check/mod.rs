@@ -86,6 +86,9 @@ pub struct CheckOptions {
     pub syslog_socket: Option<PathBuf>,
     /// The unprivileged user the helper becomes (`-u`).
     pub user: String,
+    /// Whether the helper accepts a command line (`argv[0]` first), or
+    /// the first line of the reason it refuses it.
+    pub arguments: fn(&[String]) -> Result<(), String>,
 }
 
 /// The port the shipped rules redirect to when no rule says otherwise.

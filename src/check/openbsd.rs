@@ -138,9 +138,9 @@ pub fn check_user(passwd: &str, user: &str) -> Finding {
 }
 
 /// /etc/inetd.conf: a line starts the helper on `port`.
-pub fn check_inetd(conf: &str, port: u16, executable: impl Fn(&str) -> bool) -> Finding {
+pub fn check_inetd(conf: &str, port: u16, programs: &inetd::Programs<'_>) -> Finding {
     let source = "inetd (/etc/inetd.conf)";
-    inetd::judge(source, &inetd::parse(conf), port, executable).unwrap_or_else(|| {
+    inetd::judge(source, &inetd::parse(conf), port, programs).unwrap_or_else(|| {
         Finding::fault(format!(
             "{source} has no tftp-proxy line: add the lines of etc/inetd.conf.openbsd and rcctl restart inetd"
         ))
@@ -166,9 +166,8 @@ pub struct Observed<'a> {
     pub inetd_conf: &'a str,
 }
 
-/// Every OpenBSD check over gathered data, in order. `executable` says
-/// whether a program path exists and may be run.
-pub fn check_all(observed: Observed<'_>, executable: impl Fn(&str) -> bool) -> Vec<Finding> {
+/// Every OpenBSD check over gathered data, in order.
+pub fn check_all(observed: Observed<'_>, programs: &inetd::Programs<'_>) -> Vec<Finding> {
     let port = find_redirect(observed.rules).unwrap_or(DEFAULT_HELPER_PORT);
     vec![
         check_enabled(observed.info),
@@ -178,7 +177,7 @@ pub fn check_all(observed: Observed<'_>, executable: impl Fn(&str) -> bool) -> V
         check_redirect(observed.rules),
         check_nat(observed.rules),
         check_user(observed.passwd, observed.user),
-        check_inetd(observed.inetd_conf, port, executable),
+        check_inetd(observed.inetd_conf, port, programs),
     ]
 }
 
@@ -209,6 +208,7 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
     );
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let inetd_conf = std::fs::read_to_string("/etc/inetd.conf").unwrap_or_default();
+    let arguments = options.arguments;
     check_all(
         Observed {
             info: &info,
@@ -219,7 +219,10 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
             user: &options.user,
             inetd_conf: &inetd_conf,
         },
-        executable,
+        &inetd::Programs {
+            executable: &executable,
+            arguments: &arguments,
+        },
     )
 }
 
@@ -227,6 +230,11 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::check::Status;
+
+    const ANY: &inetd::Programs<'static> = &inetd::Programs {
+        executable: &|_| true,
+        arguments: &|_| Ok(()),
+    };
 
     const INFO: &str = "Status: Enabled for 0 days 01:02:03           Debug: err\n\nState Table                          Total             Rate\n";
     const RULES: &str = "match in all scrub (no-df)\nblock drop log all\nanchor \"tftp-proxy/*\" all\nmatch out on egress inet from 192.0.2.0/24 to any nat-to (em0:0) round-robin\npass in quick on em1 inet proto udp from any to any port = 69 rdr-to 127.0.0.1 port 6969\npass out all flags S/SA\n";
@@ -243,7 +251,7 @@ mod tests {
                 user: "_tftp_proxy",
                 inetd_conf: "127.0.0.1:6969\tdgram\tudp\twait.1000\troot\t/usr/local/libexec/tftp-proxy\ttftp-proxy\n",
             },
-            |_| true,
+            ANY,
         );
         for f in &findings {
             assert_eq!(f.status, Status::Ok, "{f}");
@@ -331,14 +339,14 @@ mod tests {
                 .text
                 .contains("uid 108")
         );
-        assert!(check_inetd("", 6969, |_| true)
+        assert!(check_inetd("", 6969, ANY)
             .text
             .contains("has no tftp-proxy line"));
         assert_eq!(
             check_inetd(
                 "127.0.0.1:6969 dgram udp wait root /usr/local/libexec/tftp-proxy tftp-proxy\n",
                 6970,
-                |_| true
+                ANY
             )
             .status,
             Status::Fault
