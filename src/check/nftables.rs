@@ -61,6 +61,9 @@ pub struct Ruleset {
     pub maps: Vec<Map>,
     /// Every chain, with its rules.
     pub chains: Vec<Chain>,
+    /// The conntrack TFTP helpers defined (`ct helper` objects of type
+    /// `tftp`), as `family table name`.
+    pub tftp_helpers: Vec<String>,
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -97,6 +100,15 @@ impl Ruleset {
                     name: text(m, "name"),
                     flags: strings(m.get("flags")),
                 });
+            } else if let Some(h) = item.get("ct helper") {
+                if text(h, "type") == "tftp" {
+                    ruleset.tftp_helpers.push(format!(
+                        "{} {} {}",
+                        text(h, "family"),
+                        text(h, "table"),
+                        text(h, "name")
+                    ));
+                }
             } else if let Some(c) = item.get("chain") {
                 ruleset.chains.push(Chain {
                     family: text(c, "family"),
@@ -734,6 +746,16 @@ pub fn check_nat(ruleset: &Ruleset, ext_if: Option<&str>) -> Finding {
     Finding::ok("no masquerade or snat rewrites the helper's own requests")
 }
 
+/// Whether the kernel's own conntrack TFTP helper is defined as well.
+pub fn check_kernel_helper(ruleset: &Ruleset) -> Finding {
+    match ruleset.tftp_helpers.first() {
+        None => Finding::ok("no conntrack TFTP helper is defined beside tftp-proxy"),
+        Some(helper) => Finding::warning(format!(
+            "the conntrack TFTP helper {helper} is defined: where it is attached to port 69 it and tftp-proxy both act on the same transfers; remove it, or leave TFTP to it alone"
+        )),
+    }
+}
+
 /// Every ruleset check, in order, from `nft -j list ruleset` output; also
 /// the helper's port the redirect names.
 pub fn check_ruleset(ruleset: &Ruleset, table: &str) -> (Vec<Finding>, Option<u16>) {
@@ -750,6 +772,7 @@ pub fn check_ruleset(ruleset: &Ruleset, table: &str) -> (Vec<Finding>, Option<u1
         check_forward(ruleset, ext_if.as_deref(), int_if.as_deref()),
         check_output(ruleset, ext_if.as_deref()),
         check_nat(ruleset, ext_if.as_deref()),
+        check_kernel_helper(ruleset),
     ];
     (findings, redirect.map(|r| r.port))
 }
@@ -798,6 +821,7 @@ mod tests {
                 "ok: the forward path accepts the servers' answers (ct status dnat) and the transfers",
                 "ok: the output path lets the helper's requests out",
                 "ok: no masquerade or snat rewrites the helper's own requests",
+                "ok: no conntrack TFTP helper is defined beside tftp-proxy",
             ]
         );
         let r = find_redirect(&gateway()).unwrap();
@@ -888,6 +912,19 @@ mod tests {
             "ok: the input path accepts redirected requests to port 6969"
         );
         assert!(check_input(&r, 7000, None).text.contains("policy drop"));
+    }
+
+    #[test]
+    fn kernel_tftp_helper_is_a_warning() {
+        let json = r#"{"nftables":[{"table":{"family":"inet","name":"kernel_tftp"}},
+            {"ct helper":{"family":"inet","name":"tftp_69","table":"kernel_tftp","type":"tftp","protocol":"udp","l3proto":"inet"}}]}"#;
+        let f = check_kernel_helper(&Ruleset::parse(json).unwrap());
+        assert_eq!(f.status, super::super::Status::Warning);
+        assert!(
+            f.text
+                .starts_with("the conntrack TFTP helper inet kernel_tftp tftp_69 is defined"),
+            "{f}"
+        );
     }
 
     #[test]
