@@ -353,6 +353,27 @@ struct Walk<'a> {
     ruleset: &'a Ruleset,
     packet: &'a Packet,
     nat: Vec<NatReached>,
+    /// Rules that could accept the packet but match on something the walk
+    /// does not know (so were taken as not matching).
+    unsure: Vec<String>,
+}
+
+/// Where a walk found the packet dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dropped {
+    /// Which chain or rule drops it.
+    why: String,
+    /// Rules the walk could not judge that might have accepted it first.
+    unsure: Vec<String>,
+}
+
+/// Whether a rule holds a verdict that could let a packet on.
+fn may_accept(exprs: &[Value]) -> bool {
+    exprs.iter().any(|e| {
+        ["accept", "jump", "goto", "vmap"]
+            .iter()
+            .any(|k| e.get(k).is_some())
+    })
 }
 
 impl Walk<'_> {
@@ -397,16 +418,31 @@ impl Walk<'_> {
                     continue;
                 };
                 match key.as_str() {
-                    "match" => {
-                        if matches(self.packet, value) != Some(true) {
+                    "match" => match matches(self.packet, value) {
+                        Some(true) => {}
+                        Some(false) => continue 'rules,
+                        None => {
+                            if may_accept(exprs) {
+                                self.unsure.push(format!(
+                                    "rule handle {handle} of chain {}",
+                                    chain.describe()
+                                ));
+                            }
                             continue 'rules;
                         }
-                    }
+                    },
                     "vmap" => {
                         let Some(left) = value.get("key") else {
                             continue 'rules;
                         };
                         let field = self.packet.field(left);
+                        if matches!(field, Field::Unknown) {
+                            self.unsure.push(format!(
+                                "rule handle {handle} of chain {}",
+                                chain.describe()
+                            ));
+                            continue 'rules;
+                        }
                         let Some(Value::Array(entries)) =
                             value.get("data").and_then(|d| d.get("set"))
                         else {
@@ -452,36 +488,53 @@ impl Walk<'_> {
 
     /// Runs the packet through every base chain of `hook`; the first drop,
     /// if any.
-    fn through(&mut self, hook: &str, kind: Option<&str>) -> Option<String> {
+    fn through(&mut self, hook: &str, kind: Option<&str>) -> Option<Dropped> {
         for chain in self.ruleset.base_chains(hook, self.packet.v6) {
             if kind.is_some() && chain.kind.as_deref() != kind {
                 continue;
             }
-            match self.run(chain, 0) {
-                Verdict::Drop(d) => return Some(d),
-                Verdict::Accept => {}
-                Verdict::Return | Verdict::Continue => {
-                    if chain.policy == "drop" {
-                        return Some(format!(
-                            "chain {} drops them (policy drop)",
-                            chain.describe()
-                        ));
-                    }
+            self.unsure.clear();
+            let why = match self.run(chain, 0) {
+                Verdict::Drop(d) => d,
+                Verdict::Accept => continue,
+                Verdict::Return | Verdict::Continue if chain.policy == "drop" => {
+                    format!("chain {} drops them (policy drop)", chain.describe())
                 }
-            }
+                Verdict::Return | Verdict::Continue => continue,
+            };
+            return Some(Dropped {
+                why,
+                unsure: std::mem::take(&mut self.unsure),
+            });
         }
         None
     }
 }
 
 /// The first drop of `packet` on `hook`, if any.
-fn dropped(ruleset: &Ruleset, packet: &Packet, hook: &str) -> Option<String> {
+fn dropped(ruleset: &Ruleset, packet: &Packet, hook: &str) -> Option<Dropped> {
     Walk {
         ruleset,
         packet,
         nat: Vec::new(),
+        unsure: Vec::new(),
     }
     .through(hook, None)
+}
+
+/// A fault when the walk is sure of the drop; a warning naming the rules
+/// it could not judge otherwise. `what` says what is dropped, `fix` what
+/// to add.
+fn drop_finding(what: &str, dropped: Dropped, fix: &str) -> Finding {
+    if dropped.unsure.is_empty() {
+        Finding::fault(format!("{what}: {}; {fix}", dropped.why))
+    } else {
+        Finding::warning(format!(
+            "{what}, unless {} accepts them (it matches on what --check cannot see): {}; {fix}",
+            dropped.unsure.join(" or "),
+            dropped.why
+        ))
+    }
 }
 
 /// The interface a rule matches with `iifname "x"`, if it does.
@@ -642,11 +695,13 @@ pub fn check_input(ruleset: &Ruleset, port: u16, int_if: Option<&str>) -> Findin
             fib_daddr: Some("local"),
             fib_saddr: None,
         };
-        if let Some(why) = dropped(ruleset, &packet, "input") {
+        if let Some(d) = dropped(ruleset, &packet, "input") {
             let family = if v6 { "IPv6" } else { "IPv4" };
-            return Finding::fault(format!(
-                "the input path drops redirected requests to port {port} ({family}): {why}; add `udp dport {port} ct status dnat accept` to it"
-            ));
+            return drop_finding(
+                &format!("the input path drops redirected requests to port {port} ({family})"),
+                d,
+                &format!("add `udp dport {port} ct status dnat accept` to it"),
+            );
         }
     }
     Finding::ok(format!(
@@ -670,10 +725,12 @@ pub fn check_forward(ruleset: &Ruleset, ext_if: Option<&str>, int_if: Option<&st
                 fib_daddr: None,
                 fib_saddr: None,
             };
-            if let Some(why) = dropped(ruleset, &packet, "forward") {
-                return Finding::fault(format!(
-                    "the forward path drops the servers' {what} to the phones: {why}; add `ct status dnat meta l4proto udp accept` and `ct state established,related accept` to it"
-                ));
+            if let Some(d) = dropped(ruleset, &packet, "forward") {
+                return drop_finding(
+                    &format!("the forward path drops the servers' {what} to the phones"),
+                    d,
+                    "add `ct status dnat meta l4proto udp accept` and `ct state established,related accept` to it",
+                );
             }
         }
     }
@@ -694,10 +751,12 @@ pub fn check_output(ruleset: &Ruleset, ext_if: Option<&str>) -> Finding {
             fib_daddr: None,
             fib_saddr: Some("local"),
         };
-        if let Some(why) = dropped(ruleset, &packet, "output") {
-            return Finding::fault(format!(
-                "the output path drops the helper's requests to the servers' port 69: {why}; accept `udp dport 69` in it"
-            ));
+        if let Some(d) = dropped(ruleset, &packet, "output") {
+            return drop_finding(
+                "the output path drops the helper's requests to the servers' port 69",
+                d,
+                "accept `udp dport 69` in it",
+            );
         }
     }
     Finding::ok("the output path lets the helper's requests out")
@@ -724,6 +783,7 @@ pub fn check_nat(ruleset: &Ruleset, ext_if: Option<&str>) -> Finding {
             ruleset,
             packet: &packet,
             nat: Vec::new(),
+            unsure: Vec::new(),
         };
         walk.through("postrouting", Some("nat"));
         if let Some(nat) = walk.nat.first() {
@@ -924,6 +984,20 @@ mod tests {
             f.text
                 .starts_with("the conntrack TFTP helper inet kernel_tftp tftp_69 is defined"),
             "{f}"
+        );
+    }
+
+    #[test]
+    fn an_accept_on_addresses_makes_a_drop_a_warning() {
+        // `ip daddr 192.0.2.1 udp dport 6969 accept`: --check does not know
+        // the address a redirect picks, so it cannot be sure of the drop.
+        let json = r#"{"nftables":[{"table":{"family":"inet","name":"f"}},
+            {"chain":{"family":"inet","table":"f","name":"in","type":"filter","hook":"input","prio":0,"policy":"drop"}},
+            {"rule":{"family":"inet","table":"f","chain":"in","handle":7,"expr":[{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"daddr"}},"right":"192.0.2.1"}},{"match":{"op":"==","left":{"payload":{"protocol":"udp","field":"dport"}},"right":6969}},{"accept":null}]}}]}"#;
+        let f = check_input(&Ruleset::parse(json).unwrap(), 6969, None);
+        assert_eq!(
+            f.to_string(),
+            "warning: the input path drops redirected requests to port 6969 (IPv4), unless rule handle 7 of chain inet f in accepts them (it matches on what --check cannot see): chain inet f in drops them (policy drop); add `udp dport 6969 ct status dnat accept` to it"
         );
     }
 
