@@ -1,8 +1,9 @@
 //! README's Linux install steps, run as printed: the commands between the
-//! `install-linux` markers, in a mount namespace whose /usr/local is an
-//! empty tmpfs (as on a fresh Debian) and whose /etc/inetd.conf is a
-//! scratch copy, on the lab's firewall with a ruleset of its own (policy
-//! drop on input and forward, its own masquerade) composed from README's
+//! `install-linux` and `install-linux-forwarding` markers, in a mount
+//! namespace whose /usr/local and /etc/sysctl.d are empty tmpfs (as on a
+//! fresh Debian) and whose /etc/inetd.conf is a scratch copy, on the lab's
+//! firewall with forwarding off and a ruleset of its own (policy drop on
+//! input and forward, its own masquerade) composed from README's
 //! snippets. Then `--check` passes and a GET goes through. Needs root.
 
 mod lab;
@@ -106,20 +107,28 @@ table inet filter {{
         "/etc/inetd.conf must exist to be covered in the test's mount namespace: install openbsd-inetd"
     );
 
+    // As on a fresh machine: the README's steps must turn forwarding on.
+    for sysctl in ["net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"] {
+        lab::run(&mut lab.command("f", &["sysctl", "-qw", sysctl]));
+    }
     let pid_file = lab.dir.join("installed.pid");
     let script = format!(
         "set -ex
 mount -t tmpfs tmpfs /usr/local
+mount -t tmpfs tmpfs /etc/sysctl.d
 mount --bind {inetd_conf} /etc/inetd.conf
 cd {clone}
 {install}
 nft -f {nftables_conf}
+{forwarding}
+grep -q net.ipv4.ip_forward=1 /etc/sysctl.d/tftp-proxy.conf
 echo $$ > {pid_file}
 exec {inetd} -d /etc/inetd.conf
 ",
         inetd_conf = inetd_conf.display(),
         clone = clone.display(),
         install = readme_block("install-linux"),
+        forwarding = readme_block("install-linux-forwarding"),
         nftables_conf = nftables_conf.display(),
         pid_file = pid_file.display(),
         inetd = lab::tool("inetd", "openbsd-inetd").display(),
