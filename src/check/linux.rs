@@ -3,7 +3,7 @@
 //! the running inetd's configuration or the systemd socket units, and the
 //! syslog socket. The judging is in the pure modules next to this one.
 
-use super::{inetd, nftables, CheckOptions, Finding, DEFAULT_HELPER_PORT};
+use super::{inetd, nftables, systemd, CheckOptions, Finding, DEFAULT_HELPER_PORT};
 use crate::firewall::netfilter::{Netfilter, NetfilterOptions};
 use crate::firewall::{Firewall, FirewallError};
 use std::net::SocketAddr;
@@ -145,9 +145,9 @@ fn executable(path: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// A systemd socket unit listening on `port` whose service starts an
-/// existing tftp-proxy.
-fn systemd_socket(port: u16) -> Option<Finding> {
+/// The systemd socket unit for the helper, judged against `port`, if one
+/// is installed.
+fn systemd_socket(port: u16, programs: &inetd::Programs<'_>) -> Option<Finding> {
     for dir in [
         "/etc/systemd/system",
         "/usr/local/lib/systemd/system",
@@ -158,33 +158,15 @@ fn systemd_socket(port: u16) -> Option<Finding> {
         let Ok(text) = std::fs::read_to_string(&socket) else {
             continue;
         };
-        let listens = text.lines().any(|l| {
-            l.strip_prefix("ListenDatagram=")
-                .is_some_and(|v| v.trim().rsplit(':').next() == Some(&port.to_string()))
-        });
-        if !listens {
-            return Some(Finding::fault(format!(
-                "{} does not listen on port {port}, where the firewall redirects requests: set ListenDatagram={port}",
-                socket.display()
-            )));
-        }
         let service =
             std::fs::read_to_string(Path::new(dir).join("tftp-proxy.service")).unwrap_or_default();
-        let program = service
-            .lines()
-            .find_map(|l| l.strip_prefix("ExecStart="))
-            .and_then(|v| v.split_whitespace().next())
-            .unwrap_or("")
-            .to_owned();
-        if !executable(&program) {
-            return Some(Finding::fault(format!(
-                "tftp-proxy.service in {dir} starts {program:?}, which does not exist or is not executable: install the helper there or correct ExecStart="
-            )));
-        }
-        return Some(Finding::ok(format!(
-            "systemd socket {} starts {program} on port {port}",
-            socket.display()
-        )));
+        return Some(systemd::judge(
+            &socket.display().to_string(),
+            &text,
+            &service,
+            port,
+            programs,
+        ));
     }
     None
 }
@@ -213,7 +195,7 @@ fn starter(port: u16, arguments: fn(&[String]) -> Result<(), String>) -> Finding
             None => {}
         }
     }
-    if let Some(f) = systemd_socket(port) {
+    if let Some(f) = systemd_socket(port, &programs) {
         if f.status == super::Status::Ok || first.is_none() {
             return f;
         }

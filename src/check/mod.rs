@@ -15,6 +15,7 @@ mod linux;
 pub mod nftables;
 #[cfg(any(target_os = "openbsd", test))]
 pub mod openbsd;
+pub mod systemd;
 
 use std::fmt;
 use std::path::PathBuf;
