@@ -129,6 +129,7 @@ fn check(cli: &Cli) -> ExitCode {
                 first.strip_prefix("error: ").unwrap_or(first).to_owned()
             })
         },
+        mark: cli.mark,
     });
     for finding in &findings {
         println!("{finding}");

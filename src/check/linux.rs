@@ -19,6 +19,7 @@ pub fn run(options: &CheckOptions) -> Vec<Finding> {
         Ok(ruleset) => {
             let (mut ruleset_findings, port) = nftables::check_ruleset(&ruleset, &options.table);
             findings.append(&mut ruleset_findings);
+            findings.push(nftables::check_single_port(&ruleset, options.mark));
             port.unwrap_or(DEFAULT_HELPER_PORT)
         }
         Err(e) => {

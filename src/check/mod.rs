@@ -90,6 +90,8 @@ pub struct CheckOptions {
     /// Whether the helper accepts a command line (`argv[0]` first), or
     /// the first line of the reason it refuses it.
     pub arguments: fn(&[String]) -> Result<(), String>,
+    /// The mark on the helper's sockets toward the servers (`--mark`).
+    pub mark: u32,
 }
 
 /// The port the shipped rules redirect to when no rule says otherwise.

@@ -816,6 +816,62 @@ pub fn check_kernel_helper(ruleset: &Ruleset) -> Finding {
     }
 }
 
+/// The mark a rule's expressions match with `meta mark == N`, if any.
+fn matched_mark(exprs: &[Value]) -> Option<u64> {
+    exprs.iter().find_map(|e| {
+        let m = e.get("match")?;
+        let key = m.get("left")?.get("meta")?.get("key")?.as_str()?;
+        let op = m.get("op").and_then(Value::as_str).unwrap_or("==");
+        (key == "mark" && op == "==")
+            .then(|| m.get("right")?.as_u64())
+            .flatten()
+    })
+}
+
+/// Whether the helper's requests to the servers, marked with `mark`
+/// (`--mark`), leave untracked, as servers that answer from port 69 need:
+/// a rule matching that mark with `notrack` in an output chain that runs
+/// before conntrack (priority below -200, e.g. `raw`), for IPv4 and IPv6.
+pub fn check_single_port(ruleset: &Ruleset, mark: u32) -> Finding {
+    if mark == 0 {
+        return Finding::warning(
+            "--mark 0: servers that answer from port 69 (single-port servers) fail; drop --mark 0 to serve them",
+        );
+    }
+    let notrack_marks = |families: &[&str]| -> Vec<u64> {
+        ruleset
+            .chains
+            .iter()
+            .filter(|c| {
+                c.hook.as_deref() == Some("output")
+                    && c.priority < -200
+                    && families.contains(&c.family.as_str())
+            })
+            .flat_map(|c| &c.rules)
+            .filter(|(_, exprs)| exprs.iter().any(|e| e.get("notrack").is_some()))
+            .filter_map(|(_, exprs)| matched_mark(exprs))
+            .collect()
+    };
+    let v4 = notrack_marks(&["inet", "ip"]);
+    let v6 = notrack_marks(&["inet", "ip6"]);
+    let wanted = u64::from(mark);
+    if v4.contains(&wanted) && v6.contains(&wanted) {
+        return Finding::ok(format!(
+            "the helper's requests (mark {mark:#x}) leave untracked: servers answering from port 69 work"
+        ));
+    }
+    let other = v4.iter().chain(&v6).find(|&&m| m != wanted);
+    let hint = match other {
+        Some(m) => format!(
+            " (a notrack rule matches mark {m:#x}: pass that to --mark, or change the rule)"
+        ),
+        None => String::new(),
+    };
+    Finding::warning(format!(
+        "no output chain of priority raw sets notrack on mark {mark:#x} for IPv4 and IPv6{hint}: servers that answer from port 69 (single-port servers) fail; include the shipped etc/tftp-proxy.nft as is"
+    ))
+}
+
 /// Every ruleset check, in order, from `nft -j list ruleset` output; also
 /// the helper's port the redirect names.
 pub fn check_ruleset(ruleset: &Ruleset, table: &str) -> (Vec<Finding>, Option<u16>) {
@@ -865,6 +921,34 @@ mod tests {
         assert!(
             c.rules.len() < before,
             "no rule with {containing} in {chain}"
+        );
+    }
+
+    #[test]
+    fn single_port_servers_need_the_notrack_rule_for_the_mark() {
+        let shipped = 0x7466_7470;
+        assert_eq!(
+            check_single_port(&gateway(), shipped).to_string(),
+            "ok: the helper's requests (mark 0x74667470) leave untracked: servers answering from port 69 work"
+        );
+        let other = check_single_port(&gateway(), 7);
+        assert_eq!(other.status, super::super::Status::Warning);
+        assert!(
+            other
+                .text
+                .contains("a notrack rule matches mark 0x74667470"),
+            "{other}"
+        );
+        assert_eq!(
+            check_single_port(&gateway(), 0).status,
+            super::super::Status::Warning
+        );
+        let mut r = gateway();
+        remove_rules(&mut r, "tftp_proxy", "output", "notrack");
+        let missing = check_single_port(&r, shipped);
+        assert_eq!(
+            missing.to_string(),
+            "warning: no output chain of priority raw sets notrack on mark 0x74667470 for IPv4 and IPv6: servers that answer from port 69 (single-port servers) fail; include the shipped etc/tftp-proxy.nft as is"
         );
     }
 
