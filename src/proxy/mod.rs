@@ -147,7 +147,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 break Outcome::Stopped;
             }
             let now = Instant::now();
-            self.transfers.expire(now);
+            for transfer in self.transfers.expire(now) {
+                self.log_unanswered(&transfer);
+            }
             let Some(arrival) = arrival::receive(self.socket, &mut buf, self.bound)? else {
                 let exit_at = self.exit_time(last_arrival);
                 if now >= exit_at {
@@ -172,6 +174,21 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             ));
         }
         Ok(outcome)
+    }
+
+    /// A transfer whose wait is over, logged if its server answered the
+    /// request with an ICMP error (no TFTP server there, host unreachable):
+    /// the kernel left it on the upstream socket, so this costs one
+    /// `getsockopt` per transfer. Other unused return paths leave no trace
+    /// the helper can read cheaply (see README).
+    fn log_unanswered(&mut self, transfer: &Transfer<UdpSocket>) {
+        if let Ok(Some(e)) = transfer.upstream.take_error() {
+            let path = &transfer.path;
+            self.log.warning(format_args!(
+                "{} -> {} -> {}: no answer, the server's side reported: {e}; the return path expired unused",
+                path.client, path.proxy, path.server
+            ));
+        }
     }
 
     /// When the helper may exit: the socket idle long enough, and every

@@ -50,13 +50,17 @@ impl<S> Default for Transfers<S> {
 }
 
 impl<S> Transfers<S> {
-    /// Forgets (and so closes) every transfer whose wait is over at `now`.
-    pub fn expire(&mut self, now: Instant) {
+    /// Takes out every transfer whose wait is over at `now` (dropping them
+    /// closes their sockets).
+    pub fn expire(&mut self, now: Instant) -> Vec<Transfer<S>> {
+        let mut expired = Vec::new();
         while self.live.front().is_some_and(|t| t.until <= now) {
             if let Some(t) = self.live.pop_front() {
                 self.uncount(t.client.ip());
+                expired.push(t);
             }
         }
+        expired
     }
 
     /// The live transfer `datagram` from `client` to `server` repeats, if any.
@@ -185,10 +189,10 @@ mod tests {
         let client: IpAddr = "192.0.2.20".parse().unwrap();
         assert_eq!(t.count_for(client), 2);
         assert_eq!(t.last_until(), Some(now + 2 * wait));
-        t.expire(now + wait);
+        assert_eq!(t.expire(now + wait).len(), 1, "the one whose wait is over");
         assert_eq!(t.count_for(client), 1);
         assert_eq!(t.len(), 2);
-        t.expire(now + 2 * wait);
+        assert_eq!(t.expire(now + 2 * wait).len(), 2);
         assert_eq!(t.count_for(client), 0);
         assert_eq!(t.len(), 0);
         assert_eq!(t.last_until(), None);

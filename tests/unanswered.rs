@@ -1,0 +1,81 @@
+//! A request whose server never answers: when the server's host reports
+//! it with an ICMP error (no TFTP server listens there), the helper logs
+//! it once the return path has expired unused; a served transfer logs no
+//! such line. Needs root.
+
+mod lab;
+
+use lab::{Lab, LabOptions};
+use std::time::Duration;
+
+/// An address of the server's host where no TFTP server listens (atftpd
+/// is not started).
+const NO_TFTP_SERVER: &str = lab::ATFTPD_SERVER;
+
+#[test]
+fn unanswered_request_is_logged_with_the_servers_icmp_error() {
+    let lab = Lab::start(LabOptions {
+        helper_args: vec!["-w".into(), "1".into()],
+        ..LabOptions::default()
+    });
+    let script = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"\x00\x01SEP0014F2000001.cnf.xml\x00octet\x00", (sys.argv[1], 69))
+try:
+    print(s.recv(1000).hex())
+except socket.timeout:
+    print("none")
+"#;
+    let out = lab.client(&["python3", "-c", script, NO_TFTP_SERVER]);
+    assert!(
+        out.status.success(),
+        "python3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "none",
+        "nothing answers there"
+    );
+    let wanted = format!(
+        "-> {NO_TFTP_SERVER}:69: no answer, the server's side reported: Connection refused (os error 111); the return path expired unused"
+    );
+    let lines = lab.wait_for_log(1, Duration::from_secs(5), |m| m.contains(&wanted));
+    assert_eq!(lines.len(), 1, "{wanted}\n{}", lab.process_logs());
+    assert!(
+        lines[0].starts_with(&format!("{}:", lab::CLIENT)),
+        "{}",
+        lines[0]
+    );
+
+    // A transfer the server serves leaves no such line.
+    let src = lab.server_root().join("served.cfg");
+    Lab::make_file(&src, 1500, 81);
+    let dst = lab.dir.join("served.cfg");
+    let out = lab.client(&[
+        "tftp",
+        lab::SERVER,
+        "-m",
+        "binary",
+        "-c",
+        "get",
+        "served.cfg",
+        &dst.to_string_lossy(),
+    ]);
+    assert_eq!(
+        std::fs::read(&dst).ok(),
+        std::fs::read(&src).ok(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        lab.process_logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let unanswered: Vec<String> = lab
+        .helper_messages()
+        .into_iter()
+        .filter(|m| m.contains("no answer"))
+        .collect();
+    assert_eq!(unanswered.len(), 1, "{unanswered:?}");
+}
