@@ -17,6 +17,7 @@
 //! and the server sees one transfer.
 
 pub mod arrival;
+mod divert;
 mod host;
 mod refuse;
 mod transfers;
@@ -407,14 +408,13 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         }
     }
 
-    /// Where the datagram was going. A datagram that arrived at another
-    /// port than the socket's own was diverted unchanged (pf divert-to):
-    /// its destination is the original one and the firewall need not be
-    /// asked.
+    /// Where the datagram was going. A diverted datagram (pf divert-to,
+    /// see [`divert::is_diverted`]) still carries its original
+    /// destination, so the firewall need not be asked.
     fn original_destination(&mut self, arrival: &Arrival) -> Result<Redirection, FirewallError> {
         let client = unmapped_addr(arrival.client);
         let local = unmapped_addr(arrival.local);
-        if local.port() != self.bound.port() {
+        if divert::is_diverted(local, self.bound, &self.settings.host) {
             return Ok(Redirection {
                 client,
                 original_destination: local,
