@@ -114,14 +114,13 @@ mod tests {
     #[test]
     fn unknown_or_group_destinations_are_not_diverted() {
         let wildcard = addr("0.0.0.0:69");
-        assert!(!is_diverted(wildcard, wildcard, &host()), "no control message");
+        assert!(
+            !is_diverted(wildcard, wildcard, &host()),
+            "no control message"
+        );
         for group in ["255.255.255.255:69", "192.0.2.255:69", "224.0.0.1:69"] {
             assert!(!is_diverted(addr(group), wildcard, &host()), "{group}");
         }
-        assert!(!is_diverted(
-            addr("[ff02::1]:69"),
-            addr("[::]:69"),
-            &host()
-        ));
+        assert!(!is_diverted(addr("[ff02::1]:69"), addr("[::]:69"), &host()));
     }
 }

@@ -31,7 +31,8 @@ pub struct Pf {
 
 impl Pf {
     /// Opens `/dev/pf` and checks what the helper needs: pf enabled,
-    /// the `tftp-proxy` anchor loaded, rule changes allowed (not at
+    /// the `tftp-proxy` anchor loaded and called from the main ruleset
+    /// (`anchor "tftp-proxy/*"`), rule changes allowed (not at
     /// securelevel 2) and this build's DIOCADDRULE known to the kernel.
     /// Then it removes return paths left by helpers
     /// whose reaper died, and starts this process's reaper.
@@ -51,6 +52,14 @@ impl Pf {
             return Err(FirewallError::Disabled);
         }
         let children = device.children(anchor::PARENT)?;
+        // Anchors below tftp-proxy exist without the rule that evaluates
+        // them (left by earlier helpers or rulesets): rules installed
+        // there would never be looked at.
+        if !device.main_ruleset_calls(anchor::PARENT)? {
+            return Err(FirewallError::RulesetMissing {
+                what: format!("rule anchor \"{}/*\" in pf's main ruleset", anchor::PARENT),
+            });
+        }
         // Rule changes are refused at securelevel 2, and a kernel with
         // another struct pf_rule does not know this DIOCADDRULE (which
         // would get the pledged helper killed): find out now, with a

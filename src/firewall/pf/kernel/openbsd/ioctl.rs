@@ -13,7 +13,7 @@
 //! kills a pledged process: an abandoned transaction is cleared by a fresh
 //! one on the same anchor (see [`Device::install`]).
 
-use super::rule;
+use super::rule::{self, DIOCGETRULE, DIOCGETRULES, DIOCXEND};
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
@@ -28,7 +28,7 @@ use std::marker::PhantomData;
 use std::mem::size_of;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::raw::c_ulong;
+use std::os::raw::{c_int, c_ulong};
 
 /// The packet filter's control device.
 const PF_DEVICE: &str = "/dev/pf";
@@ -41,6 +41,8 @@ impl Argument for pf_status {}
 impl Argument for pfioc_natlook {}
 impl Argument for pfioc_rule {}
 impl Argument for pfioc_ruleset {}
+/// A read transaction's ticket (`DIOCXEND`).
+impl Argument for u32 {}
 
 /// An ioctl request code bound to the one argument type it carries.
 struct Request<T> {
@@ -68,6 +70,31 @@ const NATLOOK: Request<pfioc_natlook> = Request::new(DIOCNATLOOK);
 const ADD_RULE: Request<pfioc_rule> = Request::new(DIOCADDRULE);
 const GET_RULESETS: Request<pfioc_ruleset> = Request::new(DIOCGETRULESETS);
 const GET_RULESET: Request<pfioc_ruleset> = Request::new(DIOCGETRULESET);
+const GET_RULES: Request<pfioc_rule> = Request::new(DIOCGETRULES);
+const GET_RULE: Request<pfioc_rule> = Request::new(DIOCGETRULE);
+const END_READ: Request<u32> = Request::new(DIOCXEND);
+
+extern "C" {
+    /// getrtable(2): the calling process's routing table. libc has no
+    /// binding for it on OpenBSD.
+    fn getrtable() -> c_int;
+}
+
+/// The routing table this process (and the socket inetd created before
+/// starting it: sockets take their creator's table, and the table is
+/// inherited across fork and exec) lives in, for DIOCNATLOOK. getrtable(2)
+/// is allowed under pledge "stdio" (kern/kern_pledge.c, pledge_syscalls).
+///
+/// pf keys states on the routing domain, and an rdomain's own table has
+/// its number; a process run in an alternate table of a domain (route -T
+/// with a table that is not a domain) would ask in the wrong one, as
+/// OpenBSD's own ftp-proxy(8) does.
+pub fn routing_table() -> u16 {
+    // SAFETY: getrtable(2) takes no argument, touches no memory of the
+    // process and cannot fail.
+    let table = unsafe { getrtable() };
+    u16::try_from(table).unwrap_or(0)
+}
 
 /// The two transaction steps the helper uses (never the rollback).
 #[derive(Debug, Clone, Copy)]
@@ -310,6 +337,56 @@ impl Device {
             other => other,
         }
         .map_err(|(step, e)| step_error(step, e))
+    }
+
+    /// Whether the main ruleset holds `anchor "<parent>/*"`, the rule
+    /// that evaluates every return path: without it the anchors below
+    /// `parent` can exist (left by earlier rulesets or helpers) while
+    /// nothing ever looks at them.
+    ///
+    /// DIOCGETRULES opens a read transaction over the active rules of the
+    /// main ruleset, DIOCGETRULE reads them one at a time and DIOCXEND
+    /// closes it (net/pf_ioctl.c). None of the three is allowed under
+    /// pledge "pf" (kern/kern_pledge.c): call this before pledging.
+    pub fn main_ruleset_calls(&self, parent: &str) -> Result<bool, FirewallError> {
+        let what = "reading pf's main ruleset (DIOCGETRULES)";
+        let mut query = rule::rules_query("").map_err(encode_error)?;
+        self.call(GET_RULES, &mut query).map_err(|e| match e {
+            Errno::ENODEV => incompatible(what),
+            _ => FirewallError::errno(what, e as i32),
+        })?;
+        let mut ticket = query.ticket;
+        let mut found = Ok(false);
+        for _ in 0..query.nr {
+            let mut one = match rule::next_rule_query("", ticket) {
+                Ok(one) => one,
+                Err(e) => {
+                    found = Err(encode_error(e));
+                    break;
+                }
+            };
+            match self.call(GET_RULE, &mut one) {
+                Ok(()) if rule::calls_children_of(&one, parent) => {
+                    found = Ok(true);
+                    break;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    // EBUSY: the ruleset was replaced meanwhile; ENOENT:
+                    // it got shorter. Either way, say so; a new helper
+                    // will look again.
+                    found = Err(FirewallError::errno(
+                        "reading a rule of pf's main ruleset (DIOCGETRULE)",
+                        e as i32,
+                    ));
+                    break;
+                }
+            }
+        }
+        // The read transaction would otherwise stay open as long as
+        // /dev/pf, counted against pf's limit of open transactions.
+        let _ = self.call(END_READ, &mut ticket);
+        found
     }
 
     /// The names of the anchors directly below `parent`.

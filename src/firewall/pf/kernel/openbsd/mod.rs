@@ -4,6 +4,7 @@
 //!
 //! - `rule.rs`: pure encoding of rules, transactions and lookups;
 //! - `syntax.rs`: pure rendering of encoded rules as pf.conf text;
+//! - `layout.rs` (tests): the sizes and ioctl codes of each release;
 //! - `ioctl.rs` (OpenBSD only): every ioctl, errno turned into
 //!   [`FirewallError`](crate::firewall::FirewallError) by cause, and
 //!   pledge(2).
@@ -16,6 +17,8 @@
 #[cfg(target_os = "openbsd")]
 #[allow(unsafe_code)] // the thin layer of kernel calls; each block says why it is sound
 mod ioctl;
+#[cfg(test)]
+mod layout;
 mod rule;
 mod syntax;
 
@@ -57,7 +60,7 @@ mod flow {
             client: SocketAddr,
             local: SocketAddr,
         ) -> Result<Redirection, FirewallError> {
-            let query = rule::natlook_query(client, local)
+            let query = rule::natlook_query(client, local, super::ioctl::routing_table())
                 .map_err(|_| FirewallError::NoRedirect { client, local })?;
             let answer = self.natlook(query, client, local)?;
             rule::natlook_answer(&answer, local).ok_or(FirewallError::NoRedirect { client, local })

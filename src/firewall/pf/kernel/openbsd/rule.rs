@@ -1,22 +1,36 @@
 //! Encoding what the backend asks of pf into the kernel's structures, and
 //! decoding the kernel's answers: the two rules of a return path (inside
 //! `pfioc_rule`s), the transaction that installs them (`pfioc_trans` of
-//! `pfioc_trans_e`), the anchor listing (`pfioc_ruleset`) and the
-//! redirect lookup (`pfioc_natlook`).
+//! `pfioc_trans_e`), the anchor listing (`pfioc_ruleset`), the main
+//! ruleset's anchor rule (`pfioc_rule` again) and the redirect lookup
+//! (`pfioc_natlook`).
 //!
 //! Pure code over `pf_sys` types: no file descriptors, no system calls, so
 //! every field is unit-tested on any host. It must not touch the kernel;
 //! `ioctl.rs` passes these structures on.
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
+use crate::firewall::pf::encode::from_c_string;
 use crate::firewall::pf::encode::{c_string, canonical, EncodeError};
 use crate::firewall::{Redirection, ReturnPath};
 use pf_sys::openbsd::{
-    pf_addr, pf_addr_wrap, pf_rule, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
+    iowr, pf_addr, pf_addr_wrap, pf_rule, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
     pfioc_trans_e, AF_INET, AF_INET6, IPPROTO_UDP, PFRULE_ONCE, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT,
     PF_PASS, PF_STATE_NORMAL, PF_TRANS_RULESET,
 };
+use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
+use std::os::raw::c_ulong;
+
+/// Reads how many rules a ruleset has and opens a read transaction over
+/// them (`_IOWR('D', 6, struct pfioc_rule)`, net/pfvar.h).
+pub const DIOCGETRULES: c_ulong = iowr(b'D', 6, size_of::<pfioc_rule>());
+/// Reads the next rule of that read transaction (`_IOWR('D', 7, struct
+/// pfioc_rule)`).
+pub const DIOCGETRULE: c_ulong = iowr(b'D', 7, size_of::<pfioc_rule>());
+/// Closes a read transaction given its ticket (`_IOWR('D', 100,
+/// u_int32_t)`).
+pub const DIOCXEND: c_ulong = iowr(b'D', 100, size_of::<u32>());
 
 /// What a `DIOCNATLOOK` answer says, decoded.
 pub type NatAnswer = Redirection;
@@ -59,7 +73,15 @@ pub fn host(ip: IpAddr, af: u8) -> pf_addr_wrap {
 /// Asked in direction `PF_OUT` with the source and destination as the
 /// helper's socket sees them (after the redirect), pf answers with the
 /// addresses on the wire before it.
-pub fn natlook_query(client: SocketAddr, local: SocketAddr) -> Result<pfioc_natlook, EncodeError> {
+///
+/// `rdomain` is the routing domain the datagram arrived in: pf keys every
+/// state on it (`key.rdomain` in DIOCNATLOOK, net/pf_ioctl.c), so a
+/// lookup in another domain finds nothing (ENOENT).
+pub fn natlook_query(
+    client: SocketAddr,
+    local: SocketAddr,
+    rdomain: u16,
+) -> Result<pfioc_natlook, EncodeError> {
     let (client, local) = (canonical(client), canonical(local));
     let af = family(client.ip(), local.ip())?;
     Ok(pfioc_natlook {
@@ -70,9 +92,7 @@ pub fn natlook_query(client: SocketAddr, local: SocketAddr) -> Result<pfioc_natl
         af,
         proto: IPPROTO_UDP as u8,
         direction: PF_OUT as u8,
-        // The routing domain of the lookup: the default one. inetd's
-        // socket lives there unless it was started with route -T.
-        rdomain: 0,
+        rdomain,
         ..Default::default()
     })
 }
@@ -81,13 +101,18 @@ pub fn natlook_query(client: SocketAddr, local: SocketAddr) -> Result<pfioc_natl
 /// client sent the datagram (the server), `rsaddr`/`rsport` the client as
 /// the wire carried it (rdr-to may have changed its port).
 ///
-/// `None` when the state shows no redirect at all (the datagram was sent
-/// to the helper directly) or the answer is not a usable address.
-pub fn natlook_answer(answer: &pfioc_natlook, local: SocketAddr) -> Option<NatAnswer> {
+/// A state that translated nothing answers with `local` itself: the
+/// datagram was addressed to where it arrived (sent to the helper
+/// directly, or diverted), and that is its original destination; the
+/// request flow judges it like any other (it refuses the firewall's own
+/// addresses by name).
+///
+/// `None` when the answer is not a usable address.
+pub fn natlook_answer(answer: &pfioc_natlook, _local: SocketAddr) -> Option<NatAnswer> {
     let client = SocketAddr::new(ip(&answer.rsaddr, answer.af), u16::from_be(answer.rsport));
     let server = SocketAddr::new(ip(&answer.rdaddr, answer.af), u16::from_be(answer.rdport));
     let unusable = |a: SocketAddr| a.port() == 0 || a.ip().is_unspecified();
-    if unusable(client) || unusable(server) || server == canonical(local) {
+    if unusable(client) || unusable(server) {
         return None;
     }
     Some(Redirection {
@@ -221,10 +246,36 @@ pub fn ruleset_query(path: &str, nr: u32) -> Result<pfioc_ruleset, EncodeError> 
     Ok(query)
 }
 
+/// The `DIOCGETRULES` question about the active rules of `anchor` (`""`:
+/// the main ruleset).
+pub fn rules_query(anchor: &str) -> Result<pfioc_rule, EncodeError> {
+    let mut query = pfioc_rule::default();
+    c_string(&mut query.anchor, anchor)?;
+    Ok(query)
+}
+
+/// The `DIOCGETRULE` question for the next rule of the read transaction
+/// `ticket` opened on `anchor`.
+pub fn next_rule_query(anchor: &str, ticket: u32) -> Result<pfioc_rule, EncodeError> {
+    let mut query = rules_query(anchor)?;
+    query.ticket = ticket;
+    Ok(query)
+}
+
+/// Whether a rule read from the main ruleset is `anchor "<parent>/*"`,
+/// the rule that evaluates every anchor below `parent`. pf hands a rule's
+/// anchor back in `anchor_call` as pfctl wrote it: relative to the
+/// ruleset (`tftp-proxy/*`) or absolute (`/tftp-proxy/*`), the wildcard
+/// as `/*` (pf_anchor_copyout() in net/pf_ruleset.c).
+pub fn calls_children_of(rule: &pfioc_rule, parent: &str) -> bool {
+    let call = from_c_string(&rule.anchor_call);
+    let call = call.strip_prefix('/').unwrap_or(&call);
+    call.strip_suffix("/*") == Some(parent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::firewall::pf::encode::from_c_string;
     use pf_sys::openbsd::{PF_ADDR_ADDRMASK, PF_ADDR_NONE, PF_OP_NONE};
 
     fn v4_path() -> ReturnPath {
@@ -379,6 +430,9 @@ mod tests {
             (DIOCGETRULESET, 59, size_of::<pfioc_ruleset>()),
             (DIOCXBEGIN, 81, size_of::<pfioc_trans>()),
             (DIOCXCOMMIT, 82, size_of::<pfioc_trans>()),
+            (DIOCGETRULES, 6, size_of::<pfioc_rule>()),
+            (DIOCGETRULE, 7, size_of::<pfioc_rule>()),
+            (DIOCXEND, 100, size_of::<u32>()),
         ];
         for (request, number, len) in table {
             // Bits 16..28 (IOCPARM_MASK, 13 bits) hold the length.
@@ -388,13 +442,7 @@ mod tests {
             assert_eq!(ioctl_number(request), number);
             assert_eq!(request >> 29, 0b110, "IOC_INOUT: copied in and out");
         }
-        // The sizes OpenBSD/amd64 has for pfvar.h 1.548.
-        assert_eq!(size_of::<pfioc_natlook>(), 80);
-        assert_eq!(size_of::<pfioc_rule>(), 3424);
-        assert_eq!(size_of::<pfioc_trans>(), 16);
-        assert_eq!(size_of::<pfioc_trans_e>(), 1032);
-        assert_eq!(size_of::<pfioc_ruleset>(), 1092);
-        assert_eq!(DIOCNATLOOK, 0xc050_4417);
+        // The sizes themselves, per release: layout.rs.
     }
 
     #[test]
@@ -441,6 +489,7 @@ mod tests {
         let q = natlook_query(
             "198.51.100.2:50232".parse().unwrap(),
             "127.0.0.1:6969".parse().unwrap(),
+            0,
         )
         .unwrap();
         assert_eq!(q.af, 2);
@@ -462,6 +511,7 @@ mod tests {
         let q = natlook_query(
             "[2001:db8:1::10]:50232".parse().unwrap(),
             "[::1]:6969".parse().unwrap(),
+            0,
         )
         .unwrap();
         assert_eq!(q.af, 24);
@@ -472,7 +522,8 @@ mod tests {
         assert_eq!(q.daddr.to_ipv6(), std::net::Ipv6Addr::LOCALHOST);
         assert!(natlook_query(
             "192.0.2.1:1".parse().unwrap(),
-            "[::1]:6969".parse().unwrap()
+            "[::1]:6969".parse().unwrap(),
+            0
         )
         .is_err());
     }
@@ -490,7 +541,7 @@ mod tests {
     #[test]
     fn natlook_answer_ipv4() {
         let local: SocketAddr = "127.0.0.1:6969".parse().unwrap();
-        let query = natlook_query("198.51.100.2:50232".parse().unwrap(), local).unwrap();
+        let query = natlook_query("198.51.100.2:50232".parse().unwrap(), local, 0).unwrap();
         // rdr-to rewrote the source port: the wire's one is in rsport.
         let wire_client: SocketAddr = "198.51.100.2:1024".parse().unwrap();
         let server: SocketAddr = "192.0.2.20:69".parse().unwrap();
@@ -504,18 +555,73 @@ mod tests {
         let local: SocketAddr = "[::1]:6969".parse().unwrap();
         let client: SocketAddr = "[2001:db8:1::10]:50232".parse().unwrap();
         let server: SocketAddr = "[2001:db8:3::20]:69".parse().unwrap();
-        let query = natlook_query(client, local).unwrap();
+        let query = natlook_query(client, local, 0).unwrap();
         let answer = natlook_answer(&answered(query, client, server), local).unwrap();
         assert_eq!(answer.client, client);
         assert_eq!(answer.original_destination, server);
     }
 
     #[test]
-    fn natlook_answer_without_redirect_is_none() {
+    fn natlook_answer_without_translation_is_the_arrival_address() {
+        // A state that translated nothing: the datagram's destination
+        // was where it arrived; the flow refuses the firewall's own
+        // address by name.
         let local: SocketAddr = "192.0.2.1:6969".parse().unwrap();
         let client: SocketAddr = "198.51.100.2:50232".parse().unwrap();
-        let query = natlook_query(client, local).unwrap();
-        assert_eq!(natlook_answer(&answered(query, client, local), local), None);
+        let query = natlook_query(client, local, 0).unwrap();
+        let answer = natlook_answer(&answered(query, client, local), local).unwrap();
+        assert_eq!(answer.original_destination, local);
+        assert_eq!(answer.client, client);
         assert_eq!(natlook_answer(&query, local), None, "an unanswered query");
+    }
+
+    #[test]
+    fn natlook_asks_in_the_given_routing_domain() {
+        let q = natlook_query(
+            "198.51.100.2:50232".parse().unwrap(),
+            "127.0.0.1:6969".parse().unwrap(),
+            7,
+        )
+        .unwrap();
+        assert_eq!(q.rdomain, 7);
+        assert_eq!(q.rrdomain, 0, "the kernel's answer");
+    }
+
+    #[test]
+    fn rule_queries_name_the_ruleset_and_ticket() {
+        let q = rules_query("").unwrap();
+        assert_eq!(from_c_string(&q.anchor), "", "the main ruleset");
+        assert_eq!((q.ticket, q.nr), (0, 0));
+        let q = next_rule_query("", 42).unwrap();
+        assert_eq!(from_c_string(&q.anchor), "");
+        assert_eq!(q.ticket, 42);
+        assert!(rules_query(&"x".repeat(1024)).is_err());
+    }
+
+    fn calling(anchor_call: &str) -> pfioc_rule {
+        let mut rule = pfioc_rule::default();
+        c_string(&mut rule.anchor_call, anchor_call).unwrap();
+        rule
+    }
+
+    #[test]
+    fn the_anchor_rule_is_recognised_as_pf_hands_it_back() {
+        assert!(calls_children_of(&calling("tftp-proxy/*"), "tftp-proxy"));
+        assert!(calls_children_of(&calling("/tftp-proxy/*"), "tftp-proxy"));
+        for other in [
+            "",
+            "tftp-proxy",
+            "/tftp-proxy",
+            "tftp-proxy/1.2",
+            "ftp-proxy/*",
+            "x/tftp-proxy/*",
+            "tftp-proxy/*/*",
+            "*",
+        ] {
+            assert!(
+                !calls_children_of(&calling(other), "tftp-proxy"),
+                "{other:?}"
+            );
+        }
     }
 }
