@@ -4,6 +4,8 @@
 //! This module owns the socket options and control messages that tell
 //! where a datagram was addressed; it knows nothing of TFTP or firewalls.
 
+#[cfg(target_os = "openbsd")]
+mod divert_reply;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "openbsd")]

@@ -48,12 +48,15 @@ sockopt_impl!(
     bool
 );
 
-/// Turns on the control messages that tell where each datagram arrived.
+/// Turns on the control messages that tell where each datagram arrived
+/// and, for IPv4, opens the socket that answers diverted requests (see
+/// `divert_reply.rs`): call it as root, before the privilege drop.
 pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
     match bound {
         SocketAddr::V4(_) => {
             setsockopt(&socket, sockopt::Ipv4RecvDstAddr, &true)?;
             setsockopt(&socket, RecvDstPort, &true)?;
+            super::divert_reply::open();
         }
         SocketAddr::V6(_) => {
             setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?;
@@ -128,12 +131,14 @@ fn unknown_cmsg(cmsg: &UnknownCmsg) -> Option<Destination> {
 /// Sends `data` to `to` from the address `from` where the request arrived,
 /// so pf's state maps the answer back to the address the client wrote to.
 ///
-/// A socket bound to one address sends from it anyway. An IPv4 socket
-/// bound to a wildcard names the source in an IP_SENDSRCADDR control
-/// message; an IPv6 one leaves the choice to the kernel (see `send_from`).
-/// When `from` is not this host's (a diverted request:
-/// `from` is the server's address) the kernel refuses that, and the answer
-/// goes out as a plain `sendto`.
+/// Arrived at the socket's own address (after an `rdr-to`), the answer
+/// leaves from it. An IPv4 socket bound to a wildcard names the source in
+/// an IP_SENDSRCADDR control message; an IPv6 one leaves the choice to the
+/// kernel (see `send_from`). Arrived at an address that is not this
+/// host's (a diverted request: `from` is the server), the answer leaves
+/// from the server's address or not at all (`divert_reply.rs`), never
+/// from the socket's own address, which the phone would ignore and which,
+/// being 127.0.0.1, must not reach a wire.
 pub fn reply(
     socket: BorrowedFd<'_>,
     data: &[u8],
@@ -141,20 +146,26 @@ pub fn reply(
     from: SocketAddr,
 ) -> io::Result<()> {
     let bound = super::bound_address(socket)?;
-    if !bound.ip().is_unspecified() || bound.ip() == from.ip() {
+    if bound.ip() == from.ip() {
         return send_plain(socket, data, to);
     }
-    match send_from(socket, data, to, from.ip()) {
-        Err(e)
-            if matches!(
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-                Errno::EADDRNOTAVAIL | Errno::EINVAL
-            ) =>
-        {
-            send_plain(socket, data, to)
+    if bound.ip().is_unspecified() {
+        match send_from(socket, data, to, from.ip()) {
+            // Not one of this host's addresses: diverted.
+            Err(e) if is_foreign_source(&e) => {}
+            other => return other,
         }
-        other => other,
     }
+    super::divert_reply::send(data, to, from)
+}
+
+/// The errors udp_output() gives for a source address the host does not
+/// have (netinet/udp_usrreq.c, in_pcbaddrisavail() in netinet/in_pcb.c).
+fn is_foreign_source(e: &io::Error) -> bool {
+    matches!(
+        Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        Errno::EADDRNOTAVAIL | Errno::EINVAL
+    )
 }
 
 /// `sendto(2)` with the kernel's choice of source address.
@@ -195,6 +206,12 @@ fn send_from(
         // not build on OpenBSD, or the sticky IPV6_PKTINFO option, which
         // pledge(2) forbids (it would kill the helper). Sockets bound to
         // one address, as etc/inetd.conf.openbsd binds them, need neither.
+        // A source that is not this host's (binding a scratch socket to it
+        // fails) is a diverted request's: the caller decides.
+        (IpAddr::V6(ip), _) => match std::net::UdpSocket::bind((ip, 0)) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Err(e),
+            _ => send_plain(socket, data, to),
+        },
         _ => send_plain(socket, data, to),
     }
 }
