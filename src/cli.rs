@@ -103,6 +103,9 @@ pub struct Cli {
     #[arg(long = "mark", value_name = "mark", default_value_t = DEFAULT_MARK,
           value_parser = parse_mark)]
     pub mark: u32,
+    /// Send requests to servers from this address (at most one per address family).
+    #[arg(short = 'a', long = "address", value_name = "address")]
+    pub address: Vec<std::net::IpAddr>,
 
     /// Syslog socket to log to (default: the system's).
     #[arg(long = "syslog-socket", value_name = "path")]

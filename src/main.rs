@@ -15,7 +15,7 @@ use tftp_proxy::firewall::{Firewall, FirewallError};
 use tftp_proxy::log::Log;
 use tftp_proxy::policy::{Access, Policy};
 use tftp_proxy::privilege::PrivilegeError;
-use tftp_proxy::proxy::{self, arrival, Outcome, Proxy, Settings};
+use tftp_proxy::proxy::{self, arrival, Outcome, Proxy, Settings, SourceAddresses, SourceError};
 
 /// Exit status when the helper could not start serving.
 const EXIT_SETUP: u8 = 1;
@@ -158,6 +158,8 @@ enum StartError {
     Signals(std::io::Error),
     #[error("reading the socket: {0}")]
     Socket(std::io::Error),
+    #[error("{0}")]
+    Source(#[from] SourceError),
 }
 
 /// Sets everything up and serves the socket.
@@ -186,6 +188,7 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
         max_transfers: raise_open_file_limit(),
         strict_requests: cli.strict_requests,
         max_blksize: cli.max_blksize,
+        source: SourceAddresses::new(&cli.address)?,
     };
     let transfer_wait = settings.transfer_wait;
     let mut firewall = open_firewall(cli, transfer_wait)?;

@@ -20,17 +20,19 @@ pub mod arrival;
 mod divert;
 mod host;
 mod refuse;
+mod source;
 mod transfers;
 
 pub use host::local_host;
 pub use refuse::refuse_until_idle;
+pub use source::{SourceAddresses, SourceError};
 
 use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
 use crate::log::Log;
 use crate::policy::{check_destination, unmap, Host, Policy, Refusal};
 use crate::tftp::{self, ErrorCode, Request};
 use arrival::Arrival;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -61,6 +63,8 @@ pub struct Settings {
     pub strict_requests: bool,
     /// `--max-blksize`: lower a larger requested blksize to this.
     pub max_blksize: Option<u16>,
+    /// `-a`: where requests to servers leave from.
+    pub source: SourceAddresses,
 }
 
 /// How the serving of the socket ended.
@@ -436,7 +440,8 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         // kernel cannot hand out the same port again.
         let mut held = Vec::new();
         for _ in 0..PORT_ATTEMPTS {
-            let upstream = open_upstream(server).map_err(ForwardError::Socket)?;
+            let upstream =
+                open_upstream(server, &self.settings.source).map_err(ForwardError::Socket)?;
             let proxy = upstream.local_addr().map_err(ForwardError::Socket)?;
             let path = ReturnPath {
                 client: redirection.client,
@@ -548,13 +553,17 @@ enum ForwardError {
     NoFreePort,
 }
 
-/// A socket connected to `server` on a port the kernel picks.
-fn open_upstream(server: SocketAddr) -> std::io::Result<UdpSocket> {
-    let any: IpAddr = match server {
-        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    };
-    let socket = UdpSocket::bind((any, 0))?;
+/// A socket connected to `server` from the `-a` address of its family (or
+/// the kernel's choice) on a port the kernel picks.
+fn open_upstream(server: SocketAddr, source: &SourceAddresses) -> std::io::Result<UdpSocket> {
+    let from = source.bind_address(server);
+    let socket = UdpSocket::bind(from).map_err(|e| {
+        if from.ip().is_unspecified() {
+            e
+        } else {
+            std::io::Error::new(e.kind(), format!("binding to -a {}: {e}", from.ip()))
+        }
+    })?;
     socket.connect(server)?;
     Ok(socket)
 }
