@@ -42,15 +42,12 @@ impl SourceAddresses {
             if !unicast {
                 return Err(SourceError::NotUnicast(given));
             }
-            match ip {
-                IpAddr::V4(v4) => match chosen.v4.replace(v4) {
-                    Some(earlier) => return Err(SourceError::TwoOfAFamily(earlier.into(), ip)),
-                    None => {}
-                },
-                IpAddr::V6(v6) => match chosen.v6.replace(v6) {
-                    Some(earlier) => return Err(SourceError::TwoOfAFamily(earlier.into(), ip)),
-                    None => {}
-                },
+            let earlier: Option<IpAddr> = match ip {
+                IpAddr::V4(v4) => chosen.v4.replace(v4).map(Into::into),
+                IpAddr::V6(v6) => chosen.v6.replace(v6).map(Into::into),
+            };
+            if let Some(earlier) = earlier {
+                return Err(SourceError::TwoOfAFamily(earlier, ip));
             }
         }
         Ok(chosen)
