@@ -473,3 +473,62 @@ fn strict_requests_refuse_what_the_rfcs_do_not_allow() {
     });
     assert_eq!(logged.len(), 5, "{}", lab.process_logs());
 }
+
+/// Sends `datagram` `times` times back to back from one socket in the
+/// client, to `addr:69`, and returns every answer within `wait_s` seconds.
+fn answers_to_repeats(lab: &Lab, addr: &str, datagram: &[u8], times: usize) -> Vec<Vec<u8>> {
+    let script = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[3])):
+    s.sendto(bytes.fromhex(sys.argv[2]), (sys.argv[1], 69))
+s.settimeout(0.5)
+out = []
+deadline = time.time() + 3
+while time.time() < deadline:
+    try:
+        out.append(s.recv(70000).hex())
+    except socket.timeout:
+        pass
+print("\n".join(out))
+"#;
+    let hex: String = datagram.iter().map(|b| format!("{b:02x}")).collect();
+    let times = times.to_string();
+    let out = lab.client(&["python3", "-c", script, addr, &hex, &times]);
+    assert!(out.status.success(), "python3 failed: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            (0..l.len() / 2)
+                .map(|i| u8::from_str_radix(&l[2 * i..2 * i + 2], 16).expect("hex"))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_request_repeated_at_once_is_one_transfer() {
+    // The copies queue on the socket before the helper starts; once the
+    // first is forwarded, its redirected state is gone (single-port
+    // servers), and the copies must still be known as retransmissions.
+    let lab = lab_with(&[]);
+    Lab::make_file(&lab.server_root().join("twice.bin"), 100, 7);
+    let answers = answers_to_repeats(&lab, lab::SERVER, &shape(1, "twice.bin", b"octet\0"), 3);
+    let kinds: Vec<Answer> = answers.iter().map(|a| classify(Some(a.clone()))).collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| matches!(k, Answer::Served(3))),
+        "answers {kinds:?}\n{}",
+        lab.process_logs()
+    );
+    let failed = lab.helper_messages();
+    assert!(
+        failed.iter().all(|m| !m.contains("no redirected flow")),
+        "{}",
+        lab.process_logs()
+    );
+    let forwarded = lab.wait_for_log(1, std::time::Duration::from_secs(2), |m| {
+        m.ends_with("RRQ \"twice.bin\"")
+    });
+    assert_eq!(forwarded.len(), 1, "{}", lab.process_logs());
+}

@@ -239,7 +239,18 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             .and_then(|max| request.lowered_blksize(max));
         let outgoing = lowered.as_ref().map_or(datagram, |l| &l.bytes[..]);
 
-        let redirection = match self.original_destination(arrival) {
+        let found = self.original_destination(arrival).or_else(|e| {
+            // A copy queued behind a request whose state was forgotten.
+            let repeated = self.transfers.repeated_by(client, datagram);
+            match (&e, repeated) {
+                (FirewallError::NoRedirect { .. }, Some(live)) => Ok(Redirection {
+                    client: live.path.client,
+                    original_destination: live.path.server,
+                }),
+                _ => Err(e),
+            }
+        });
+        let redirection = match found {
             Ok(r) => r,
             Err(e) => {
                 self.log.error(format_args!("{client}: {what}: {e}"));

@@ -75,6 +75,17 @@ impl<S> Transfers<S> {
         })
     }
 
+    /// The live transfer `client` started with exactly `datagram`, to
+    /// whichever server: for a copy the firewall no longer knows the
+    /// redirected flow of, because the first copy's state was forgotten
+    /// (`Firewall::forget_request`) while the copy waited on the socket.
+    pub fn repeated_by(&self, client: SocketAddr, datagram: &[u8]) -> Option<&Transfer<S>> {
+        self.live
+            .iter()
+            .rev()
+            .find(|t| t.client == client && t.request.as_slice() == datagram)
+    }
+
     /// How many live return paths lead to `client`'s address.
     pub fn count_for(&self, client: IpAddr) -> usize {
         self.per_client.get(&client).copied().unwrap_or(0)
@@ -161,6 +172,19 @@ mod tests {
         assert!(t
             .retransmission_of(client, other_server, b"\x00\x02a\x00octet\x00")
             .is_none());
+    }
+
+    #[test]
+    fn a_repeat_is_found_without_the_server() {
+        let now = Instant::now();
+        let mut t = Transfers::default();
+        t.insert(transfer("192.0.2.20:5000", "198.51.100.2:69", b"rrq", now));
+        let client = "192.0.2.20:5000".parse().unwrap();
+        let found = t.repeated_by(client, b"rrq").map(|l| l.path.server);
+        assert_eq!(found, "198.51.100.2:69".parse().ok());
+        assert!(t.repeated_by(client, b"other").is_none());
+        let other_port = "192.0.2.20:5001".parse().unwrap();
+        assert!(t.repeated_by(other_port, b"rrq").is_none());
     }
 
     #[test]
