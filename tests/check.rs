@@ -344,3 +344,74 @@ fn inetd_line_with_a_mistyped_flag() {
     assert_eq!(faults(&lines), expected, "{}", lines.join("\n"));
     assert_eq!(code, Some(1));
 }
+
+#[test]
+fn unreachable_syslog_and_no_privilege() {
+    let lab = Gateway::default().start();
+    let missing = lab.dir.join("no-such.sock");
+    let out = lab
+        .command(
+            "f",
+            &[
+                HELPER,
+                "--check",
+                "--syslog-socket",
+                &missing.to_string_lossy(),
+            ],
+        )
+        .output()
+        .expect("running tftp-proxy --check");
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        faults(&lines),
+        [format!(
+            "FAULT: the syslog socket {} is not reachable (No such file or directory (os error 2)): start a syslog daemon (rsyslog, or systemd-journald's /dev/log), or name a reachable socket with --syslog-socket",
+            missing.display()
+        )],
+        "{}",
+        lines.join("\n")
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // As an unprivileged user: no capability, no ruleset, no conntrack.
+    // (A copy in the lab's directory: the build tree may not be
+    // reachable for nobody.)
+    let copy = lab.dir.join("tftp-proxy");
+    std::fs::copy(HELPER, &copy).expect("copying the helper");
+    let copy = copy.to_string_lossy().into_owned();
+    let setpriv = lab::tool("setpriv", "util-linux");
+    let log = lab.dir.join("log.sock");
+    let out = lab
+        .command(
+            "f",
+            &[
+                &setpriv.to_string_lossy(),
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                &copy,
+                "--check",
+                "--syslog-socket",
+                &log.to_string_lossy(),
+            ],
+        )
+        .output()
+        .expect("running tftp-proxy --check as nobody");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l
+                == "FAULT: CAP_NET_ADMIN is not available: run --check (and the helper) as root"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAULT: cannot read the nftables ruleset (")),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
