@@ -87,6 +87,15 @@ pub struct LabOptions {
     /// Replace the shipped inetd lines' `wait.1000` with this (e.g. a
     /// plain `wait`, inetd's default limit of 256 starts a minute).
     pub inetd_wait: Option<String>,
+    /// A plain router (the benchmark's floor): no NAT, no helper, no
+    /// firewall rules, and the server routes back to the phones' network.
+    pub routed: bool,
+    /// A program the inetd lines start the helper through (path, its
+    /// argv[0], its arguments; the helper's path and arguments follow),
+    /// e.g. a wrapper that measures each run.
+    pub helper_wrapper: Vec<String>,
+    /// Further inetd.conf lines, after the shipped ones.
+    pub extra_inetd_lines: Vec<String>,
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -189,11 +198,15 @@ impl Lab {
         if options.dnsmasq {
             lab.start_dnsmasq();
         }
-        lab.load_firewall(options.kernel_helper);
+        if options.routed {
+            lab.route_back();
+        } else {
+            lab.load_firewall(options.kernel_helper);
+        }
         if options.socket_activation {
             lab.start_socket_activated(&options.helper_args);
-        } else if !options.kernel_helper {
-            lab.start_inetd(&options.helper_args, options.inetd_wait.as_deref());
+        } else if !options.kernel_helper && !options.routed {
+            lab.start_inetd(&options);
         }
         lab
     }
@@ -587,7 +600,17 @@ impl Lab {
         );
     }
 
-    fn start_inetd(&mut self, helper_args: &[String], wait: Option<&str>) {
+    /// The server's route to the phones' network, for a lab without NAT.
+    fn route_back(&self) {
+        self.in_ns(
+            "s",
+            &["ip", "route", "add", "192.0.2.0/24", "via", FIREWALL_EXT],
+        );
+    }
+
+    fn start_inetd(&mut self, options: &LabOptions) {
+        let wait = options.inetd_wait.as_deref();
+        let helper_args = &options.helper_args;
         let helper = helper_binary();
         let helper = helper.as_str();
         let shipped = std::fs::read_to_string(repo().join("etc/inetd.conf"))
@@ -610,15 +633,20 @@ impl Lab {
                     Some(_) => fail(format!("etc/inetd.conf line without wait.1000: {l}")),
                     None => l.to_owned(),
                 };
+                let line = l.replace("/usr/local/libexec/tftp-proxy", helper);
                 format!(
                     "{}{extra}\n",
-                    l.replace("/usr/local/libexec/tftp-proxy", helper)
+                    wrap_inetd_line(&line, &options.helper_wrapper)
                 )
             })
             .collect();
         if conf.is_empty() {
             fail("etc/inetd.conf has no service line");
         }
+        let conf = options
+            .extra_inetd_lines
+            .iter()
+            .fold(conf, |conf, line| format!("{conf}{line}\n"));
         let path = self.dir.join("inetd.conf");
         std::fs::write(&path, conf).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
         let inetd = tool("inetd", "openbsd-inetd")
@@ -780,6 +808,26 @@ impl Lab {
         }
         out
     }
+}
+
+/// An inetd.conf line that starts its program through `wrapper` (path,
+/// argv[0], arguments): the wrapper gets the program's path and its
+/// arguments after its own (argv[0] of the program is its path).
+fn wrap_inetd_line(line: &str, wrapper: &[String]) -> String {
+    let Some((path, args)) = wrapper.split_first() else {
+        return line.to_owned();
+    };
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if fields.len() < 7 {
+        fail(format!("inetd line without a program and argv[0]: {line}"));
+    }
+    let mut wrapped = fields[..5].join("\t");
+    wrapped.push_str(&format!("\t{path}\t{} {}", args.join(" "), fields[5]));
+    for arg in &fields[7..] {
+        wrapped.push(' ');
+        wrapped.push_str(arg);
+    }
+    wrapped
 }
 
 /// Removes labs left by test runs that were killed before their teardown:

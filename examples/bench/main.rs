@@ -1,0 +1,577 @@
+//! The benchmark: the three paths a phone's read can take, side by side in
+//! one run, alternating between them:
+//! (a) routed, no NAT; (b) NAT with the kernel's conntrack TFTP helper (no
+//! process at all: the practical limit); (c) NAT with tftp-proxy under
+//! openbsd-inetd with the shipped lines.
+//!
+//! It measures setup latency (cold and warm helper), steady rates, boot
+//! storms, one large GET and the helper's own cost per process, prints
+//! each with the ratios (c)/(b) and (c)/(a), checks the targets, and
+//! writes `results.md` and `latency.csv` (for `scripts/bench-chart`) to
+//! `target/bench/`. Run it with `scripts/bench` (as root), `--quick` for
+//! the short version `scripts/test` runs.
+
+#[path = "../../tests/lab/mod.rs"]
+mod lab;
+
+mod client;
+mod cost;
+mod netns;
+mod paths;
+mod report;
+mod setup;
+mod stats;
+mod steady;
+mod storm;
+mod throughput;
+
+use client::Read;
+use lab::{LabOptions, BOOT_FILES};
+use paths::Subject;
+use report::{Table, Target};
+use stats::{ms, percentile, ratio, Spread};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How much of everything to measure.
+struct Plan {
+    name: &'static str,
+    /// Sequential reads per path for setup latency, in rounds of `round`.
+    reads: usize,
+    round: usize,
+    /// Pause after each sequential read.
+    gap: Duration,
+    rates: Vec<u32>,
+    steady: Duration,
+    storms: Vec<usize>,
+    storm_repetitions: usize,
+    get_mib: usize,
+    get_repetitions: usize,
+    cost_runs: usize,
+    strace_runs: usize,
+}
+
+impl Plan {
+    fn quick() -> Plan {
+        Plan {
+            name: "quick",
+            reads: 100,
+            round: 50,
+            gap: Duration::from_millis(20),
+            rates: vec![100],
+            steady: Duration::from_secs(10),
+            storms: vec![50],
+            storm_repetitions: 1,
+            get_mib: 8,
+            get_repetitions: 1,
+            cost_runs: 30,
+            strace_runs: 1,
+        }
+    }
+
+    fn full() -> Plan {
+        let steady_secs = std::env::var("BENCH_STEADY_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        Plan {
+            name: "full",
+            reads: 500,
+            round: 50,
+            gap: Duration::from_millis(20),
+            rates: vec![10, 40, 100],
+            steady: Duration::from_secs(steady_secs),
+            storms: vec![50, 200, 500],
+            storm_repetitions: 3,
+            get_mib: 32,
+            get_repetitions: 3,
+            cost_runs: 200,
+            strace_runs: 3,
+        }
+    }
+}
+
+/// Whether the helper has `--idle` (serving until idle); without it, it
+/// exits as soon as its socket is empty and every spaced read is cold.
+fn helper_has_idle(binary: &str) -> bool {
+    std::process::Command::new(binary)
+        .arg("--help")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("--idle"))
+        .unwrap_or(false)
+}
+
+fn first_data_ms(reads: &[Read]) -> Vec<f64> {
+    reads.iter().filter_map(|r| r.first_data).map(ms).collect()
+}
+
+fn failed(reads: &[Read]) -> usize {
+    reads.iter().filter(|r| !r.ok()).count()
+}
+
+fn retransmits(reads: &[Read]) -> u32 {
+    reads.iter().map(|r| r.retransmits).sum()
+}
+
+fn show_starts(starts: Option<usize>) -> String {
+    starts.map_or("-".to_owned(), |s| s.to_string())
+}
+
+/// Prints a table and keeps its Markdown.
+fn emit(table: &Table, markdown: &mut String) {
+    print!("{}", table.text());
+    markdown.push_str(&table.markdown());
+}
+
+fn main() {
+    let started = Instant::now();
+    let plan = if std::env::args().any(|a| a == "--quick") {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    let out = std::env::var_os("BENCH_OUT").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench"),
+        PathBuf::from,
+    );
+    std::fs::create_dir_all(&out).expect("bench: creating the output directory");
+    let helper_bin = std::env::var("TFTP_PROXY_BIN").expect("bench: set TFTP_PROXY_BIN");
+    let idle = helper_has_idle(&helper_bin);
+    let cold_args: Vec<String> = if idle {
+        vec!["--idle".into(), "0".into()]
+    } else {
+        Vec::new()
+    };
+
+    let machine = report::machine();
+    let mut md = String::new();
+    println!("tftp-proxy benchmark ({} mode)", plan.name);
+    println!(
+        "machine: {machine}; load average at start: {}",
+        report::load()
+    );
+    println!("helper: {helper_bin}");
+    if !idle {
+        println!("note: this helper has no --idle: it exits as soon as its socket is empty, so its warm and cold rows are the same thing (one process per spaced read)");
+    }
+    let _ = writeln!(
+        md,
+        "Machine: {machine}. Load average at start: {}.",
+        report::load()
+    );
+
+    let programs = cost::build(&out);
+    let routed = Subject::start(
+        "(a) routed, no NAT",
+        LabOptions {
+            routed: true,
+            ..LabOptions::default()
+        },
+    );
+    let kernel = Subject::start(
+        "(b) NAT, kernel helper",
+        LabOptions {
+            kernel_helper: true,
+            ..LabOptions::default()
+        },
+    );
+    let mut proxy = Subject::start("(c) NAT, tftp-proxy", LabOptions::default());
+    let cold = Subject::start(
+        "(c) tftp-proxy, cold",
+        LabOptions {
+            helper_args: cold_args.clone(),
+            ..LabOptions::default()
+        },
+    );
+    // BENCH_ONLY=latency,steady,storm,get,cost runs only those measures.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |measure: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|m| m == measure))
+    };
+    let mut storm_failures = 0;
+    let mut targets: Vec<Target> = Vec::new();
+
+    // Setup latency, alternating in rounds.
+    if wanted("latency") {
+        let subjects = [&routed, &kernel, &proxy, &cold];
+        let mut reads: Vec<Vec<Read>> = vec![Vec::new(); subjects.len()];
+        let mut round_p50: Vec<Vec<f64>> = vec![Vec::new(); subjects.len()];
+        let marks: Vec<usize> = subjects.iter().map(|s| s.log_mark()).collect();
+        for _ in 0..plan.reads.div_ceil(plan.round) {
+            for (i, s) in subjects.iter().enumerate() {
+                let warm = i == 2;
+                let r = setup::sequential(s, plan.round, plan.gap, warm);
+                round_p50[i].push(percentile(&first_data_ms(&r), 50.0));
+                reads[i].extend(r);
+            }
+        }
+        let mut csv = String::from("path,start,first_data_ms\n");
+        let kinds = ["routed", "kernel", "warm", "cold"];
+        let labels = [
+            "(a) routed, no NAT",
+            "(b) NAT, kernel helper",
+            "(c) tftp-proxy, warm",
+            "(c) tftp-proxy, cold",
+        ];
+        let mut t = Table::new(
+            format!(
+                "Setup latency, RRQ to first DATA (ms): {} sequential reads per path, {} ms apart, in alternating rounds of {}",
+                plan.reads,
+                plan.gap.as_millis(),
+                plan.round
+            ),
+            &[
+                "path",
+                "p50",
+                "p50 of rounds [min-max]",
+                "p99",
+                "failed",
+                "retransmits",
+                "helper starts",
+            ],
+        );
+        let mut p50 = [0.0; 4];
+        let mut p99 = [0.0; 4];
+        for i in 0..subjects.len() {
+            let samples = first_data_ms(&reads[i]);
+            for v in &samples {
+                let _ = writeln!(csv, "{},{},{v:.4}", kinds[i], kinds[i]);
+            }
+            p50[i] = percentile(&samples, 50.0);
+            p99[i] = percentile(&samples, 99.0);
+            // The warm row counts its priming reads too.
+            let primes = if i == 2 { round_p50[i].len() } else { 0 };
+            let starts = subjects[i].starts_since(marks[i], reads[i].len() + primes);
+            t.row(vec![
+                labels[i].to_owned(),
+                format!("{:.3}", p50[i]),
+                Spread::of_repetitions(&round_p50[i]).show(3),
+                format!("{:.3}", p99[i]),
+                failed(&reads[i]).to_string(),
+                retransmits(&reads[i]).to_string(),
+                show_starts(starts),
+            ]);
+        }
+        for (i, name) in [(2, "warm"), (3, "cold")] {
+            for (j, base) in [(1, "(b)"), (0, "(a)")] {
+                t.row(vec![
+                    format!("{name} (c)/{base}"),
+                    ratio(p50[i], p50[j]),
+                    String::new(),
+                    ratio(p99[i], p99[j]),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+        emit(&t, &mut md);
+        std::fs::write(out.join("latency.csv"), csv).expect("bench: writing latency.csv");
+        targets.push(Target {
+            what: "warm setup p50 <= 1.5x kernel helper".into(),
+            measured: ratio(p50[2], p50[1]),
+            met: Some(p50[2] <= 1.5 * p50[1]),
+        });
+    }
+
+    // Steady rates.
+    if wanted("steady") {
+        let labels = [routed.label, kernel.label, proxy.label];
+        let mut t = Table::new(
+            format!(
+                "Steady rate: reads started on a fixed schedule for {} s each (boot files in turn); first DATA in ms",
+                plan.steady.as_secs()
+            ),
+            &[
+                "path",
+                "reads/s",
+                "reads",
+                "failed",
+                "retransmits",
+                "p50",
+                "p99",
+                "helper starts",
+                "max start lag ms",
+            ],
+        );
+        for &rate in &plan.rates {
+            let mut p50 = [0.0; 3];
+            let mut p99 = [0.0; 3];
+            for i in 0..3 {
+                // (c) gets a fresh inetd: a run may use up its starts a minute.
+                let s = match i {
+                    0 => &routed,
+                    1 => &kernel,
+                    _ => {
+                        proxy.restart();
+                        &proxy
+                    }
+                };
+                let mark = s.log_mark();
+                let run = steady::run(s, rate, plan.steady);
+                let samples = first_data_ms(&run.reads);
+                p50[i] = percentile(&samples, 50.0);
+                p99[i] = percentile(&samples, 99.0);
+                let starts = s.starts_since(mark, run.reads.len() - failed(&run.reads));
+                let fails = failed(&run.reads);
+                t.row(vec![
+                    labels[i].to_owned(),
+                    rate.to_string(),
+                    run.reads.len().to_string(),
+                    fails.to_string(),
+                    retransmits(&run.reads).to_string(),
+                    format!("{:.3}", p50[i]),
+                    format!("{:.3}", p99[i]),
+                    show_starts(starts),
+                    format!("{:.1}", ms(run.late)),
+                ]);
+                if i == 2 && rate == 100 {
+                    targets.push(Target {
+                        what: format!(
+                            "steady 100 reads/s for {} s: zero failures",
+                            plan.steady.as_secs()
+                        ),
+                        measured: format!("{fails} of {} failed", run.reads.len()),
+                        met: Some(fails == 0),
+                    });
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            for (j, base) in [(1, "(b)"), (0, "(a)")] {
+                t.row(vec![
+                    format!("(c)/{base}"),
+                    rate.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    ratio(p50[2], p50[j]),
+                    ratio(p99[2], p99[j]),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+        emit(&t, &mut md);
+    }
+
+    // Boot storms.
+    if wanted("storm") {
+        let labels = [routed.label, kernel.label, proxy.label];
+        let mut t = Table::new(
+            format!(
+                "Boot storms: N phones at once, each fetching {} files in order; wall time in s, median [min-max] of {} alternating run(s)",
+                BOOT_FILES.len(),
+                plan.storm_repetitions
+            ),
+            &[
+                "path",
+                "phones",
+                "wall s",
+                "files/s",
+                "failed phones",
+                "retransmits",
+                "helper starts",
+            ],
+        );
+        for &phones in &plan.storms {
+            let mut walls: Vec<Vec<f64>> = vec![Vec::new(); 3];
+            let mut fails = [0usize; 3];
+            let mut rexmt = [0u32; 3];
+            let mut starts: Vec<Vec<f64>> = vec![Vec::new(); 3];
+            for _ in 0..plan.storm_repetitions {
+                for i in 0..3 {
+                    let s = match i {
+                        0 => &routed,
+                        1 => &kernel,
+                        _ => {
+                            proxy.restart();
+                            &proxy
+                        }
+                    };
+                    let mark = s.log_mark();
+                    let run = storm::run(s, phones);
+                    walls[i].push(run.wall.as_secs_f64());
+                    fails[i] += run.failed_phones;
+                    rexmt[i] += retransmits(&run.reads);
+                    if let Some(n) = s.starts_since(mark, run.reads.len() - failed(&run.reads)) {
+                        starts[i].push(n as f64);
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            let wall: Vec<Spread> = walls.iter().map(|w| Spread::of_repetitions(w)).collect();
+            for (i, label) in labels.iter().enumerate() {
+                t.row(vec![
+                    (*label).to_owned(),
+                    phones.to_string(),
+                    wall[i].show(3),
+                    format!("{:.0}", (phones * BOOT_FILES.len()) as f64 / wall[i].median),
+                    fails[i].to_string(),
+                    rexmt[i].to_string(),
+                    if starts[i].is_empty() {
+                        "-".to_owned()
+                    } else {
+                        Spread::of_repetitions(&starts[i]).show(0)
+                    },
+                ]);
+            }
+            for (j, base) in [(1, "(b)"), (0, "(a)")] {
+                t.row(vec![
+                    format!("(c)/{base}"),
+                    phones.to_string(),
+                    ratio(wall[2].median, wall[j].median),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+            storm_failures += fails.iter().sum::<usize>();
+            let largest = *plan.storms.iter().max().unwrap_or(&0);
+            if phones == 200 || (phones == largest && !plan.storms.contains(&200)) {
+                targets.push(Target {
+                    what: format!("storm of {phones} phones: wall <= 1.1x kernel, zero failures"),
+                    measured: format!(
+                        "{} wall, {} failed phones",
+                        ratio(wall[2].median, wall[1].median),
+                        fails[2]
+                    ),
+                    met: Some(wall[2].median <= 1.1 * wall[1].median && fails[2] == 0),
+                });
+            }
+        }
+        emit(&t, &mut md);
+    }
+
+    // One large GET.
+    if wanted("get") {
+        proxy.restart();
+        let subjects = [&routed, &kernel, &proxy];
+        for s in subjects {
+            throughput::prepare(s, plan.get_mib << 20);
+        }
+        let mut walls: Vec<Vec<f64>> = vec![Vec::new(); 3];
+        for _ in 0..plan.get_repetitions {
+            for (i, s) in subjects.iter().enumerate() {
+                match throughput::get(s) {
+                    Ok(w) => walls[i].push(w.as_secs_f64()),
+                    Err(e) => {
+                        eprintln!("bench: {}: {e}", s.label);
+                        storm_failures += 1;
+                    }
+                }
+            }
+        }
+        let mut t = Table::new(
+            format!(
+                "One {} MiB GET from atftpd (atftp, blksize 1428, windowsize 16): median [min-max] of {} run(s)",
+                plan.get_mib, plan.get_repetitions
+            ),
+            &["path", "wall s", "MiB/s"],
+        );
+        let wall: Vec<Spread> = walls.iter().map(|w| Spread::of_repetitions(w)).collect();
+        for (i, s) in subjects.iter().enumerate() {
+            t.row(vec![
+                s.label.to_owned(),
+                wall[i].show(3),
+                format!("{:.1}", plan.get_mib as f64 / wall[i].median),
+            ]);
+        }
+        for (j, base) in [(1, "(b)"), (0, "(a)")] {
+            t.row(vec![
+                format!("(c)/{base}"),
+                ratio(wall[2].median, wall[j].median),
+                String::new(),
+            ]);
+        }
+        emit(&t, &mut md);
+    }
+    drop((routed, kernel, proxy, cold));
+
+    // The helper's own cost.
+    if wanted("cost") {
+        let c = cost::measure(
+            &programs,
+            &out,
+            &cold_args,
+            plan.cost_runs,
+            plan.strace_runs,
+        );
+        let wall = |runs: &[cost::Run]| -> Vec<f64> { runs.iter().map(|r| ms(r.wall)).collect() };
+        let rss = |runs: &[cost::Run]| runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
+        let calls = |v: &[u64]| -> Vec<f64> { v.iter().map(|&n| n as f64).collect() };
+        let (hw, fw) = (wall(&c.helper), wall(&c.floor));
+        let mut t = Table::new(
+            format!(
+                "Cost per process, started by the same inetd through a wrapper (fork, exec, wait4): {} runs each, one datagram per run",
+                plan.cost_runs
+            ),
+            &[
+                "program",
+                "runs",
+                "exec to exit ms, p50 [p10-p90]",
+                "peak RSS KiB (max)",
+                "syscalls per run (strace -f -c)",
+            ],
+        );
+        t.row(vec![
+            "tftp-proxy (one request)".into(),
+            c.helper.len().to_string(),
+            Spread::of_samples(&hw).show(3),
+            rss(&c.helper).to_string(),
+            Spread::of_repetitions(&calls(&c.helper_syscalls)).show(0),
+        ]);
+        t.row(vec![
+            "trivial C program (floor.c)".into(),
+            c.floor.len().to_string(),
+            Spread::of_samples(&fw).show(3),
+            rss(&c.floor).to_string(),
+            Spread::of_repetitions(&calls(&c.floor_syscalls)).show(0),
+        ]);
+        let (hp50, fp50) = (percentile(&hw, 50.0), percentile(&fw, 50.0));
+        t.row(vec![
+            "tftp-proxy / floor".into(),
+            String::new(),
+            ratio(hp50, fp50),
+            ratio(rss(&c.helper) as f64, rss(&c.floor) as f64),
+            ratio(
+                stats::median(&calls(&c.helper_syscalls)),
+                stats::median(&calls(&c.floor_syscalls)),
+            ),
+        ]);
+        emit(&t, &mut md);
+        if !c.helper_strace.is_empty() {
+            std::fs::write(out.join("strace-helper.txt"), &c.helper_strace)
+                .expect("bench: writing strace-helper.txt");
+        }
+        {
+            targets.push(Target {
+                what: "cold exec-to-exit <= 1.5x trivial C program".into(),
+                measured: format!("{:.3} ms vs {:.3} ms: {}", hp50, fp50, ratio(hp50, fp50)),
+                met: Some(hp50 <= 1.5 * fp50),
+            });
+            targets.push(Target {
+                what: "peak RSS < 4 MiB".into(),
+                measured: format!("{} KiB", rss(&c.helper)),
+                met: Some(!c.helper.is_empty() && rss(&c.helper) < 4096),
+            });
+        }
+    }
+
+    emit(&report::targets(&targets), &mut md);
+    println!(
+        "\nload average at end: {}; {} mode took {:.0} s; tables in {}",
+        report::load(),
+        plan.name,
+        started.elapsed().as_secs_f64(),
+        out.join("results.md").display()
+    );
+    let _ = writeln!(md, "\nLoad average at end: {}.", report::load());
+    std::fs::write(out.join("results.md"), md).expect("bench: writing results.md");
+    if storm_failures > 0 {
+        eprintln!("benchmark FAILED: {storm_failures} phone(s) or GET(s) did not get their files");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,97 @@
+//! The three paths a phone's read can take, each a lab of its own, all up
+//! at once so the measures can alternate between them:
+//! (a) routed, no NAT; (b) NAT with the kernel's conntrack TFTP helper;
+//! (c) NAT with tftp-proxy under openbsd-inetd with the shipped lines.
+
+use crate::lab::{Lab, LabOptions, BOOT_FILES, SERVER};
+use crate::setup;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// One path with its running lab.
+pub struct Subject {
+    /// The row label, e.g. "(b) kernel helper".
+    pub label: &'static str,
+    /// Whether tftp-proxy carries this path (so helper starts count).
+    pub helper: bool,
+    /// The lab.
+    pub lab: Lab,
+    options: LabOptions,
+}
+
+impl Subject {
+    /// Starts a lab for this path, serving the latency file and a
+    /// phone's boot files.
+    pub fn start(label: &'static str, options: LabOptions) -> Subject {
+        let options = LabOptions {
+            atftpd: true,
+            ..options
+        };
+        let subject = Subject {
+            label,
+            helper: !options.routed && !options.kernel_helper,
+            lab: Lab::start(options.clone()),
+            options,
+        };
+        subject.serve_file(setup::FILE, 300, 7);
+        for (i, name) in BOOT_FILES.iter().enumerate() {
+            subject.serve_file(name, 1_000 + 900 * i, i as u64);
+        }
+        subject
+    }
+
+    /// Tears the lab down and starts it again: a fresh inetd, whose limit
+    /// of starts a minute a previous measure may have used up.
+    pub fn restart(&mut self) {
+        let fresh = Subject::start(self.label, self.options.clone());
+        *self = fresh;
+    }
+
+    /// The phone's namespace, where the clients run.
+    pub fn client_ns(&self) -> String {
+        self.lab.ns("c")
+    }
+
+    /// Where tftpd-hpa answers.
+    pub fn server(&self) -> SocketAddr {
+        SocketAddr::new(SERVER.parse().expect("lab address"), 69)
+    }
+
+    /// A mark in the helper's log, to count what comes after it.
+    pub fn log_mark(&self) -> usize {
+        self.lab.helper_log().len()
+    }
+
+    /// How many helper processes logged since `mark`, after waiting (up to
+    /// 3 s) until `requests` request lines have arrived. None for a path
+    /// without the helper.
+    pub fn starts_since(&self, mark: usize, requests: usize) -> Option<usize> {
+        if !self.helper {
+            return None;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let lines = self.lab.helper_log();
+            let new = lines.get(mark..).unwrap_or_default();
+            let logged = new.iter().filter(|l| l.contains(" RRQ \"")).count();
+            if logged >= requests || std::time::Instant::now() > deadline {
+                let pids: BTreeSet<&str> = new
+                    .iter()
+                    .filter_map(|l| {
+                        l.split_once("tftp-proxy[")
+                            .and_then(|(_, r)| r.split_once(']'))
+                            .map(|(p, _)| p)
+                    })
+                    .collect();
+                return Some(pids.len());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Writes a file for tftpd-hpa to serve.
+    pub fn serve_file(&self, name: &str, len: usize, seed: u64) {
+        Lab::make_file(&self.lab.server_root().join(name), len, seed);
+    }
+}
