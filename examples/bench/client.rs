@@ -4,7 +4,7 @@
 //! no DATA comes, ACKs each block to the server's transfer ID, and answers
 //! DATA from any other port with ERROR 5.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// How long a read waits for a packet before it retransmits.
@@ -56,9 +56,10 @@ fn packet(opcode: u16, number: u16, text: &[u8]) -> Vec<u8> {
     p
 }
 
-/// Reads `file` from `server` (port 69), from a fresh socket, in the
-/// calling thread's network namespace.
-pub fn read(server: SocketAddr, file: &str) -> Read {
+/// Reads `file` from `server` (port 69), from a fresh socket on `source`
+/// (None: the namespace's own address), in the calling thread's network
+/// namespace.
+pub fn read(server: SocketAddr, file: &str, source: Option<Ipv4Addr>) -> Read {
     let start = Instant::now();
     let mut result = Read {
         first_data: None,
@@ -72,7 +73,8 @@ pub fn read(server: SocketAddr, file: &str) -> Read {
         r.failure = failure;
         r
     };
-    let socket = match UdpSocket::bind("0.0.0.0:0") {
+    let source = IpAddr::V4(source.unwrap_or(Ipv4Addr::UNSPECIFIED));
+    let socket = match UdpSocket::bind((source, 0)) {
         Ok(s) => s,
         Err(e) => return finish(result, Some(format!("socket: {e}"))),
     };

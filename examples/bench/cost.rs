@@ -1,7 +1,7 @@
-//! The helper's own cost per process: exec to exit and peak RSS, measured
-//! by a small wrapper inetd starts instead of the program (fork, exec,
-//! wait4), and system calls per run counted by `strace -f -c` in the same
-//! place. The floor is a trivial dynamically linked C program (floor.c)
+//! The helper's own cost per process: exec to exit (wall and CPU time)
+//! and peak RSS, measured by a small wrapper inetd starts instead of the
+//! program (fork, exec, wait4), and system calls per run counted by
+//! `strace -f -c` in the same place. The floor is a trivial dynamically linked C program (floor.c)
 //! started by the same inetd, one datagram per run, the same way.
 
 use crate::client;
@@ -55,6 +55,8 @@ pub struct Run {
     pub wall: Duration,
     /// Peak resident set size, KiB.
     pub max_rss_kib: u64,
+    /// CPU time, user and system.
+    pub cpu: Duration,
 }
 
 /// The cost of the helper and of the floor.
@@ -80,6 +82,7 @@ fn parse_runs(path: &Path) -> Vec<Run> {
             Some(Run {
                 wall: Duration::from_nanos(f.next()??),
                 max_rss_kib: f.next()??,
+                cpu: Duration::from_micros(f.next()??),
             })
         })
         .collect()
@@ -134,7 +137,7 @@ fn trigger(subject: &Subject, runs: usize, after_each: impl Fn(usize, bool) + Sy
             .spawn(move || {
                 netns::enter(&ns);
                 for i in 0..runs {
-                    let read = client::read(server, setup::FILE);
+                    let read = client::read(server, setup::FILE, None);
                     assert!(read.ok(), "bench: cost run: {:?}", read.failure);
                     after_each(i, true);
                     client::echo(floor, b"floor", Duration::from_secs(2))

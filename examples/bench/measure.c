@@ -1,7 +1,8 @@
 /*
  * Runs a program the way inetd would (same standard input), waits for it,
  * and appends one line to a file: nanoseconds from fork to reap, and the
- * child's peak resident set size in KiB.
+ * child's peak resident set size in KiB, its CPU time (user and system)
+ * in microseconds, and its exit status.
  *
  * usage: measure OUTFILE PROGRAM [ARG...]   (the program's argv[0] is PROGRAM)
  */
@@ -35,10 +36,13 @@ int main(int argc, char **argv)
 	out = fopen(argv[1], "a");
 	if (out == NULL)
 		return 1;
-	fprintf(out, "%lld %ld %d\n",
+	fprintf(out, "%lld %ld %lld %d\n",
 	    (long long)(end.tv_sec - start.tv_sec) * 1000000000LL +
 	    (end.tv_nsec - start.tv_nsec),
-	    usage.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	    usage.ru_maxrss,
+	    (long long)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000LL +
+	    usage.ru_utime.tv_usec + usage.ru_stime.tv_usec,
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 128);
 	fclose(out);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

@@ -3,7 +3,7 @@
 //! (a) routed, no NAT; (b) NAT with the kernel's conntrack TFTP helper;
 //! (c) NAT with tftp-proxy under openbsd-inetd with the shipped lines.
 
-use crate::lab::{Lab, LabOptions, BOOT_FILES, SERVER};
+use crate::lab::{Lab, LabOptions, BOOT_FILES, MAX_PHONES, SERVER};
 use crate::setup;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -26,6 +26,7 @@ impl Subject {
     pub fn start(label: &'static str, options: LabOptions) -> Subject {
         let options = LabOptions {
             atftpd: true,
+            phones: MAX_PHONES,
             ..options
         };
         let subject = Subject {

@@ -3,6 +3,7 @@
 //! helper: not running when cold, running and waiting when warm).
 
 use crate::client::{self, Read};
+use crate::lab::phone_address;
 use crate::netns;
 use crate::paths::Subject;
 use std::time::Duration;
@@ -20,12 +21,14 @@ pub fn sequential(subject: &Subject, count: usize, gap: Duration, prime: bool) -
             .spawn(move || {
                 netns::enter(&ns);
                 if prime {
-                    client::read(server, FILE);
+                    client::read(server, FILE, None);
                     std::thread::sleep(gap);
                 }
                 (0..count)
-                    .map(|_| {
-                        let read = client::read(server, FILE);
+                    .map(|i| {
+                        // Phones in turn: one address's return paths stay
+                        // far below the helper's cap per client.
+                        let read = client::read(server, FILE, Some(phone_address(i)));
                         std::thread::sleep(gap);
                         read
                     })

@@ -3,7 +3,7 @@
 //! files in turn.
 
 use crate::client::{self, Read};
-use crate::lab::BOOT_FILES;
+use crate::lab::{phone_address, BOOT_FILES};
 use crate::netns;
 use crate::paths::Subject;
 use std::time::{Duration, Instant};
@@ -43,7 +43,11 @@ pub fn run(subject: &Subject, rate: u32, duration: Duration) -> Steady {
                         } else {
                             late = late.max(now - due);
                         }
-                        reads.push(client::read(server, BOOT_FILES[k % BOOT_FILES.len()]));
+                        reads.push(client::read(
+                            server,
+                            BOOT_FILES[k % BOOT_FILES.len()],
+                            Some(phone_address(k)),
+                        ));
                     }
                     (reads, late)
                 })

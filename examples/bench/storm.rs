@@ -2,7 +2,7 @@
 //! order, as a phone does when power returns to a whole site.
 
 use crate::client::{self, Read};
-use crate::lab::BOOT_FILES;
+use crate::lab::{phone_address, BOOT_FILES};
 use crate::netns;
 use crate::paths::Subject;
 use std::sync::Barrier;
@@ -25,7 +25,7 @@ pub fn run(subject: &Subject, phones: usize) -> Storm {
     let ready = Barrier::new(phones + 1);
     let (start, per_phone) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..phones)
-            .map(|_| {
+            .map(|phone| {
                 let (ns, ready) = (ns.clone(), &ready);
                 std::thread::Builder::new()
                     .stack_size(256 * 1024)
@@ -34,7 +34,7 @@ pub fn run(subject: &Subject, phones: usize) -> Storm {
                         ready.wait();
                         let mut reads = Vec::new();
                         for file in BOOT_FILES {
-                            let read = client::read(server, file);
+                            let read = client::read(server, file, Some(phone_address(phone)));
                             let ok = read.ok();
                             reads.push(read);
                             if !ok {

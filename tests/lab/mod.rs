@@ -63,6 +63,14 @@ pub const BOOT_FILES: [&str; 7] = [
     "dialplan.xml",
 ];
 
+/// How many extra phone addresses a lab can have.
+pub const MAX_PHONES: usize = 200;
+
+/// The address of extra phone `i` (0-based): 192.0.2.50 and up.
+pub fn phone_address(i: usize) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(192, 0, 2, 50 + (i % MAX_PHONES) as u8)
+}
+
 static SERIAL: AtomicUsize = AtomicUsize::new(0);
 
 /// How to start the lab.
@@ -96,6 +104,9 @@ pub struct LabOptions {
     pub helper_wrapper: Vec<String>,
     /// Further inetd.conf lines, after the shipped ones.
     pub extra_inetd_lines: Vec<String>,
+    /// More phone addresses on the client (see [`phone_address`]), up to
+    /// [`MAX_PHONES`]: a site's phones each have their own address.
+    pub phones: usize,
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -193,6 +204,7 @@ impl Lab {
             dir,
         };
         lab.build_network();
+        lab.add_phones(options.phones);
         lab.start_syslog();
         lab.start_servers(options.atftpd);
         if options.dnsmasq {
@@ -384,6 +396,21 @@ impl Lab {
         for (host, args) in setup {
             self.in_ns(host, args);
         }
+    }
+
+    fn add_phones(&self, phones: usize) {
+        if phones > MAX_PHONES {
+            fail(format!("at most {MAX_PHONES} phone addresses"));
+        }
+        if phones == 0 {
+            return;
+        }
+        let batch: String = (0..phones)
+            .map(|i| format!("addr add {}/24 dev eth0\n", phone_address(i)))
+            .collect();
+        let path = self.dir.join("phones.batch");
+        std::fs::write(&path, batch).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+        self.ip(&["-n", &self.ns("c"), "-batch", &path.to_string_lossy()]);
     }
 
     fn start_syslog(&mut self) {
