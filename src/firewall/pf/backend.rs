@@ -163,4 +163,11 @@ impl Firewall for Pf {
     fn describe_return_path(&self, path: &ReturnPath) -> String {
         kernel::describe(path, self.options.verbose)
     }
+
+    // `prepare_upstream` and `forget_request` keep their defaults (nothing
+    // to do). The request's `no state` rule comes with the return path, in
+    // the same transaction (kernel/openbsd/rule.rs). The client's
+    // redirected request cannot be forgotten: DIOCKILLSTATES is not
+    // allowed under pledge "pf" (pledge_ioctl() in kern/kern_pledge.c);
+    // with divert-to on a `no state` rule there is nothing to forget.
 }

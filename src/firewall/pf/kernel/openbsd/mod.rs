@@ -1,6 +1,7 @@
 //! OpenBSD's pf: the return path is one anchor holding
-//! `pass in quick ... rdr-to <client> port <p> once` and its
-//! `pass out quick`, installed with one `PF_TRANS_RULESET` transaction.
+//! `pass in quick ... rdr-to <client> port <p> once`, its
+//! `pass out quick`, and the forwarded request's `pass out quick ... no
+//! state`, installed with one `PF_TRANS_RULESET` transaction.
 //!
 //! - `rule.rs`: pure encoding of rules, transactions and lookups;
 //! - `syntax.rs`: pure rendering of encoded rules as pf.conf text;
@@ -101,7 +102,9 @@ mod tests {
             describe(&path, false),
             "pass in quick inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
              rdr-to 192.0.2.20 port 50232 once\n\
-             pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232"
+             pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232\n\
+             pass out quick inet proto udp from 198.51.100.1 port 49441 to 198.51.100.2 port 69 \
+             no state"
         );
         let mixed = ReturnPath {
             server: "[2001:db8::2]:69".parse().unwrap(),

@@ -152,14 +152,21 @@ fn base_rule(af: u8, direction: u8, verbose: bool) -> pf_rule {
     }
 }
 
-/// The two rules of a return path, for `DIOCADDRULE` into `anchor`:
+/// The three rules of a return path, for `DIOCADDRULE` into `anchor`:
 ///
 /// 1. `pass in quick` from the server (any port: its transfer ID) to the
 ///    proxy's address and port, `rdr-to` the client's address and port,
 ///    `once` (pf drops the rule after its first match; the state it made
 ///    carries the rest of the transfer);
 /// 2. `pass out quick` from the server to the client's address and port,
-///    for the rewritten packets leaving toward the client.
+///    for the rewritten packets leaving toward the client;
+/// 3. `pass out quick ... no state` from the proxy's address and port to
+///    the server's: the forwarded request itself leaves without a state.
+///    A server that answers from port 69 itself (a single-port server)
+///    would otherwise match the request's state (its key is the same
+///    address pair and ports, net/pf.c pf_find_state()) and be delivered
+///    to the helper's socket instead of taking rule 1. Servers answering
+///    from a new port are not affected: no state would match them anyway.
 ///
 /// Ports in `src`/`dst` are in network order, `rdr.proxy_port` in host
 /// order, as the kernel reads them. The transaction ticket is filled in
@@ -168,7 +175,7 @@ pub fn return_path_rules(
     path: &ReturnPath,
     anchor: &str,
     verbose: bool,
-) -> Result<[pfioc_rule; 2], EncodeError> {
+) -> Result<[pfioc_rule; 3], EncodeError> {
     let (client, proxy, server) = (
         canonical(path.client),
         canonical(path.proxy),
@@ -192,8 +199,21 @@ pub fn return_path_rules(
     outbound.dst.port_op = PF_OP_EQ as u8;
     outbound.dst.port = [client.port().to_be(), 0];
 
-    let mut rules = [pfioc_rule::default(), pfioc_rule::default()];
-    for (ioc, rule) in rules.iter_mut().zip([inbound, outbound]) {
+    let mut request = base_rule(af, PF_OUT as u8, verbose);
+    request.keep_state = 0;
+    request.src.addr = host(proxy.ip(), af);
+    request.src.port_op = PF_OP_EQ as u8;
+    request.src.port = [proxy.port().to_be(), 0];
+    request.dst.addr = host(server.ip(), af);
+    request.dst.port_op = PF_OP_EQ as u8;
+    request.dst.port = [server.port().to_be(), 0];
+
+    let mut rules = [
+        pfioc_rule::default(),
+        pfioc_rule::default(),
+        pfioc_rule::default(),
+    ];
+    for (ioc, rule) in rules.iter_mut().zip([inbound, outbound, request]) {
         c_string(&mut ioc.anchor, anchor)?;
         ioc.rule = rule;
     }
@@ -333,7 +353,8 @@ mod tests {
     }
 
     fn check(path: ReturnPath, af: u32, verbose: bool) {
-        let [inbound, outbound] = return_path_rules(&path, "tftp-proxy/77.3", verbose).unwrap();
+        let [inbound, outbound, request] =
+            return_path_rules(&path, "tftp-proxy/77.3", verbose).unwrap();
 
         assert_common(&inbound, af, PF_IN, verbose);
         let r = &inbound.rule;
@@ -363,6 +384,27 @@ mod tests {
             "network order"
         );
         assert_eq!(r.rdr.addr.type_, PF_ADDR_NONE as u8);
+
+        // The forwarded request: proxy port to server port, no state.
+        let r = &request.rule;
+        assert_eq!(from_c_string(&request.anchor), "tftp-proxy/77.3");
+        assert_eq!(r.action, PF_PASS as u8);
+        assert_eq!(r.direction, PF_OUT as u8);
+        assert_eq!(r.quick, 1);
+        assert_eq!(r.keep_state, 0, "no state for the request");
+        assert_eq!((r.af, r.proto), (af as u8, 17));
+        assert_eq!((r.rtableid, r.onrdomain), (-1, -1));
+        assert_eq!(r.log, if verbose { PF_LOG as u8 } else { 0 });
+        assert_eq!(r.rule_flag, 0);
+        assert_host(&r.src.addr, path.proxy.ip());
+        assert_eq!(r.src.port_op, PF_OP_EQ as u8);
+        assert_eq!(r.src.port[0].to_ne_bytes(), 49441u16.to_be_bytes());
+        assert_host(&r.dst.addr, path.server.ip());
+        assert_eq!(r.dst.port_op, PF_OP_EQ as u8);
+        assert_eq!(r.dst.port[0].to_ne_bytes(), 69u16.to_be_bytes());
+        for pool in [&r.rdr, &r.nat, &r.route] {
+            assert_eq!(pool.addr.type_, PF_ADDR_NONE as u8);
+        }
     }
 
     #[test]

@@ -134,7 +134,9 @@ mod tests {
             render_all(&rules),
             "pass in quick inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
              rdr-to 198.51.100.2 port 50232 once\n\
-             pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232"
+             pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232\n\
+             pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
+             no state"
         );
     }
 
@@ -150,7 +152,9 @@ mod tests {
             render_all(&rules),
             "pass in log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
              rdr-to 2001:db8:1::10 port 50232 once\n\
-             pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 port 50232"
+             pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 port 50232\n\
+             pass out log quick inet6 proto udp from 2001:db8:2::1 port 49441 \
+             to 2001:db8:3::20 port 69 no state"
         );
     }
 
