@@ -61,6 +61,13 @@ fn rule_layout(revision: &str) -> Option<&'static RuleLayout> {
 
 #[test]
 fn pf_rule_has_the_layout_of_its_release() {
+    // scripts/check-openbsd names the header it means each run to test.
+    if let Ok(expected) = std::env::var("PF_SYS_EXPECT_REVISION") {
+        assert_eq!(
+            PFVAR_REVISION, expected,
+            "the bindings were built from another pfvar.h"
+        );
+    }
     let layout = rule_layout(PFVAR_REVISION).unwrap_or_else(|| {
         panic!(
             "no amd64 layout recorded for pfvar.h {PFVAR_REVISION}: \
