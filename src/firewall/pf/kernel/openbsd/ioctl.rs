@@ -81,9 +81,11 @@ extern "C" {
 }
 
 /// The routing table this process (and the socket inetd created before
-/// starting it: sockets take their creator's table, and the table is
-/// inherited across fork and exec) lives in, for DIOCNATLOOK. getrtable(2)
-/// is allowed under pledge "stdio" (kern/kern_pledge.c, pledge_syscalls).
+/// starting it: a socket takes its creator's table, in_pcballoc() in
+/// netinet/in_pcb.c, and the process's table, `ps_rtableid`, is inherited
+/// across fork and exec) lives in, for DIOCNATLOOK. getrtable(2)
+/// (sys_getrtable() in kern/uipc_syscalls.c) is allowed under pledge
+/// "stdio" (`pledge_syscalls` in kern/kern_pledge.c).
 ///
 /// pf keys states on the routing domain, and an rdomain's own table has
 /// its number; a process run in an alternate table of a domain (route -T
