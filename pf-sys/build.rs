@@ -1,16 +1,19 @@
-//! Generates the bindings of OpenBSD's `<net/pfvar.h>`.
+//! Generates the bindings of pf's `<net/pfvar.h>`, once per kernel: the
+//! target's kernel when the target is OpenBSD or FreeBSD, both kernels on
+//! any other host (for the tests of the encodings).
 //!
-//! Where the headers come from, in order:
-//! 1. `PF_SYS_SYSROOT`: an OpenBSD sysroot (holding `usr/include`), an
-//!    include directory (holding `net/pfvar.h`), or an unpacked `ziglang`
-//!    package directory.
-//! 2. Building on OpenBSD for the same OpenBSD target: `/usr/include`.
-//! 3. Otherwise (cross builds, Linux host tests): the OpenBSD headers that
-//!    ship in the `ziglang` package on PyPI (`pip install ziglang`).
+//! Where a kernel's headers come from, in order:
+//! 1. `PF_SYS_SYSROOT` (the target's kernel; OpenBSD on other hosts): a
+//!    sysroot (holding `usr/include`), an include directory (holding
+//!    `net/pfvar.h`), or an unpacked `ziglang` package directory.
+//! 2. Building on the BSD for the same target: `/usr/include`.
+//! 3. Otherwise (cross builds, host tests): the OpenBSD and FreeBSD
+//!    headers that ship in the `ziglang` package on PyPI
+//!    (`pip install ziglang`).
 //!
-//! Unless the system headers are used, clang parses them as the OpenBSD
-//! target would (`--target=<arch>-unknown-openbsd -nostdinc -isystem ...`),
-//! so the layout is OpenBSD's whatever the build host is.
+//! Unless the system headers are used, clang parses them as the BSD target
+//! would (`--target=<arch>-unknown-<os> -nostdinc -isystem ...`), so the
+//! layout is the BSD's whatever the build host is.
 
 use std::env;
 use std::fs;
@@ -20,7 +23,115 @@ use std::process::Command;
 /// The header this crate binds, relative to an include directory.
 const PFVAR: &str = "net/pfvar.h";
 
-/// How clang is told where the OpenBSD headers are.
+/// What differs between the kernels whose headers are bound.
+struct Kernel {
+    /// The `target_os` name, the module name and the ziglang directory
+    /// suffix (`generic-<os>`, `<arch>-<os>-...`).
+    os: &'static str,
+    /// The C file naming what to parse.
+    wrapper: &'static str,
+    /// The clang target triple after the CPU, e.g. `unknown-openbsd`.
+    triple: &'static str,
+    /// CPUs with headers in the ziglang package.
+    arches: &'static [&'static str],
+    /// The structures the helper passes.
+    types: &'static [&'static str],
+    /// The constants that fill them.
+    constants: &'static [&'static str],
+}
+
+/// Kernel objects a rule only points to: their insides do not matter to
+/// userland, so they stay out of the bindings.
+const OPAQUE: [&str; 4] = ["pfi_kif", "pf_anchor", "pfr_ktable", "pfi_dynaddr"];
+
+const OPENBSD: Kernel = Kernel {
+    os: "openbsd",
+    wrapper: "wrapper-openbsd.h",
+    triple: "unknown-openbsd",
+    arches: &[
+        "x86_64",
+        "x86",
+        "aarch64",
+        "arm",
+        "mips64",
+        "powerpc",
+        "powerpc64",
+        "riscv64",
+        "sparc64",
+    ],
+    types: &[
+        "pfioc_natlook",
+        "pfioc_rule",
+        "pfioc_trans",
+        "pfioc_trans_pfioc_trans_e",
+        "pfioc_ruleset",
+        "pf_status",
+        "pf_sys_ioctl_codes",
+    ],
+    constants: &[
+        "PF_IN",
+        "PF_OUT",
+        "PF_PASS",
+        "PF_DROP",
+        "PF_MATCH",
+        "PF_TRANS_RULESET",
+        "PF_OP_NONE",
+        "PF_OP_EQ",
+        "PF_ADDR_ADDRMASK",
+        "PF_ADDR_NONE",
+        "PF_STATE_NORMAL",
+        "PF_LOG",
+        "PFRULE_ONCE",
+        "PF_ANCHOR_NAME_SIZE",
+        "AF_INET",
+        "AF_INET6",
+        "IPPROTO_UDP",
+        "IPPROTO_TCP",
+    ],
+};
+
+const FREEBSD: Kernel = Kernel {
+    os: "freebsd",
+    wrapper: "wrapper-freebsd.h",
+    // The release whose headers ziglang ships; the structures the helper
+    // uses are the same on 13.x to 15.x.
+    triple: "unknown-freebsd15.0",
+    arches: &["x86_64", "x86", "aarch64", "arm", "powerpc64", "riscv64"],
+    types: &[
+        "pfioc_natlook",
+        "pfioc_rule",
+        "pfioc_trans",
+        "pfioc_trans_pfioc_trans_e",
+        "pfioc_ruleset",
+        "pfioc_pooladdr",
+        "pf_sys_ioctl_codes",
+        "pf_sys_freebsd_version",
+    ],
+    constants: &[
+        "PF_IN",
+        "PF_OUT",
+        "PF_PASS",
+        "PF_DROP",
+        "PF_RDR",
+        "PF_RULESET_FILTER",
+        "PF_RULESET_RDR",
+        "PF_OP_NONE",
+        "PF_OP_EQ",
+        "PF_ADDR_ADDRMASK",
+        "PF_POOL_NONE",
+        "PF_POOL_TYPEMASK",
+        "PF_CHANGE_NONE",
+        "PF_STATE_NORMAL",
+        "PF_LOG",
+        "PF_ANCHOR_NAME_SIZE",
+        "AF_INET",
+        "AF_INET6",
+        "IPPROTO_UDP",
+        "IPPROTO_TCP",
+    ],
+};
+
+/// How clang is told where a kernel's headers are.
 struct Headers {
     /// Arguments for clang.
     clang_args: Vec<String>,
@@ -31,7 +142,6 @@ struct Headers {
 }
 
 fn main() {
-    println!("cargo:rerun-if-changed=wrapper.h");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PF_SYS_SYSROOT");
 
@@ -41,30 +151,61 @@ fn main() {
     let target_arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
     let little_endian = env::var("CARGO_CFG_TARGET_ENDIAN").as_deref() == Ok("little");
 
-    let native_openbsd = target_os == "openbsd" && cfg!(target_os = "openbsd") && target == host;
-    let arch = openbsd_arch(&target_os, &target_arch);
-
-    let headers = match env::var_os("PF_SYS_SYSROOT") {
-        Some(root) => from_sysroot_var(Path::new(&root), arch, little_endian),
-        None if native_openbsd => Ok(system_headers()),
-        None => from_ziglang(arch, little_endian),
+    let kernels: &[&Kernel] = match target_os.as_str() {
+        "openbsd" => &[&OPENBSD],
+        "freebsd" => &[&FREEBSD],
+        _ => &[&OPENBSD, &FREEBSD],
+    };
+    // PF_SYS_SYSROOT names the target's headers; on other hosts, OpenBSD's.
+    let sysroot_kernel = if target_os == "freebsd" {
+        "freebsd"
+    } else {
+        "openbsd"
+    };
+    for kernel in kernels {
+        let native = target_os == kernel.os && cfg_os() == kernel.os && target == host;
+        let arch = bsd_arch(kernel, &target_os, &target_arch);
+        let sysroot = env::var_os("PF_SYS_SYSROOT").filter(|_| kernel.os == sysroot_kernel);
+        let headers = match sysroot {
+            Some(root) => from_sysroot_var(kernel, Path::new(&root), arch, little_endian),
+            None if native => Ok(system_headers()),
+            None => from_ziglang(kernel, arch, little_endian),
+        }
+        .unwrap_or_else(|message| fail(&message));
+        generate_kernel(kernel, &headers);
     }
-    .unwrap_or_else(|message| fail(&message));
+}
 
+/// The operating system this build script runs on.
+fn cfg_os() -> &'static str {
+    if cfg!(target_os = "openbsd") {
+        "openbsd"
+    } else if cfg!(target_os = "freebsd") {
+        "freebsd"
+    } else {
+        "other"
+    }
+}
+
+/// Writes `<os>.rs` into OUT_DIR and records the headers' version.
+fn generate_kernel(kernel: &Kernel, headers: &Headers) {
+    println!("cargo:rerun-if-changed={}", kernel.wrapper);
     println!(
         "cargo:rerun-if-changed={}",
         headers.pfvar_dir.join(PFVAR).display()
     );
     // Shown with `cargo build -vv`; a warning would be noise in every build.
-    println!("pf-sys: OpenBSD headers from {}", headers.origin);
+    println!("pf-sys: {} headers from {}", kernel.os, headers.origin);
 
-    let revision = pfvar_revision(&headers.pfvar_dir.join(PFVAR));
-    println!("cargo:rustc-env=PF_SYS_PFVAR_REVISION={revision}");
+    if kernel.os == "openbsd" {
+        let revision = pfvar_revision(&headers.pfvar_dir.join(PFVAR));
+        println!("cargo:rustc-env=PF_SYS_PFVAR_REVISION={revision}");
+    }
 
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    generate(&headers.clang_args)
-        .write_to_file(out.join("bindings.rs"))
-        .unwrap_or_else(|e| fail(&format!("cannot write the bindings: {e}")));
+    generate(kernel, &headers.clang_args)
+        .write_to_file(out.join(format!("{}.rs", kernel.os)))
+        .unwrap_or_else(|e| fail(&format!("cannot write the {} bindings: {e}", kernel.os)));
 }
 
 /// Stops the build with one clear message.
@@ -73,44 +214,37 @@ fn fail(message: &str) -> ! {
     std::process::exit(1);
 }
 
-/// The OpenBSD architecture whose headers are parsed: the target's own
-/// when the target is OpenBSD; otherwise the host-like one for tests.
-fn openbsd_arch(target_os: &str, target_arch: &str) -> &'static str {
-    let arch = match target_arch {
-        "x86_64" => "x86_64",
-        "x86" => "x86",
-        "aarch64" => "aarch64",
-        "arm" => "arm",
-        "mips64" => "mips64",
-        "powerpc" => "powerpc",
-        "powerpc64" => "powerpc64",
-        "riscv64" => "riscv64",
-        "sparc64" => "sparc64",
-        _ if target_os == "openbsd" => fail(&format!(
-            "no known OpenBSD headers for architecture {target_arch}"
+/// The BSD architecture whose headers are parsed: the target's own when
+/// the target is that BSD; otherwise the host-like one for tests.
+fn bsd_arch(kernel: &Kernel, target_os: &str, target_arch: &str) -> &'static str {
+    match kernel.arches.iter().find(|&&arch| arch == target_arch) {
+        Some(arch) => arch,
+        None if target_os == kernel.os => fail(&format!(
+            "no known {} headers for architecture {target_arch}",
+            kernel.os
         )),
-        _ => "x86_64",
-    };
-    if target_os != "openbsd" && arch != target_arch {
-        println!(
-            "cargo:warning=pf-sys: parsing the x86_64 OpenBSD headers for a {target_arch} \
-             host; the layout tests tell whether the types fit this host"
-        );
+        None => {
+            println!(
+                "cargo:warning=pf-sys: parsing the x86_64 {} headers for a {target_arch} \
+                 host; the layout tests tell whether the types fit this host",
+                kernel.os
+            );
+            "x86_64"
+        }
     }
-    arch
 }
 
-/// The clang target triple for an OpenBSD architecture.
-fn clang_triple(arch: &str, little_endian: bool) -> String {
+/// The clang target triple for a BSD architecture.
+fn clang_triple(kernel: &Kernel, arch: &str, little_endian: bool) -> String {
     let cpu = match arch {
         "x86" => "i386",
         "mips64" if little_endian => "mips64el",
         other => other,
     };
-    format!("{cpu}-unknown-openbsd")
+    format!("{cpu}-{}", kernel.triple)
 }
 
-/// Headers of the machine itself (building on OpenBSD for OpenBSD).
+/// Headers of the machine itself (building on the BSD for that BSD).
 fn system_headers() -> Headers {
     Headers {
         clang_args: Vec::new(),
@@ -120,8 +254,13 @@ fn system_headers() -> Headers {
 }
 
 /// Interprets `PF_SYS_SYSROOT`.
-fn from_sysroot_var(root: &Path, arch: &str, little_endian: bool) -> Result<Headers, String> {
-    let triple = clang_triple(arch, little_endian);
+fn from_sysroot_var(
+    kernel: &Kernel,
+    root: &Path,
+    arch: &str,
+    little_endian: bool,
+) -> Result<Headers, String> {
+    let triple = clang_triple(kernel, arch, little_endian);
     if root.join("usr/include").join(PFVAR).is_file() {
         let include = root.join("usr/include");
         return Ok(Headers {
@@ -148,57 +287,62 @@ fn from_sysroot_var(root: &Path, arch: &str, little_endian: bool) -> Result<Head
             origin: format!("include directory {} (PF_SYS_SYSROOT)", root.display()),
         });
     }
-    if root
-        .join("lib/libc/include/generic-openbsd")
-        .join(PFVAR)
-        .is_file()
-    {
-        return zig_headers(root, arch, little_endian);
+    let generic = format!("lib/libc/include/generic-{}", kernel.os);
+    if root.join(&generic).join(PFVAR).is_file() {
+        return zig_headers(kernel, root, arch, little_endian);
     }
     Err(format!(
         "PF_SYS_SYSROOT={} holds neither usr/include/{PFVAR}, {PFVAR}, nor a ziglang \
-         package (lib/libc/include/generic-openbsd/{PFVAR})",
+         package ({generic}/{PFVAR})",
         root.display()
     ))
 }
 
-/// Finds the `ziglang` Python package and its OpenBSD headers.
-fn from_ziglang(arch: &str, little_endian: bool) -> Result<Headers, String> {
+/// Finds the `ziglang` Python package and a kernel's headers in it.
+fn from_ziglang(kernel: &Kernel, arch: &str, little_endian: bool) -> Result<Headers, String> {
     let probe = "import ziglang, os; print(os.path.dirname(ziglang.__file__))";
     let mut last_error = String::new();
     for python in ["python3", "python"] {
         match Command::new(python).args(["-c", probe]).output() {
             Ok(out) if out.status.success() => {
                 let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-                return zig_headers(Path::new(&dir), arch, little_endian);
+                return zig_headers(kernel, Path::new(&dir), arch, little_endian);
             }
             Ok(out) => last_error = String::from_utf8_lossy(&out.stderr).trim().to_owned(),
             Err(e) => last_error = format!("{python}: {e}"),
         }
     }
     Err(format!(
-        "no OpenBSD headers found: install ziglang from PyPI (pip install ziglang) \
-         or set PF_SYS_SYSROOT to an OpenBSD sysroot or include directory \
-         (python said: {last_error})"
+        "no {} headers found: install ziglang from PyPI (pip install ziglang) \
+         or set PF_SYS_SYSROOT to a sysroot or include directory \
+         (python said: {last_error})",
+        kernel.os
     ))
 }
 
 /// The include directories inside a ziglang package for one architecture.
-fn zig_headers(zig: &Path, arch: &str, little_endian: bool) -> Result<Headers, String> {
+fn zig_headers(
+    kernel: &Kernel,
+    zig: &Path,
+    arch: &str,
+    little_endian: bool,
+) -> Result<Headers, String> {
     let libc_include = zig.join("lib/libc/include");
-    let generic = libc_include.join("generic-openbsd");
+    let generic = libc_include.join(format!("generic-{}", kernel.os));
     if !generic.join(PFVAR).is_file() {
         return Err(format!(
-            "the ziglang package at {} has no {PFVAR} under lib/libc/include/generic-openbsd: \
-             install a ziglang from PyPI that ships OpenBSD headers or set PF_SYS_SYSROOT",
-            zig.display()
+            "the ziglang package at {} has no {PFVAR} under lib/libc/include/generic-{}: \
+             install a ziglang from PyPI that ships {} headers or set PF_SYS_SYSROOT",
+            zig.display(),
+            kernel.os,
+            kernel.os
         ));
     }
     let dir_arch = match arch {
         "mips64" if little_endian => "mips64el",
         other => other,
     };
-    let prefix = format!("{dir_arch}-openbsd");
+    let prefix = format!("{dir_arch}-{}", kernel.os);
     let machine = fs::read_dir(&libc_include)
         .map_err(|e| format!("cannot list {}: {e}", libc_include.display()))?
         .filter_map(Result::ok)
@@ -210,13 +354,14 @@ fn zig_headers(zig: &Path, arch: &str, little_endian: bool) -> Result<Headers, S
         })
         .ok_or_else(|| {
             format!(
-                "the ziglang package at {} has no OpenBSD headers for {arch}",
-                zig.display()
+                "the ziglang package at {} has no {} headers for {arch}",
+                zig.display(),
+                kernel.os
             )
         })?;
     let builtin = zig.join("lib/include");
     let mut clang_args = vec![
-        format!("--target={}", clang_triple(arch, little_endian)),
+        format!("--target={}", clang_triple(kernel, arch, little_endian)),
         "-nostdinc".to_owned(),
     ];
     for dir in [&machine, &generic, &builtin] {
@@ -230,7 +375,7 @@ fn zig_headers(zig: &Path, arch: &str, little_endian: bool) -> Result<Headers, S
     })
 }
 
-/// The revision in the header's `$OpenBSD: pfvar.h,v 1.548 ...` line.
+/// The revision in OpenBSD's `$OpenBSD: pfvar.h,v 1.548 ...` line.
 fn pfvar_revision(pfvar: &Path) -> String {
     let text = fs::read_to_string(pfvar)
         .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", pfvar.display())));
@@ -243,7 +388,7 @@ fn pfvar_revision(pfvar: &Path) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Tells bindgen what the hand-written replacements in lib.rs derive, so
+/// Tells bindgen what the hand-written replacements in addr.rs derive, so
 /// the structures embedding them still derive `Copy`, `Clone`, `Default`.
 #[derive(Debug)]
 struct HandWritten;
@@ -268,42 +413,11 @@ impl bindgen::callbacks::ParseCallbacks for HandWritten {
     }
 }
 
-/// Runs bindgen over `wrapper.h`, keeping only what the helper uses.
-fn generate(clang_args: &[String]) -> bindgen::Bindings {
-    let types = [
-        "pfioc_natlook",
-        "pfioc_rule",
-        "pfioc_trans",
-        "pfioc_trans_pfioc_trans_e",
-        "pfioc_ruleset",
-        "pf_status",
-        "pf_sys_ioctl_codes",
-    ];
-    // Kernel objects a rule only points to: their insides do not matter
-    // to userland, so keep them out of the bindings.
-    let opaque = ["pfi_kif", "pf_anchor", "pfr_ktable", "pfi_dynaddr"];
-    let constants = [
-        "PF_IN",
-        "PF_OUT",
-        "PF_PASS",
-        "PF_DROP",
-        "PF_MATCH",
-        "PF_TRANS_RULESET",
-        "PF_OP_NONE",
-        "PF_OP_EQ",
-        "PF_ADDR_ADDRMASK",
-        "PF_ADDR_NONE",
-        "PF_STATE_NORMAL",
-        "PF_LOG",
-        "PFRULE_ONCE",
-        "PF_ANCHOR_NAME_SIZE",
-        "AF_INET",
-        "AF_INET6",
-        "IPPROTO_UDP",
-        "IPPROTO_TCP",
-    ];
+/// Runs bindgen over the kernel's wrapper, keeping only what the helper
+/// uses.
+fn generate(kernel: &Kernel, clang_args: &[String]) -> bindgen::Bindings {
     let mut builder = bindgen::Builder::default()
-        .header("wrapper.h")
+        .header(kernel.wrapper)
         .clang_args(clang_args)
         .formatter(bindgen::Formatter::None)
         .generate_comments(false)
@@ -313,23 +427,26 @@ fn generate(clang_args: &[String]) -> bindgen::Bindings {
         .prepend_enum_name(false)
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .parse_callbacks(Box::new(HandWritten));
-    for name in types {
+    for name in kernel.types {
         builder = builder.allowlist_type(name);
     }
-    // Two unions are defined by hand in lib.rs as plain structs with the
+    // Two unions are defined by hand in addr.rs as plain structs with the
     // same layout, so that reading an address back needs no `unsafe`.
     for name in ["pf_addr", "pf_addr_wrap"] {
         builder = builder
             .blocklist_type(name)
             .blocklist_type(format!("{name}__bindgen_ty_.*"));
     }
-    for name in opaque {
+    for name in OPAQUE {
         builder = builder.opaque_type(name);
     }
-    for name in constants {
+    for name in kernel.constants {
         builder = builder.allowlist_var(name);
     }
-    builder
-        .generate()
-        .unwrap_or_else(|e| fail(&format!("bindgen could not parse the headers: {e}")))
+    builder.generate().unwrap_or_else(|e| {
+        fail(&format!(
+            "bindgen could not parse the {} headers: {e}",
+            kernel.os
+        ))
+    })
 }

@@ -1,9 +1,17 @@
 //! Generated bindings of pf's `/dev/pf` ioctl structures, one module per
-//! kernel whose `<net/pfvar.h>` they come from.
+//! kernel whose `<net/pfvar.h>` they come from: the target's own on a BSD,
+//! both on any other host (for the tests of the encodings).
 //!
 //! This crate owns the generated types and nothing else: no system calls,
 //! no policy. The types are parsed with the kernel's own target triple, so
 //! code that fills them can be tested on any host; only the ioctls
-//! themselves need the BSD.
+//! themselves need the BSD. `addr.rs` and `ioccom.rs` hold what both
+//! kernels declare alike.
 
+mod addr;
+mod ioccom;
+
+#[cfg(not(target_os = "openbsd"))]
+pub mod freebsd;
+#[cfg(not(target_os = "freebsd"))]
 pub mod openbsd;
