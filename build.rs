@@ -6,9 +6,11 @@ use std::process::Command;
 fn main() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let backend = match os.as_str() {
-        "openbsd" => "pf",
+        "openbsd" | "freebsd" => "pf",
         "linux" => "nftables",
-        other => panic!("tftp-proxy supports OpenBSD (pf) and Linux (nftables), not {other:?}"),
+        other => panic!(
+            "tftp-proxy supports OpenBSD and FreeBSD (pf) and Linux (nftables), not {other:?}"
+        ),
     };
     let revision = Command::new("git")
         .args(["describe", "--always", "--dirty"])

@@ -240,7 +240,7 @@ fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, Fi
     })
 }
 
-#[cfg(target_os = "openbsd")]
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, FirewallError> {
     use tftp_proxy::firewall::pf::{Pf, PfOptions};
     Pf::open(PfOptions {

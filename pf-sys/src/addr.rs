@@ -117,4 +117,3 @@ const _: () = {
     assert!(std::mem::offset_of!(pf_addr_wrap, type_) == 32 + std::mem::size_of::<usize>());
     assert!(std::mem::align_of::<pf_addr_wrap>() == std::mem::align_of::<usize>());
 };
-

@@ -15,3 +15,7 @@ mod ioccom;
 pub mod freebsd;
 #[cfg(not(target_os = "freebsd"))]
 pub mod openbsd;
+
+/// The address structures both kernels declare alike (also re-exported by
+/// each kernel's module).
+pub use addr::{pf_addr, pf_addr_mask, pf_addr_wrap};

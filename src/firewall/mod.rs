@@ -9,7 +9,7 @@
 mod error;
 #[cfg(target_os = "linux")]
 pub mod netfilter;
-#[cfg(any(target_os = "openbsd", test))]
+#[cfg(any(target_os = "openbsd", target_os = "freebsd", test))]
 pub mod pf;
 
 pub use error::FirewallError;

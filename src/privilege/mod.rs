@@ -1,14 +1,18 @@
 //! Giving up root once the kernel handles the helper needs are open.
 //!
 //! This module owns the change of user (and, on OpenBSD, chroot and pledge;
-//! on Linux, the capability set). It must be called after the firewall
+//! on FreeBSD, chroot; on Linux, the capability set). It must be called after the firewall
 //! backend has opened its handles and before the first datagram is read.
 
+#[cfg(target_os = "freebsd")]
+mod freebsd;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "openbsd")]
 mod openbsd;
 
+#[cfg(target_os = "freebsd")]
+pub use freebsd::drop_privileges;
 #[cfg(target_os = "linux")]
 pub use linux::{drop_privileges, identity};
 #[cfg(target_os = "openbsd")]
@@ -27,8 +31,12 @@ pub fn identity() -> String {
 /// The user the helper runs as by default once root is given up.
 #[cfg(target_os = "openbsd")]
 pub const DEFAULT_USER: &str = "_tftp_proxy";
+/// The user the helper runs as by default once root is given up: the
+/// base system's `proxy` (uid 62), which FreeBSD's own proxies use.
+#[cfg(target_os = "freebsd")]
+pub const DEFAULT_USER: &str = "proxy";
 /// The user the helper runs as by default once root is given up.
-#[cfg(not(target_os = "openbsd"))]
+#[cfg(not(any(target_os = "openbsd", target_os = "freebsd")))]
 pub const DEFAULT_USER: &str = "nobody";
 
 /// Why root could not be given up. The helper refuses to serve then.

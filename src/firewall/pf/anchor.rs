@@ -3,7 +3,10 @@
 //! This module owns the naming scheme and its parsing, nothing else. It
 //! must not touch the kernel: the sweep that acts on stale names lives in
 //! the backend.
-#![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
+#![cfg_attr(
+    not(any(target_os = "openbsd", target_os = "freebsd")),
+    allow(dead_code)
+)]
 
 /// The anchor the shipped pf.conf evaluates (`anchor "tftp-proxy/*"`);
 /// every return path is one anchor directly below it.

@@ -60,10 +60,11 @@ impl Pf {
                 what: format!("rule anchor \"{}/*\" in pf's main ruleset", anchor::PARENT),
             });
         }
-        // Rule changes are refused at securelevel 2, and a kernel with
-        // another struct pf_rule does not know this DIOCADDRULE (which
-        // would get the pledged helper killed): find out now, with a
-        // transaction that leaves nothing behind.
+        // Rule changes are refused at a high securelevel (OpenBSD 2,
+        // FreeBSD 3), and a kernel with another struct pf_rule does not
+        // know this DIOCADDRULE (which would get a pledged OpenBSD helper
+        // killed): find out now, with a transaction that leaves nothing
+        // behind.
         device.check_rule_changes(&anchor::path(std::process::id(), 0))?;
         sweep(&device, &children);
         let reaper = Reaper::spawn(&device, options.wait(), &options.user)?;

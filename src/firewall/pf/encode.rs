@@ -1,9 +1,14 @@
 //! Helpers every pf kernel encoding shares: the encoding error, the
-//! canonical form of an address pf keys flows on, and the fixed-size C
-//! strings (anchor paths) of pf's ioctl structures.
+//! canonical form of an address pf keys flows on, the fixed-size C
+//! strings (anchor paths) of pf's ioctl structures, and the address
+//! structures both kernels declare alike (`pf_sys::pf_addr`,
+//! `pf_sys::pf_addr_wrap`) with their pf.conf text.
 //!
-//! Pure code with no pf structure in it; it must not touch the kernel.
-#![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
+//! Pure code; it must not touch the kernel.
+#![cfg_attr(
+    not(any(target_os = "openbsd", target_os = "freebsd")),
+    allow(dead_code)
+)]
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::raw::c_char;
@@ -51,4 +56,47 @@ pub fn from_c_string(field: &[c_char]) -> String {
         .map(|&c| c as u8)
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// An address in pf's form (the same `struct pf_addr` on every kernel).
+pub fn address(ip: IpAddr) -> pf_sys::pf_addr {
+    match ip {
+        IpAddr::V4(v4) => pf_sys::pf_addr::from_ipv4(v4),
+        IpAddr::V6(v6) => pf_sys::pf_addr::from_ipv6(v6),
+    }
+}
+
+/// The address in pf's form back as an `IpAddr`: IPv4 when `is_v4`.
+pub fn ip(addr: &pf_sys::pf_addr, is_v4: bool) -> IpAddr {
+    if is_v4 {
+        IpAddr::V4(addr.to_ipv4())
+    } else {
+        IpAddr::V6(addr.to_ipv6())
+    }
+}
+
+/// A single host: the address with an all-ones mask (`af` is the kernel's
+/// family number; `AF_INET` is 2 on every kernel).
+pub fn host(ip: IpAddr, af: u8) -> pf_sys::pf_addr_wrap {
+    pf_sys::pf_addr_wrap::addr_mask(address(ip), pf_sys::pf_addr::full_mask(af))
+}
+
+/// Renders a host (`a.b.c.d`, `2001:db8::1`), a network (`a.b.c.d/len`)
+/// or `any` from an address-and-mask wrap, as pf.conf writes them on
+/// every kernel.
+pub fn render_address(wrap: &pf_sys::pf_addr_wrap, is_v4: bool) -> String {
+    // PF_ADDR_ADDRMASK is 0 on every kernel (pf-sys checks it).
+    if wrap.type_ != 0 {
+        return format!("(address type {})", wrap.type_);
+    }
+    let prefix: u32 = wrap.v.mask.addr8.iter().map(|b| b.count_ones()).sum();
+    let full = if is_v4 { 32 } else { 128 };
+    let ip = ip(&wrap.v.addr, is_v4);
+    if prefix == 0 && ip.is_unspecified() {
+        "any".to_owned()
+    } else if prefix == full {
+        ip.to_string()
+    } else {
+        format!("{ip}/{prefix}")
+    }
 }

@@ -6,7 +6,10 @@
 //! to that port may still match would send the new transfer's answers to
 //! the old client. Pure code with the clock passed in; it must not touch
 //! the kernel.
-#![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
+#![cfg_attr(
+    not(any(target_os = "openbsd", target_os = "freebsd")),
+    allow(dead_code)
+)]
 
 use super::anchor;
 use crate::firewall::ReturnPath;

@@ -13,22 +13,23 @@
 //! - `encode.rs`: pure helpers of every encoding (C strings, errors).
 //!
 //! Per kernel, under `kernel/`: the structures, their ioctls and the
-//! pf.conf text (`kernel/openbsd/`: rdr-to and `once` in one ruleset).
+//! pf.conf text (`kernel/openbsd/`: rdr-to and `once` in one ruleset;
+//! `kernel/freebsd/`: an rdr ruleset with pools beside the filter one).
 //!
 //! It must not touch client or server sockets, TFTP, or policy.
 //!
 //! Outside the BSDs only the pure parts are compiled, for the tests.
 
 mod anchor;
-#[cfg(target_os = "openbsd")]
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod backend;
 mod encode;
-#[cfg(target_os = "openbsd")]
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 #[allow(unsafe_code)] // fork(2); the block says why it is sound
 mod fork;
 mod kernel;
 mod ledger;
-#[cfg(target_os = "openbsd")]
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod reaper;
 
 use std::time::Duration;
@@ -76,10 +77,10 @@ impl PfOptions {
     }
 }
 
-#[cfg(target_os = "openbsd")]
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 pub use backend::Pf;
 /// The pf.conf text of a return path's rules (`-n`, `-v`).
-#[cfg(target_os = "openbsd")]
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 pub use kernel::describe;
 /// pledge(2), for the privilege drop: all of OpenBSD's system calls that
 /// nix lacks live in the ioctl layer.

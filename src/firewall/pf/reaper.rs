@@ -4,7 +4,7 @@
 //! rule outlives its wait even if the helper is killed.
 //!
 //! [`Pf::open`](super::Pf::open) forks it before privileges are dropped,
-//! so the helper can pledge without "proc". The helper writes each new
+//! so the helper can pledge without "proc" on OpenBSD. The helper writes each new
 //! anchor's path to it, one per line, before installing the anchor; the
 //! reaper empties it `transfer_wait` after reading it. When the helper's
 //! end of the pipe closes, the reaper empties the anchors still pending
@@ -15,7 +15,7 @@
 //! keeps only `/dev/pf` and the pipe: it detaches from the helper's
 //! session and standard descriptors (inetd's socket), drops to the
 //! helper's unprivileged user (`-u`, passed in [`super::PfOptions`]) in
-//! `/var/empty`, and pledges "stdio pf". It must not touch the client
+//! `/var/empty`, and on OpenBSD pledges "stdio pf". It must not touch the client
 //! socket, log, or do anything but empty anchors.
 
 use super::fork::{self, Forked};
@@ -167,8 +167,8 @@ fn listen(pipe: File) -> Option<Receiver<String>> {
 
 /// Gives up everything but `/dev/pf`: the helper's unprivileged user in
 /// `/var/empty` (or, if that user does not exist, root chrooted there),
-/// then pledge "stdio pf". Failures are not fatal: the reaper's job
-/// matters more than its confinement, and pledge still applies.
+/// then whatever the kernel adds (OpenBSD: pledge "stdio pf"). Failures
+/// are not fatal: the reaper's job matters more than its confinement.
 fn confine(user: &str) {
     if crate::privilege::drop_privileges(user).is_err() {
         let _ = nix::unistd::chroot("/var/empty");

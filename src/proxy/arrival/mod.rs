@@ -6,11 +6,15 @@
 
 #[cfg(target_os = "openbsd")]
 mod divert_reply;
+#[cfg(target_os = "freebsd")]
+mod freebsd;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "openbsd")]
 mod openbsd;
 
+#[cfg(target_os = "freebsd")]
+pub use freebsd::{prepare, receive, reply};
 #[cfg(target_os = "linux")]
 pub use linux::{prepare, receive, reply};
 #[cfg(target_os = "openbsd")]

@@ -1,0 +1,414 @@
+//! The thin system layer of FreeBSD's pf: `/dev/pf` and its ioctls.
+//!
+//! With `fork.rs`, the only files of the FreeBSD backend with `unsafe`:
+//! ioctl(2) has no safe wrapper. Each ioctl's argument type is tied to its
+//! request code, whose encoded length is checked against the type's size
+//! when the code is declared, so the kernel reads and writes exactly the
+//! Rust value it is given. Every errno is turned into a [`FirewallError`]
+//! here, named by its likely cause.
+//!
+//! It must not decide anything (what to install, when to remove it): that
+//! is `backend.rs` and `reaper.rs`. Kernel behaviour relied on is from
+//! sys/netpfil/pf/pf_ioctl.c (pfioctl and pf_ioctl_addrule).
+
+use super::rule::{self, Staged};
+use crate::firewall::pf::encode::{from_c_string, EncodeError};
+use crate::firewall::FirewallError;
+use nix::errno::Errno;
+use pf_sys::freebsd::{
+    ioctl_param_len, pfioc_natlook, pfioc_pooladdr, pfioc_rule, pfioc_ruleset, pfioc_trans,
+    pfioc_trans_e, DIOCADDADDR, DIOCADDRULE, DIOCBEGINADDRS, DIOCGETRULESET, DIOCGETRULESETS,
+    DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT, HEADERS_VERSION,
+};
+use std::fs::OpenOptions;
+use std::marker::PhantomData;
+use std::mem::size_of;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::raw::c_ulong;
+
+/// The packet filter's control device.
+const PF_DEVICE: &str = "/dev/pf";
+
+/// How many times a transaction is tried when a concurrent one (`pfctl
+/// -f`, another helper) took the global pool ticket or the rulesets
+/// (EBUSY).
+const ATTEMPTS: usize = 3;
+
+/// Structures passed to the kernel whole: it copies exactly their size in
+/// and back out and follows no pointer inside them (the pointers in
+/// `pf_rule` and `pf_pooladdr` are kernel-side and ignored on the way in).
+trait Argument {}
+impl Argument for pfioc_natlook {}
+impl Argument for pfioc_rule {}
+impl Argument for pfioc_pooladdr {}
+impl Argument for pfioc_ruleset {}
+
+/// An ioctl request code bound to the one argument type it carries.
+struct Request<T> {
+    code: c_ulong,
+    _argument: PhantomData<fn(&mut T)>,
+}
+
+impl<T: Argument> Request<T> {
+    /// Binds `code` to `T`; refuses (at compile time, in a const) a code
+    /// whose encoded length is not `size_of::<T>()`.
+    const fn new(code: c_ulong) -> Self {
+        assert!(
+            ioctl_param_len(code) == size_of::<T>(),
+            "ioctl length differs from the argument's size"
+        );
+        Request {
+            code,
+            _argument: PhantomData,
+        }
+    }
+}
+
+const NATLOOK: Request<pfioc_natlook> = Request::new(DIOCNATLOOK);
+const ADD_RULE: Request<pfioc_rule> = Request::new(DIOCADDRULE);
+const BEGIN_ADDRS: Request<pfioc_pooladdr> = Request::new(DIOCBEGINADDRS);
+const ADD_ADDR: Request<pfioc_pooladdr> = Request::new(DIOCADDADDR);
+const GET_RULESETS: Request<pfioc_ruleset> = Request::new(DIOCGETRULESETS);
+const GET_RULESET: Request<pfioc_ruleset> = Request::new(DIOCGETRULESET);
+
+/// The two transaction steps the helper uses.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Begin,
+    Commit,
+}
+
+impl Step {
+    fn code(self) -> c_ulong {
+        match self {
+            Step::Begin => DIOCXBEGIN,
+            Step::Commit => DIOCXCOMMIT,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Step::Begin => "opening a pf transaction (DIOCXBEGIN)",
+            Step::Commit => "committing pf rules (DIOCXCOMMIT)",
+        }
+    }
+}
+
+const _: () = {
+    assert!(ioctl_param_len(DIOCXBEGIN) == size_of::<pfioc_trans>());
+    assert!(ioctl_param_len(DIOCXCOMMIT) == size_of::<pfioc_trans>());
+};
+
+/// A failed call and the step it was.
+type Failed = (&'static str, Errno);
+
+/// `/dev/pf`, open for reading (lookups) or reading and writing (rules).
+#[derive(Debug)]
+pub struct Device {
+    fd: OwnedFd,
+}
+
+/// The error for a failed open of `/dev/pf`.
+pub fn open_error(errno: Errno) -> FirewallError {
+    match errno {
+        Errno::EACCES | Errno::EPERM => FirewallError::PermissionDenied {
+            what: "opening /dev/pf for writing",
+            hint: " (the helper must be started as root)",
+        },
+        Errno::ENOENT | Errno::ENXIO | Errno::ENODEV => FirewallError::errno(
+            "opening /dev/pf (is pf loaded? kldload pf, or pf_enable=\"YES\" in rc.conf)",
+            errno as i32,
+        ),
+        _ => FirewallError::errno("opening /dev/pf", errno as i32),
+    }
+}
+
+/// The error for a failed rule change (`what` names the step).
+fn change_error(what: &'static str, errno: Errno) -> FirewallError {
+    match errno {
+        // pfioctl refuses every rule change once securelevel_gt(cred, 2).
+        Errno::EPERM => FirewallError::PermissionDenied {
+            what,
+            hint: " (pf refuses rule changes at securelevel 3, see security(7))",
+        },
+        Errno::EACCES => FirewallError::PermissionDenied {
+            what,
+            hint: " (/dev/pf is open read-only)",
+        },
+        // pfioctl's default case: a request code this kernel does not know.
+        Errno::ENODEV => incompatible(what),
+        Errno::EBUSY => FirewallError::errno(
+            "changing pf rules (another pfctl -f or transaction kept taking the tickets)",
+            errno as i32,
+        ),
+        _ => FirewallError::errno(what, errno as i32),
+    }
+}
+
+/// The error for a failed `DIOCXBEGIN`: EINVAL there means pf could not
+/// create the anchor, which at run time is its anchor limit.
+fn begin_error(errno: Errno) -> FirewallError {
+    match errno {
+        Errno::EINVAL => FirewallError::errno(
+            "opening a pf transaction (DIOCXBEGIN; too many anchors? see \"set limit anchors\" in pf.conf(5))",
+            errno as i32,
+        ),
+        _ => change_error(Step::Begin.what(), errno),
+    }
+}
+
+fn failed_error((what, errno): Failed) -> FirewallError {
+    if what == Step::Begin.what() {
+        begin_error(errno)
+    } else {
+        change_error(what, errno)
+    }
+}
+
+/// ENODEV from pf: the kernel does not know this request code, or (for a
+/// transaction) its `pfioc_trans_e` has another size: the kernel's
+/// pfvar.h is not the one the helper was built with.
+fn incompatible(what: &'static str) -> FirewallError {
+    FirewallError::Incompatible {
+        what,
+        detail: format!(
+            "built against FreeBSD {}.x headers (__FreeBSD_version {HEADERS_VERSION})",
+            HEADERS_VERSION / 100_000
+        ),
+    }
+}
+
+fn encode_error(e: EncodeError) -> FirewallError {
+    FirewallError::System {
+        what: "encoding a pf request",
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+    }
+}
+
+impl Device {
+    /// Opens `/dev/pf`, for writing too when `writable`.
+    pub fn open(writable: bool) -> Result<Device, Errno> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(PF_DEVICE)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        Ok(Device { fd: file.into() })
+    }
+
+    /// Issues `request` with `argument`.
+    fn call<T: Argument>(&self, request: Request<T>, argument: &mut T) -> Result<(), Errno> {
+        // SAFETY: `self.fd` is an open descriptor of /dev/pf for as long as
+        // `self` lives. `request.code` encodes `size_of::<T>()` and `T` is
+        // an `Argument` (checked in `Request::new`), so the kernel reads and
+        // writes exactly the `T` behind `argument`, an exclusive borrow that
+        // outlives the call, and dereferences no pointer inside it.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                request.code,
+                std::ptr::from_mut(argument),
+            )
+        };
+        Errno::result(rc).map(drop)
+    }
+
+    /// Runs one transaction step over `elements` (the kernel fills in the
+    /// tickets on `Begin`).
+    fn transact(&self, step: Step, elements: &mut [pfioc_trans_e]) -> Result<(), Failed> {
+        let mut trans: pfioc_trans = rule::transaction(elements);
+        // SAFETY: the descriptor is open (see `call`); the request code
+        // encodes `size_of::<pfioc_trans>()` (checked above). `trans.array`
+        // points at `elements`, exclusively borrowed for the whole call,
+        // with `trans.size == elements.len()` entries of `trans.esize ==
+        // size_of::<pfioc_trans_e>()` bytes: all the kernel copies in and out.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                step.code(),
+                std::ptr::from_mut(&mut trans),
+            )
+        };
+        Errno::result(rc).map(drop).map_err(|e| (step.what(), e))
+    }
+
+    /// Whether pf is enabled. FreeBSD 15 removed `DIOCGETSTATUS` (its
+    /// status is read over netlink, `PFNL_CMD_GET_STATUS` in
+    /// sys/netpfil/pf/pf_nl.h, which this helper does not speak), so the
+    /// check is not made: with pf disabled nothing is redirected, and
+    /// every lookup reports that no redirect was found.
+    pub fn running(&self) -> Result<bool, FirewallError> {
+        Ok(true)
+    }
+
+    /// Whether the main ruleset holds `anchor "<parent>/*"`. Not checked
+    /// on FreeBSD: its pf hands rules out only as nvlists
+    /// (`DIOCGETRULENV`) or over netlink since the plain `DIOCGETRULE`
+    /// was removed (15's pfvar.h), and the helper speaks neither. A
+    /// ruleset without the anchor rule shows as transfers whose answers
+    /// never arrive; `children` already fails when no anchor
+    /// `tftp-proxy` exists at all.
+    pub fn main_ruleset_calls(&self, _parent: &str) -> Result<bool, FirewallError> {
+        Ok(true)
+    }
+
+    /// Looks up the redirected flow a datagram from `client` to `local`
+    /// belongs to; returns the kernel's answer. pf_ioctl.c (DIOCNATLOOK):
+    /// ENOENT for no state, E2BIG for more than one.
+    pub fn natlook(
+        &self,
+        mut query: pfioc_natlook,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<pfioc_natlook, FirewallError> {
+        match self.call(NATLOOK, &mut query) {
+            Ok(()) => Ok(query),
+            Err(Errno::ENOENT) => Err(FirewallError::NoRedirect { client, local }),
+            Err(Errno::E2BIG) => Err(FirewallError::Ambiguous { client, local }),
+            Err(Errno::ENODEV) => Err(incompatible("looking up the redirect (DIOCNATLOOK)")),
+            Err(e) => Err(FirewallError::errno(
+                "looking up the redirect (DIOCNATLOOK)",
+                e as i32,
+            )),
+        }
+    }
+
+    /// Replaces both rulesets of `anchor` with `rules` in one transaction.
+    ///
+    /// The pool buffer and its ticket are global in pf: a `pfctl -f` or
+    /// another helper between `DIOCBEGINADDRS` and `DIOCADDRULE` makes
+    /// `DIOCADDADDR` or `DIOCADDRULE` fail with EBUSY (pf_ioctl.c,
+    /// pf_ioctl_addrule: `pool_ticket != V_ticket_pabuf`), as does a
+    /// transaction that replaced the anchor's rulesets meanwhile. The
+    /// whole transaction is then tried again, up to [`ATTEMPTS`] times.
+    /// If it still fails, a fresh empty transaction discards what was
+    /// staged and leaves no anchor behind: nothing half-built is ever
+    /// committed.
+    pub fn install(&self, anchor: &str, rules: &mut [Staged]) -> Result<(), FirewallError> {
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            match self.try_install(anchor, rules) {
+                Ok(()) => return Ok(()),
+                Err(EncodeOr::Encode(e)) => {
+                    let _ = self.empty(anchor);
+                    return Err(encode_error(e));
+                }
+                Err(EncodeOr::Kernel((what, Errno::EBUSY))) => last = Some((what, Errno::EBUSY)),
+                Err(EncodeOr::Kernel(failed)) => {
+                    let _ = self.empty(anchor);
+                    return Err(failed_error(failed));
+                }
+            }
+        }
+        let _ = self.empty(anchor);
+        Err(failed_error(
+            last.unwrap_or(("changing pf rules", Errno::EBUSY)),
+        ))
+    }
+
+    /// One attempt of [`Device::install`].
+    fn try_install(&self, anchor: &str, rules: &mut [Staged]) -> Result<(), EncodeOr> {
+        let mut elements = rule::transaction_elements(anchor).map_err(EncodeOr::Encode)?;
+        self.transact(Step::Begin, &mut elements)
+            .map_err(EncodeOr::Kernel)?;
+        for staged in rules.iter_mut() {
+            // Every DIOCADDRULE carries the current pool ticket, whether
+            // or not its rule has pool addresses.
+            let mut pool = staged.pool.unwrap_or_default();
+            self.call(BEGIN_ADDRS, &mut pool).map_err(|e| {
+                EncodeOr::Kernel(("starting a pf address pool (DIOCBEGINADDRS)", e))
+            })?;
+            if staged.pool.is_some() {
+                self.call(ADD_ADDR, &mut pool).map_err(|e| {
+                    EncodeOr::Kernel(("adding the redirect target (DIOCADDADDR)", e))
+                })?;
+            }
+            staged.rule.ticket = elements[staged.ruleset.element()].ticket;
+            staged.rule.pool_ticket = pool.ticket;
+            self.call(ADD_RULE, &mut staged.rule)
+                .map_err(|e| EncodeOr::Kernel(("adding a pf rule (DIOCADDRULE)", e)))?;
+        }
+        self.transact(Step::Commit, &mut elements)
+            .map_err(EncodeOr::Kernel)
+    }
+
+    /// Checks at start that pf will take this helper's rules, using the
+    /// scratch anchor `anchor`: DIOCXBEGIN is refused (EPERM) above
+    /// securelevel 2, and a kernel whose `struct pf_rule` differs from
+    /// these headers does not know this DIOCADDRULE (ENODEV). The probe
+    /// rule carries a stale ticket, so a kernel that knows the request
+    /// refuses it (EBUSY) and nothing is staged. A fresh empty transaction
+    /// then removes the scratch anchor again.
+    pub fn check_rule_changes(&self, anchor: &str) -> Result<(), FirewallError> {
+        let mut elements = rule::transaction_elements(anchor).map_err(encode_error)?;
+        self.transact(Step::Begin, &mut elements)
+            .map_err(failed_error)?;
+        let mut probe = rule::probe_rule(anchor).map_err(encode_error)?;
+        probe.ticket = elements[rule::Ruleset::Filter.element()]
+            .ticket
+            .wrapping_add(1);
+        let known = match self.call(ADD_RULE, &mut probe) {
+            Err(Errno::ENODEV) => Err(incompatible("adding a pf rule (DIOCADDRULE)")),
+            // Any other answer means pf knows the request.
+            _ => Ok(()),
+        };
+        let emptied = self.empty(anchor);
+        known.and(emptied)
+    }
+
+    /// Commits empty rulesets (RDR and FILTER) into `anchor`, which
+    /// removes the anchor. A concurrent transaction on the same anchor
+    /// makes one commit fail with EBUSY: that one tries again.
+    pub fn empty(&self, anchor: &str) -> Result<(), FirewallError> {
+        let mut elements = rule::transaction_elements(anchor).map_err(encode_error)?;
+        let mut attempt = || {
+            self.transact(Step::Begin, &mut elements)?;
+            self.transact(Step::Commit, &mut elements)
+        };
+        let mut result = attempt();
+        for _ in 1..ATTEMPTS {
+            match result {
+                Err((what, Errno::EBUSY)) if what == Step::Commit.what() => result = attempt(),
+                _ => break,
+            }
+        }
+        result.map_err(failed_error)
+    }
+
+    /// The names of the anchors directly below `parent`.
+    pub fn children(&self, parent: &str) -> Result<Vec<String>, FirewallError> {
+        let what = "listing pf anchors (DIOCGETRULESETS)";
+        let mut query = rule::ruleset_query(parent, 0).map_err(encode_error)?;
+        self.call(GET_RULESETS, &mut query).map_err(|e| match e {
+            // pf_ioctl.c (DIOCGETRULESETS): EINVAL for a path with no ruleset.
+            Errno::EINVAL | Errno::ENOENT => FirewallError::RulesetMissing {
+                what: format!("pf anchor \"{parent}/*\""),
+            },
+            Errno::ENODEV => incompatible(what),
+            _ => FirewallError::errno(what, e as i32),
+        })?;
+        let mut names = Vec::new();
+        for nr in 0..query.nr {
+            let mut one = rule::ruleset_query(parent, nr).map_err(encode_error)?;
+            match self.call(GET_RULESET, &mut one) {
+                Ok(()) => names.push(from_c_string(&one.name)),
+                // The anchors changed under us: what was read will do.
+                Err(Errno::EBUSY) => break,
+                Err(e) => {
+                    return Err(FirewallError::errno(
+                        "reading a pf anchor name (DIOCGETRULESET)",
+                        e as i32,
+                    ))
+                }
+            }
+        }
+        Ok(names)
+    }
+}
+
+/// Why one install attempt stopped.
+enum EncodeOr {
+    Encode(EncodeError),
+    Kernel(Failed),
+}

@@ -1,0 +1,110 @@
+//! FreeBSD's pf: the return path is one anchor holding an `rdr` rule in
+//! its RDR ruleset (target in the rule's pool) and `pass in`/`pass out`
+//! rules with `max-states 1` in its FILTER ruleset, installed with one
+//! transaction over both rulesets; the reaper removes them (no `once`).
+//!
+//! - `rule.rs`: pure encoding of rules, pool address, transactions and
+//!   lookups;
+//! - `syntax.rs`: pure rendering of encoded rules as FreeBSD pf.conf text;
+//! - `ioctl.rs` (FreeBSD only): every ioctl, errno turned into
+//!   [`FirewallError`](crate::firewall::FirewallError) by cause.
+//!
+//! This file joins them into what the shared backend calls. It must not
+//! decide when a path is installed or removed.
+
+#[cfg(target_os = "freebsd")]
+#[allow(unsafe_code)] // the thin layer of kernel calls; each block says why it is sound
+mod ioctl;
+mod rule;
+mod syntax;
+
+use crate::firewall::ReturnPath;
+
+/// The pf.conf text of `path`'s three rules, one per line: what
+/// [`Firewall::describe_return_path`](crate::firewall::Firewall::describe_return_path)
+/// returns.
+pub fn describe(path: &ReturnPath, verbose: bool) -> String {
+    // The anchor does not show in the text; any valid one will do.
+    match rule::return_path_rules(path, crate::firewall::pf::anchor::PARENT, verbose) {
+        Ok(rules) => syntax::render_all(&rules),
+        Err(e) => format!("# no pf rule can express this return path: {e}"),
+    }
+}
+
+#[cfg(target_os = "freebsd")]
+pub use ioctl::{open_error, Device};
+
+/// Confines the reaper further once it runs as the unprivileged user in
+/// `/var/empty`: nothing more on FreeBSD (there is no pledge; the reaper
+/// holds only `/dev/pf` and its pipe).
+#[cfg(target_os = "freebsd")]
+pub fn limit_to_pf() {}
+
+#[cfg(target_os = "freebsd")]
+mod flow {
+    use super::{ioctl::Device, rule};
+    use crate::firewall::pf::encode::EncodeError;
+    use crate::firewall::{FirewallError, Redirection, ReturnPath};
+    use std::net::SocketAddr;
+
+    impl Device {
+        /// Finds where a datagram from `client` at `local` was going
+        /// (DIOCNATLOOK).
+        pub fn original_destination(
+            &self,
+            client: SocketAddr,
+            local: SocketAddr,
+        ) -> Result<Redirection, FirewallError> {
+            let query = rule::natlook_query(client, local)
+                .map_err(|_| FirewallError::NoRedirect { client, local })?;
+            let answer = self.natlook(query, client, local)?;
+            rule::natlook_answer(&answer, local).ok_or(FirewallError::NoRedirect { client, local })
+        }
+
+        /// Installs `path`'s rules into `anchor` in one transaction.
+        pub fn install_return_path(
+            &self,
+            anchor: &str,
+            path: &ReturnPath,
+            verbose: bool,
+        ) -> Result<(), FirewallError> {
+            let mut rules = rule::return_path_rules(path, anchor, verbose).map_err(encode_error)?;
+            self.install(anchor, &mut rules)
+        }
+    }
+
+    fn encode_error(e: EncodeError) -> FirewallError {
+        FirewallError::System {
+            what: "encoding pf rules",
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_is_the_dry_run_text() {
+        let path = ReturnPath {
+            client: "192.0.2.20:50232".parse().unwrap(),
+            proxy: "198.51.100.1:49441".parse().unwrap(),
+            server: "198.51.100.2:69".parse().unwrap(),
+        };
+        assert_eq!(
+            describe(&path, false),
+            "rdr inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
+             -> 192.0.2.20 port 50232\n\
+             pass in quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
+             keep state (max 1)\n\
+             pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
+             keep state (max 1)"
+        );
+        let mixed = ReturnPath {
+            server: "[2001:db8::2]:69".parse().unwrap(),
+            ..path
+        };
+        assert!(describe(&mixed, false).starts_with("# "));
+    }
+}
