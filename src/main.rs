@@ -227,7 +227,9 @@ fn raise_open_file_limit() -> usize {
         }
         Err(_) => 1024,
     };
-    usize::try_from(limit.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX)
+    // rlim_t is unsigned on Linux, signed on FreeBSD: count in i128.
+    let free = (i128::from(limit) - i128::from(RESERVED_FDS)).max(1);
+    usize::try_from(free).unwrap_or(usize::MAX)
 }
 
 #[cfg(target_os = "linux")]

@@ -59,6 +59,7 @@ pub fn from_c_string(field: &[c_char]) -> String {
 }
 
 /// An address in pf's form (the same `struct pf_addr` on every kernel).
+#[cfg_attr(target_os = "openbsd", allow(dead_code))] // OpenBSD's rule.rs keeps its own copy for now
 pub fn address(ip: IpAddr) -> pf_sys::pf_addr {
     match ip {
         IpAddr::V4(v4) => pf_sys::pf_addr::from_ipv4(v4),
@@ -67,6 +68,7 @@ pub fn address(ip: IpAddr) -> pf_sys::pf_addr {
 }
 
 /// The address in pf's form back as an `IpAddr`: IPv4 when `is_v4`.
+#[cfg_attr(target_os = "openbsd", allow(dead_code))] // OpenBSD's rule.rs keeps its own copy for now
 pub fn ip(addr: &pf_sys::pf_addr, is_v4: bool) -> IpAddr {
     if is_v4 {
         IpAddr::V4(addr.to_ipv4())
@@ -77,6 +79,7 @@ pub fn ip(addr: &pf_sys::pf_addr, is_v4: bool) -> IpAddr {
 
 /// A single host: the address with an all-ones mask (`af` is the kernel's
 /// family number; `AF_INET` is 2 on every kernel).
+#[cfg_attr(target_os = "openbsd", allow(dead_code))] // OpenBSD's rule.rs keeps its own copy for now
 pub fn host(ip: IpAddr, af: u8) -> pf_sys::pf_addr_wrap {
     pf_sys::pf_addr_wrap::addr_mask(address(ip), pf_sys::pf_addr::full_mask(af))
 }

@@ -8,11 +8,10 @@
 //! It must not touch the kernel.
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
-use super::rule;
+use crate::firewall::pf::encode::render_address;
 use pf_sys::openbsd::{
-    pf_addr_wrap, pf_rule, pf_rule_addr, pfioc_rule, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP,
-    PFRULE_ONCE, PF_ADDR_ADDRMASK, PF_ADDR_NONE, PF_DROP, PF_IN, PF_LOG, PF_MATCH, PF_OP_EQ,
-    PF_OP_NONE, PF_OUT, PF_PASS,
+    pf_rule, pf_rule_addr, pfioc_rule, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, PFRULE_ONCE,
+    PF_ADDR_NONE, PF_DROP, PF_IN, PF_LOG, PF_MATCH, PF_OP_EQ, PF_OP_NONE, PF_OUT, PF_PASS,
 };
 use std::fmt::Write;
 
@@ -60,7 +59,7 @@ pub fn render(r: &pf_rule) -> String {
     let _ = write!(line, " from {}", endpoint(&r.src, r.af));
     let _ = write!(line, " to {}", endpoint(&r.dst, r.af));
     if r.rdr.addr.type_ != PF_ADDR_NONE as u8 {
-        let _ = write!(line, " rdr-to {}", address(&r.rdr.addr, r.af));
+        let _ = write!(line, " rdr-to {}", render_address(&r.rdr.addr, is_v4(r.af)));
         match r.rdr.proxy_port {
             [0, _] => {}
             [p, 0] => {
@@ -86,7 +85,7 @@ fn endpoint(side: &pf_rule_addr, af: u8) -> String {
     if side.neg != 0 {
         text.push_str("! ");
     }
-    text.push_str(&address(&side.addr, af));
+    text.push_str(&render_address(&side.addr, is_v4(af)));
     match u32::from(side.port_op) {
         PF_OP_NONE => {}
         PF_OP_EQ => {
@@ -99,28 +98,17 @@ fn endpoint(side: &pf_rule_addr, af: u8) -> String {
     text
 }
 
-/// A host (`a.b.c.d`, `2001:db8::1`), a network (`a.b.c.d/len`) or `any`.
-fn address(wrap: &pf_addr_wrap, af: u8) -> String {
-    if wrap.type_ != PF_ADDR_ADDRMASK as u8 {
-        return format!("(address type {})", wrap.type_);
-    }
-    let prefix: u32 = wrap.v.mask.addr8.iter().map(|b| b.count_ones()).sum();
-    let full = if u32::from(af) == AF_INET { 32 } else { 128 };
-    let ip = rule::ip(&wrap.v.addr, af);
-    if prefix == 0 && ip.is_unspecified() {
-        "any".to_owned()
-    } else if prefix == full {
-        ip.to_string()
-    } else {
-        format!("{ip}/{prefix}")
-    }
+/// Whether pf's family number `af` is IPv4.
+fn is_v4(af: u8) -> bool {
+    u32::from(af) == AF_INET
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::rule;
     use super::*;
     use crate::firewall::ReturnPath;
-    use pf_sys::openbsd::pf_addr;
+    use pf_sys::openbsd::{pf_addr, pf_addr_wrap};
 
     #[test]
     fn ipv4_return_path_text() {
