@@ -11,6 +11,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <net/pfvar.h>
+/* pf's status, which FreeBSD 15 gives only over generic netlink. */
+#include <netlink/netlink.h>
+#include <netlink/netlink_generic.h>
+#include <netpfil/pf/pf_nl.h>
 
 /*
  * The ioctl request codes, evaluated by the C compiler from the header's

@@ -1,7 +1,8 @@
-//! The thin system layer of FreeBSD's pf: `/dev/pf` and its ioctls.
+//! The thin system layer of FreeBSD's pf: `/dev/pf` and its ioctls, and
+//! the netlink socket that asks pf's status.
 //!
 //! With `fork.rs`, the only files of the FreeBSD backend with `unsafe`:
-//! ioctl(2) has no safe wrapper. Each ioctl's argument type is tied to its
+//! ioctl(2), and socket(2) for netlink, have no safe wrapper. Each ioctl's argument type is tied to its
 //! request code, whose encoded length is checked against the type's size
 //! when the code is declared, so the kernel reads and writes exactly the
 //! Rust value it is given. Every errno is turned into a [`FirewallError`]
@@ -12,19 +13,22 @@
 //! sys/netpfil/pf/pf_ioctl.c (pfioctl and pf_ioctl_addrule).
 
 use super::rule::{self, Staged};
+use super::status;
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
+use nix::sys::socket::{recv, send, setsockopt, sockopt, MsgFlags};
+use nix::sys::time::TimeVal;
 use pf_sys::freebsd::{
     ioctl_param_len, pfioc_natlook, pfioc_pooladdr, pfioc_rule, pfioc_ruleset, pfioc_trans,
-    pfioc_trans_e, DIOCADDADDR, DIOCADDRULE, DIOCBEGINADDRS, DIOCGETRULESET, DIOCGETRULESETS,
-    DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT, HEADERS_VERSION,
+    pfioc_trans_e, AF_NETLINK, DIOCADDADDR, DIOCADDRULE, DIOCBEGINADDRS, DIOCGETRULESET,
+    DIOCGETRULESETS, DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT, HEADERS_VERSION, NETLINK_GENERIC,
 };
 use std::fs::OpenOptions;
 use std::marker::PhantomData;
 use std::mem::size_of;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::raw::c_ulong;
 
 /// The packet filter's control device.
@@ -233,13 +237,14 @@ impl Device {
         Errno::result(rc).map(drop).map_err(|e| (step.what(), e))
     }
 
-    /// Whether pf is enabled. FreeBSD 15 removed `DIOCGETSTATUS` (its
-    /// status is read over netlink, `PFNL_CMD_GET_STATUS` in
-    /// sys/netpfil/pf/pf_nl.h, which this helper does not speak), so the
-    /// check is not made: with pf disabled nothing is redirected, and
-    /// every lookup reports that no redirect was found.
+    /// Whether pf is enabled. FreeBSD 15 removed `DIOCGETSTATUS`; its
+    /// status is read over generic netlink (`PFNL_CMD_GET_STATUS`, see
+    /// `status.rs`). Where the kernel cannot answer (no netlink, no
+    /// "pfctl" family, an answer without the flag) the check is skipped
+    /// and pf is taken as enabled: with pf disabled nothing is
+    /// redirected, and every lookup reports that no redirect was found.
     pub fn running(&self) -> Result<bool, FirewallError> {
-        Ok(true)
+        Ok(netlink_status().unwrap_or(true))
     }
 
     /// Whether the main ruleset holds `anchor "<parent>/*"`. Not checked
@@ -405,6 +410,54 @@ impl Device {
         }
         Ok(names)
     }
+}
+
+/// How long the kernel may take to answer a netlink request.
+const NETLINK_TIMEOUT_SECONDS: i64 = 1;
+
+/// The largest answer read: pf's status message with its counters and
+/// their names is a few kilobytes.
+const NETLINK_ANSWER_SIZE: usize = 64 * 1024;
+
+/// A generic netlink socket (`AF_NETLINK`, `NETLINK_GENERIC`,
+/// sys/netlink/netlink.h), which nix cannot create on FreeBSD.
+fn netlink_socket() -> Result<OwnedFd, Errno> {
+    // SAFETY: socket(2) takes three integers and returns a new descriptor
+    // or -1; nothing is borrowed. A non-negative result is a descriptor
+    // this process owns and nothing else holds, so `OwnedFd` may take it
+    // (and close it on drop).
+    unsafe {
+        let fd = libc::socket(
+            AF_NETLINK as i32,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            NETLINK_GENERIC as i32,
+        );
+        Errno::result(fd).map(|fd| OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// pf's `PF_GS_RUNNING` over netlink, or `None` if this kernel does not
+/// answer (any failure: the caller then skips the check).
+fn netlink_status() -> Option<bool> {
+    let socket = netlink_socket().ok()?;
+    let timeout = TimeVal::new(NETLINK_TIMEOUT_SECONDS, 0);
+    setsockopt(&socket, sockopt::ReceiveTimeout, &timeout).ok()?;
+    let family = exchange(&socket, &status::family_request(1), status::family_id)?;
+    exchange(&socket, &status::status_request(family, 2), |answer| {
+        status::running(answer, family)
+    })
+}
+
+/// Sends `request` and parses the one datagram that answers it.
+fn exchange<T>(
+    socket: &OwnedFd,
+    request: &[u8],
+    parse: impl Fn(&[u8]) -> Result<T, status::StatusError>,
+) -> Option<T> {
+    send(socket.as_raw_fd(), request, MsgFlags::empty()).ok()?;
+    let mut answer = vec![0u8; NETLINK_ANSWER_SIZE];
+    let len = recv(socket.as_raw_fd(), &mut answer, MsgFlags::empty()).ok()?;
+    parse(answer.get(..len)?).ok()
 }
 
 /// Why one install attempt stopped.

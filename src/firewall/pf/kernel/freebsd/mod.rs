@@ -6,8 +6,11 @@
 //! - `rule.rs`: pure encoding of rules, pool address, transactions and
 //!   lookups;
 //! - `syntax.rs`: pure rendering of encoded rules as FreeBSD pf.conf text;
-//! - `ioctl.rs` (FreeBSD only): every ioctl, errno turned into
-//!   [`FirewallError`](crate::firewall::FirewallError) by cause.
+//! - `status.rs`: pure encoding of the netlink exchange that tells whether
+//!   pf is enabled (FreeBSD 15 has no `DIOCGETSTATUS`);
+//! - `ioctl.rs` (FreeBSD only): every ioctl and that netlink exchange,
+//!   errno turned into [`FirewallError`](crate::firewall::FirewallError)
+//!   by cause.
 //!
 //! This file joins them into what the shared backend calls. It must not
 //! decide when a path is installed or removed.
@@ -16,6 +19,7 @@
 #[allow(unsafe_code)] // the thin layer of kernel calls; each block says why it is sound
 mod ioctl;
 mod rule;
+mod status;
 mod syntax;
 
 use crate::firewall::ReturnPath;
