@@ -51,15 +51,15 @@ impl Pf {
         if !device.running()? {
             return Err(FirewallError::Disabled);
         }
-        let children = device.children(anchor::PARENT)?;
-        // Anchors below tftp-proxy exist without the rule that evaluates
-        // them (left by earlier helpers or rulesets): rules installed
-        // there would never be looked at.
+        // Anchors below tftp-proxy can exist without the rule that
+        // evaluates them (left by earlier helpers or rulesets): rules
+        // installed there would never be looked at.
         if !device.main_ruleset_calls(anchor::PARENT)? {
             return Err(FirewallError::RulesetMissing {
                 what: format!("rule anchor \"{}/*\" in pf's main ruleset", anchor::PARENT),
             });
         }
+        let children = device.children(anchor::PARENT)?;
         // Rule changes are refused at a high securelevel (OpenBSD 2,
         // FreeBSD 3), and a kernel with another struct pf_rule does not
         // know this DIOCADDRULE (which would get a pledged OpenBSD helper
