@@ -63,6 +63,8 @@ pub struct Run {
 pub struct Cost {
     /// Each helper process (one request each).
     pub helper: Vec<Run>,
+    /// Each process of the static build, when one was given.
+    pub helper_static: Vec<Run>,
     /// Each floor process.
     pub floor: Vec<Run>,
     /// System calls of each helper process (strace -f -c).
@@ -105,6 +107,7 @@ fn wrapped_lab(
     helper_wrapper: &[String],
     floor_wrapper: &[String],
     floor: &Path,
+    helper_binary: Option<&str>,
 ) -> Subject {
     let line = format!(
         "{FLOOR_PORT}\tdgram\tudp\twait.1000\troot\t{}\t{} {}",
@@ -118,6 +121,7 @@ fn wrapped_lab(
             helper_args: helper_args.to_vec(),
             helper_wrapper: helper_wrapper.to_vec(),
             extra_inetd_lines: vec![line],
+            helper_binary: helper_binary.map(str::to_owned),
             ..LabOptions::default()
         },
     );
@@ -179,44 +183,60 @@ fn take_table(path: &Path) -> String {
     String::new()
 }
 
-/// Measures `runs` helper processes and `runs` floor processes, then
-/// `strace_runs` of each under strace.
+/// Runs `runs` helper processes (of `helper_binary`, default the
+/// benchmarked one) and `runs` floor processes through the wrapper.
+fn measure_runs(
+    programs: &Programs,
+    out: &Path,
+    helper_args: &[String],
+    runs: usize,
+    helper_binary: Option<&str>,
+) -> (Vec<Run>, Vec<Run>) {
+    let runs_file = out.join("cost-runs.txt");
+    let floor_file = out.join("cost-floor.txt");
+    for f in [&runs_file, &floor_file] {
+        let _ = std::fs::remove_file(f);
+    }
+    let measure = programs.measure.to_string_lossy().into_owned();
+    let wrapper = |file: &Path| {
+        vec![
+            measure.clone(),
+            "measure".into(),
+            file.display().to_string(),
+        ]
+    };
+    let subject = wrapped_lab(
+        helper_args,
+        &wrapper(&runs_file),
+        &wrapper(&floor_file),
+        &programs.floor,
+        helper_binary,
+    );
+    trigger(&subject, runs, |i, helper| {
+        if helper {
+            wait_lines(&runs_file, i + 1);
+        } else {
+            wait_lines(&floor_file, i + 1);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    });
+    (parse_runs(&runs_file), parse_runs(&floor_file))
+}
+
+/// Measures `runs` helper processes and `runs` floor processes, the same
+/// for `static_binary` when given, then `strace_runs` of each under strace.
 pub fn measure(
     programs: &Programs,
     out: &Path,
     helper_args: &[String],
     runs: usize,
     strace_runs: usize,
+    static_binary: Option<&str>,
 ) -> Cost {
-    let runs_file = out.join("cost-runs.txt");
-    let floor_file = out.join("cost-floor.txt");
-    for f in [&runs_file, &floor_file] {
-        let _ = std::fs::remove_file(f);
-    }
-    let (helper, floor) = {
-        let measure = programs.measure.to_string_lossy().into_owned();
-        let wrapper = |file: &Path| {
-            vec![
-                measure.clone(),
-                "measure".into(),
-                file.display().to_string(),
-            ]
-        };
-        let subject = wrapped_lab(
-            helper_args,
-            &wrapper(&runs_file),
-            &wrapper(&floor_file),
-            &programs.floor,
-        );
-        trigger(&subject, runs, |i, helper| {
-            if helper {
-                wait_lines(&runs_file, i + 1);
-            } else {
-                wait_lines(&floor_file, i + 1);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        });
-        (parse_runs(&runs_file), parse_runs(&floor_file))
+    let (helper, floor) = measure_runs(programs, out, helper_args, runs, None);
+    let helper_static = match static_binary {
+        Some(bin) => measure_runs(programs, out, helper_args, runs, Some(bin)).0,
+        None => Vec::new(),
     };
 
     let strace = tool("strace", "strace").to_string_lossy().into_owned();
@@ -241,6 +261,7 @@ pub fn measure(
             &wrapper(&helper_table),
             &wrapper(&floor_table),
             &programs.floor,
+            None,
         );
         let collected = std::sync::Mutex::new((Vec::new(), Vec::new(), String::new()));
         trigger(&subject, strace_runs, |_, helper| {
@@ -262,6 +283,7 @@ pub fn measure(
     }
     Cost {
         helper,
+        helper_static,
         floor,
         helper_syscalls,
         floor_syscalls,

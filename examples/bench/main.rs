@@ -544,6 +544,7 @@ fn main() {
             &cold_args,
             plan.cost_runs,
             plan.strace_runs,
+            std::env::var("BENCH_STATIC_BIN").ok().as_deref(),
         );
         let wall = |runs: &[cost::Run]| -> Vec<f64> { runs.iter().map(|r| ms(r.wall)).collect() };
         let rss = |runs: &[cost::Run]| runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0);
@@ -578,6 +579,16 @@ fn main() {
             rss(&c.helper).to_string(),
             Spread::of_repetitions(&calls(&c.helper_syscalls)).show(0),
         ]);
+        if !c.helper_static.is_empty() {
+            t.row(vec![
+                "tftp-proxy, static-pie build".into(),
+                c.helper_static.len().to_string(),
+                Spread::of_samples(&cpu(&c.helper_static)).show(3),
+                Spread::of_samples(&wall(&c.helper_static)).show(3),
+                rss(&c.helper_static).to_string(),
+                "-".into(),
+            ]);
+        }
         t.row(vec![
             "trivial C program (floor.c)".into(),
             c.floor.len().to_string(),
@@ -602,6 +613,16 @@ fn main() {
                 stats::median(&calls(&c.floor_syscalls)),
             ),
         ]);
+        if !c.helper_static.is_empty() {
+            t.row(vec![
+                "static-pie / floor".into(),
+                String::new(),
+                ratio(percentile(&cpu(&c.helper_static), 50.0), fp50),
+                "-".into(),
+                ratio(rss(&c.helper_static) as f64, rss(&c.floor) as f64),
+                "-".into(),
+            ]);
+        }
         emit(&t, &mut md);
         if !c.helper_strace.is_empty() {
             std::fs::write(out.join("strace-helper.txt"), &c.helper_strace)

@@ -104,6 +104,9 @@ pub struct LabOptions {
     pub helper_wrapper: Vec<String>,
     /// Further inetd.conf lines, after the shipped ones.
     pub extra_inetd_lines: Vec<String>,
+    /// Another build of the helper for inetd to start (default: the one
+    /// `TFTP_PROXY_BIN` or cargo names).
+    pub helper_binary: Option<String>,
     /// More phone addresses on the client (see [`phone_address`]), up to
     /// [`MAX_PHONES`]: a site's phones each have their own address.
     pub phones: usize,
@@ -638,7 +641,7 @@ impl Lab {
     fn start_inetd(&mut self, options: &LabOptions) {
         let wait = options.inetd_wait.as_deref();
         let helper_args = &options.helper_args;
-        let helper = helper_binary();
+        let helper = options.helper_binary.clone().unwrap_or_else(helper_binary);
         let helper = helper.as_str();
         let shipped = std::fs::read_to_string(repo().join("etc/inetd.conf"))
             .unwrap_or_else(|e| fail(format!("reading etc/inetd.conf: {e}")));
