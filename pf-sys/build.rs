@@ -110,6 +110,9 @@ const FREEBSD: Kernel = Kernel {
         "genlmsghdr",
         "nlattr",
         "pf_get_status_types_t",
+        "pf_clear_states_type_t",
+        "pfrule_addr_type_t",
+        "pf_addr_type_t",
     ],
     constants: &[
         "PF_IN",
@@ -143,6 +146,7 @@ const FREEBSD: Kernel = Kernel {
         "CTRL_ATTR_FAMILY_NAME",
         "PFNL_FAMILY_NAME",
         "PFNL_CMD_GET_STATUS",
+        "PFNL_CMD_KILLSTATES",
         "PF_GS_RUNNING",
     ],
 };

@@ -165,10 +165,21 @@ impl Firewall for Pf {
         kernel::describe(path, self.options.verbose)
     }
 
-    // `prepare_upstream` and `forget_request` keep their defaults (nothing
-    // to do). The request's `no state` rule comes with the return path, in
-    // the same transaction (kernel/openbsd/rule.rs). The client's
-    // redirected request cannot be forgotten: DIOCKILLSTATES is not
-    // allowed under pledge "pf" (pledge_ioctl() in kern/kern_pledge.c);
-    // with divert-to on a `no state` rule there is nothing to forget.
+    // `prepare_upstream` keeps its default (nothing to do): the request's
+    // `no state` rule comes with the return path, in the same transaction
+    // (kernel/*/rule.rs).
+
+    /// Forgets the client's redirected request where the kernel can
+    /// (FreeBSD: over netlink; OpenBSD: not under pledge, see its
+    /// kernel). A dry run changes nothing.
+    fn forget_request(
+        &mut self,
+        redirection: &Redirection,
+        _local: SocketAddr,
+    ) -> Result<(), FirewallError> {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        self.device()?.forget_request(redirection)
+    }
 }

@@ -12,8 +12,8 @@
 //! is `backend.rs` and `reaper.rs`. Kernel behaviour relied on is from
 //! sys/netpfil/pf/pf_ioctl.c (pfioctl and pf_ioctl_addrule).
 
+use super::netlink as status;
 use super::rule::{self, Staged};
-use super::status;
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
@@ -24,6 +24,7 @@ use pf_sys::freebsd::{
     pfioc_trans_e, AF_NETLINK, DIOCADDADDR, DIOCADDRULE, DIOCBEGINADDRS, DIOCGETRULESET,
     DIOCGETRULESETS, DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT, HEADERS_VERSION, NETLINK_GENERIC,
 };
+use std::cell::Cell;
 use std::fs::OpenOptions;
 use std::marker::PhantomData;
 use std::mem::size_of;
@@ -111,6 +112,86 @@ type Failed = (&'static str, Errno);
 #[derive(Debug)]
 pub struct Device {
     fd: OwnedFd,
+    /// pf's netlink family, where the kernel has it.
+    netlink: Option<Netlink>,
+}
+
+/// A socket on pf's generic netlink family, opened with `/dev/pf` while
+/// the helper is root: netlink checks a command's privilege against the
+/// credentials the socket was created with (nlp_has_priv in
+/// sys/netlink/netlink_module.c), so killing states (`PRIV_NETINET_PF`)
+/// still works after the privilege drop, as ioctls on `/dev/pf` do.
+#[derive(Debug)]
+struct Netlink {
+    socket: OwnedFd,
+    family: u16,
+    seq: Cell<u32>,
+}
+
+/// Why a netlink exchange failed.
+enum Exchange {
+    /// A system call failed.
+    System(Errno),
+    /// The kernel's answer said no, or did not say.
+    Answer(status::StatusError),
+}
+
+impl Netlink {
+    /// Opens the socket and asks the controller for pf's family; `None`
+    /// where this kernel has no netlink or no family "pfctl".
+    fn open() -> Option<Netlink> {
+        let socket = netlink_socket().ok()?;
+        let timeout = TimeVal::new(NETLINK_TIMEOUT_SECONDS, 0);
+        setsockopt(&socket, sockopt::ReceiveTimeout, &timeout).ok()?;
+        let netlink = Netlink {
+            socket,
+            family: 0,
+            seq: Cell::new(0),
+        };
+        let family = netlink
+            .exchange(
+                &status::family_request(netlink.next_seq()),
+                status::family_id,
+            )
+            .ok()?;
+        Some(Netlink { family, ..netlink })
+    }
+
+    fn next_seq(&self) -> u32 {
+        let seq = self.seq.get().wrapping_add(1);
+        self.seq.set(seq);
+        seq
+    }
+
+    /// pf's `PF_GS_RUNNING`, or `None` if the kernel does not say.
+    fn running(&self) -> Option<bool> {
+        let family = self.family;
+        self.exchange(&status::status_request(family, self.next_seq()), |answer| {
+            status::running(answer, family)
+        })
+        .ok()
+    }
+
+    /// Sends `request` and parses the datagram that answers it: the
+    /// first whose sequence number is the request's (an answer to an
+    /// earlier request that timed out is skipped).
+    fn exchange<T>(
+        &self,
+        request: &[u8],
+        parse: impl Fn(&[u8]) -> Result<T, status::StatusError>,
+    ) -> Result<T, Exchange> {
+        let fd = self.socket.as_raw_fd();
+        send(fd, request, MsgFlags::empty()).map_err(Exchange::System)?;
+        let seq = status::sequence(request);
+        let mut answer = vec![0u8; NETLINK_ANSWER_SIZE];
+        loop {
+            let len = recv(fd, &mut answer, MsgFlags::empty()).map_err(Exchange::System)?;
+            let datagram = &answer[..len.min(answer.len())];
+            if status::sequence(datagram) == seq {
+                return parse(datagram).map_err(Exchange::Answer);
+            }
+        }
+    }
 }
 
 /// The error for a failed open of `/dev/pf`.
@@ -198,7 +279,10 @@ impl Device {
             .write(writable)
             .open(PF_DEVICE)
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-        Ok(Device { fd: file.into() })
+        Ok(Device {
+            fd: file.into(),
+            netlink: Netlink::open(),
+        })
     }
 
     /// Issues `request` with `argument`.
@@ -244,15 +328,61 @@ impl Device {
     /// and pf is taken as enabled: with pf disabled nothing is
     /// redirected, and every lookup reports that no redirect was found.
     pub fn running(&self) -> Result<bool, FirewallError> {
-        Ok(netlink_status().unwrap_or(true))
+        Ok(self
+            .netlink
+            .as_ref()
+            .and_then(Netlink::running)
+            .unwrap_or(true))
+    }
+
+    /// Kills pf's state of the UDP flow from `client` to `server`: the
+    /// client's redirected request (`PFNL_CMD_KILLSTATES`; FreeBSD 15 has
+    /// no plain `DIOCKILLSTATES`). No state to kill is no error.
+    pub fn kill_request_state(
+        &self,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Result<(), FirewallError> {
+        const WHAT: &str = "forgetting the redirected request's state (PFNL_CMD_KILLSTATES)";
+        let Some(netlink) = &self.netlink else {
+            return Err(FirewallError::System {
+                what: WHAT,
+                source: std::io::Error::other("this kernel's pf has no netlink family \"pfctl\""),
+            });
+        };
+        let family = netlink.family;
+        let Some(request) = status::kill_request(family, netlink.next_seq(), client, server) else {
+            return Ok(());
+        };
+        let errno = match netlink.exchange(&request, |answer| status::done(answer, family)) {
+            Ok(()) => return Ok(()),
+            Err(Exchange::System(e)) => e,
+            // netlink answers errors as negative errno values.
+            Err(Exchange::Answer(status::StatusError::Kernel(code))) => {
+                Errno::from_raw(code.saturating_abs())
+            }
+            Err(Exchange::Answer(e)) => {
+                return Err(FirewallError::System {
+                    what: WHAT,
+                    source: std::io::Error::other(e),
+                })
+            }
+        };
+        Err(match errno {
+            Errno::EPERM | Errno::EACCES => FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: " (pf's netlink socket lacks PRIV_NETINET_PF)",
+            },
+            e => FirewallError::errno(WHAT, e as i32),
+        })
     }
 
     /// Whether the main ruleset holds `anchor "<parent>/*"`. Not checked
     /// on FreeBSD: its pf hands rules out only as nvlists
     /// (`DIOCGETRULENV`) or over netlink since the plain `DIOCGETRULE`
-    /// was removed (15's pfvar.h), and the helper speaks neither. A
-    /// ruleset without the anchor rule shows as transfers whose answers
-    /// never arrive; `children` already fails when no anchor
+    /// was removed (15's pfvar.h), and the helper speaks neither for
+    /// rules. A ruleset without the anchor rule shows as transfers whose
+    /// answers never arrive; `children` already fails when no anchor
     /// `tftp-proxy` exists at all.
     pub fn main_ruleset_calls(&self, _parent: &str) -> Result<bool, FirewallError> {
         Ok(true)
@@ -434,30 +564,6 @@ fn netlink_socket() -> Result<OwnedFd, Errno> {
         );
         Errno::result(fd).map(|fd| OwnedFd::from_raw_fd(fd))
     }
-}
-
-/// pf's `PF_GS_RUNNING` over netlink, or `None` if this kernel does not
-/// answer (any failure: the caller then skips the check).
-fn netlink_status() -> Option<bool> {
-    let socket = netlink_socket().ok()?;
-    let timeout = TimeVal::new(NETLINK_TIMEOUT_SECONDS, 0);
-    setsockopt(&socket, sockopt::ReceiveTimeout, &timeout).ok()?;
-    let family = exchange(&socket, &status::family_request(1), status::family_id)?;
-    exchange(&socket, &status::status_request(family, 2), |answer| {
-        status::running(answer, family)
-    })
-}
-
-/// Sends `request` and parses the one datagram that answers it.
-fn exchange<T>(
-    socket: &OwnedFd,
-    request: &[u8],
-    parse: impl Fn(&[u8]) -> Result<T, status::StatusError>,
-) -> Option<T> {
-    send(socket.as_raw_fd(), request, MsgFlags::empty()).ok()?;
-    let mut answer = vec![0u8; NETLINK_ANSWER_SIZE];
-    let len = recv(socket.as_raw_fd(), &mut answer, MsgFlags::empty()).ok()?;
-    parse(answer.get(..len)?).ok()
 }
 
 /// Why one install attempt stopped.

@@ -6,8 +6,8 @@
 //! - `rule.rs`: pure encoding of rules, pool address, transactions and
 //!   lookups;
 //! - `syntax.rs`: pure rendering of encoded rules as FreeBSD pf.conf text;
-//! - `status.rs`: pure encoding of the netlink exchange that tells whether
-//!   pf is enabled (FreeBSD 15 has no `DIOCGETSTATUS`);
+//! - `netlink.rs`: pure encoding of pf's netlink requests: whether
+//!   pf is enabled (FreeBSD 15 has no `DIOCGETSTATUS`), forgetting a state;
 //! - `ioctl.rs` (FreeBSD only): every ioctl and that netlink exchange,
 //!   errno turned into [`FirewallError`](crate::firewall::FirewallError)
 //!   by cause.
@@ -18,8 +18,8 @@
 #[cfg(target_os = "freebsd")]
 #[allow(unsafe_code)] // the thin layer of kernel calls; each block says why it is sound
 mod ioctl;
+mod netlink;
 mod rule;
-mod status;
 mod syntax;
 
 use crate::firewall::ReturnPath;
@@ -65,6 +65,14 @@ mod flow {
             rule::natlook_answer(&answer, local).ok_or(FirewallError::NoRedirect { client, local })
         }
 
+        /// Forgets pf's state of the client's redirected request, so that a
+        /// server answering from port 69 itself, redirected to the client,
+        /// is not taken for that flow (see `rule::return_path_rules` for
+        /// the request's own `no state` rule).
+        pub fn forget_request(&self, redirection: &Redirection) -> Result<(), FirewallError> {
+            self.kill_request_state(redirection.client, redirection.original_destination)
+        }
+
         /// Installs `path`'s rules into `anchor` in one transaction.
         pub fn install_return_path(
             &self,
@@ -103,7 +111,9 @@ mod tests {
              pass in quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
              keep state (max 1)\n\
              pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
-             keep state (max 1)"
+             keep state (max 1)\n\
+             pass out quick inet proto udp from 198.51.100.1 port 49441 to 198.51.100.2 port 69 \
+             no state"
         );
         let mixed = ReturnPath {
             server: "[2001:db8::2]:69".parse().unwrap(),

@@ -191,7 +191,14 @@ fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose
 /// 2. in the FILTER ruleset, `pass in quick` from the server to the
 ///    client's address and port (the translated packet), `max-states 1`;
 /// 3. `pass out quick`, the same, for the packet leaving toward the
-///    client.
+///    client;
+/// 4. `pass out quick ... no state` from the proxy's address and port to
+///    the server's: the forwarded request leaves without a state. A
+///    server answering from port 69 itself would otherwise match the
+///    request's state (same addresses and ports; pf looks states up
+///    before translation rules, sys/netpfil/pf/pf.c pf_test) and reach
+///    the helper's socket instead of rule 1. Servers answering from a new
+///    port are not affected: no state would match them anyway.
 ///
 /// There is no `once` on FreeBSD: the rules stay until the reaper empties
 /// the anchor; `max-states 1` lets a single transfer through meanwhile.
@@ -199,7 +206,7 @@ pub fn return_path_rules(
     path: &ReturnPath,
     anchor: &str,
     verbose: bool,
-) -> Result<[Staged; 3], EncodeError> {
+) -> Result<[Staged; 4], EncodeError> {
     let (client, proxy, server) = (
         canonical(path.client),
         canonical(path.proxy),
@@ -213,6 +220,12 @@ pub fn return_path_rules(
     // pass rules below log the transfer.
     rdr.action = PF_RDR as u8;
     rdr.rpool.proxy_port = [client.port(), 0];
+
+    let mut request = pass_rule(af, proxy.ip(), server, PF_OUT, verbose);
+    request.keep_state = 0;
+    request.max_states = 0;
+    request.src.port_op = PF_OP_EQ as u8;
+    request.src.port = [proxy.port().to_be(), 0];
 
     let staged = [
         (
@@ -230,12 +243,13 @@ pub fn return_path_rules(
             None,
             pass_rule(af, server.ip(), client, PF_OUT, verbose),
         ),
+        (Ruleset::Filter, None, request),
     ];
     let mut out = [Staged {
         ruleset: Ruleset::Rdr,
         pool: None,
         rule: pfioc_rule::default(),
-    }; 3];
+    }; 4];
     for (slot, (ruleset, pool, rule)) in out.iter_mut().zip(staged) {
         slot.ruleset = ruleset;
         slot.pool = pool;
@@ -328,7 +342,7 @@ mod tests {
     }
 
     fn check(path: ReturnPath, af: u32, verbose: bool) {
-        let [rdr, pass_in, pass_out] = return_path_rules(&path, ANCHOR, verbose).unwrap();
+        let [rdr, pass_in, pass_out, request] = return_path_rules(&path, ANCHOR, verbose).unwrap();
 
         assert_eq!(rdr.ruleset, Ruleset::Rdr);
         assert_common(&rdr, &path, af, false);
@@ -368,6 +382,28 @@ mod tests {
             );
             assert_eq!(r.rpool.proxy_port, [0, 0]);
         }
+
+        // The forwarded request: proxy port to server port, no state.
+        assert_eq!(request.ruleset, Ruleset::Filter);
+        assert!(request.pool.is_none());
+        let r = &request.rule.rule;
+        assert_eq!(from_c_string(&request.rule.anchor), ANCHOR);
+        assert_eq!(
+            (r.action, r.direction, r.quick),
+            (PF_PASS as u8, PF_OUT as u8, 1)
+        );
+        assert_eq!(
+            (r.keep_state, r.max_states),
+            (0, 0),
+            "no state for the request"
+        );
+        assert_eq!(r.af, af as u8);
+        assert_host(&r.src.addr, path.proxy.ip());
+        assert_eq!(r.src.port_op, PF_OP_EQ as u8);
+        assert_eq!(r.src.port[0].to_ne_bytes(), 49441u16.to_be_bytes());
+        assert_host(&r.dst.addr, path.server.ip());
+        assert_eq!(r.dst.port_op, PF_OP_EQ as u8);
+        assert_eq!(r.dst.port[0].to_ne_bytes(), 69u16.to_be_bytes());
     }
 
     #[test]

@@ -160,7 +160,9 @@ mod tests {
              pass in quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
              keep state (max 1)\n\
              pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
-             keep state (max 1)"
+             keep state (max 1)\n\
+             pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
+             no state"
         );
     }
 
@@ -179,7 +181,9 @@ mod tests {
              pass in log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
              port 50232 keep state (max 1)\n\
              pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
-             port 50232 keep state (max 1)"
+             port 50232 keep state (max 1)\n\
+             pass out log quick inet6 proto udp from 2001:db8:2::1 port 49441 \
+             to 2001:db8:3::20 port 69 no state"
         );
     }
 

@@ -67,6 +67,14 @@ mod flow {
             rule::natlook_answer(&answer, local).ok_or(FirewallError::NoRedirect { client, local })
         }
 
+        /// The client's redirected request cannot be forgotten on
+        /// OpenBSD: DIOCKILLSTATES is not allowed under pledge "pf"
+        /// (pledge_ioctl() in kern/kern_pledge.c); with divert-to on a
+        /// `no state` rule there is nothing to forget. Nothing is done.
+        pub fn forget_request(&self, _redirection: &Redirection) -> Result<(), FirewallError> {
+            Ok(())
+        }
+
         /// Installs `path`'s rules into `anchor` in one transaction.
         pub fn install_return_path(
             &self,

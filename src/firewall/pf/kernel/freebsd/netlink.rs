@@ -1,22 +1,33 @@
-//! Whether pf is enabled, asked over netlink: FreeBSD 15 removed the
-//! `DIOCGETSTATUS` ioctl, and pfctl reads the status with the generic
-//! netlink family "pfctl" instead (`PFNL_CMD_GET_STATUS`,
-//! sys/netpfil/pf/pf_nl.h; answered by pf_handle_get_status in
-//! sys/netpfil/pf/pf_nl.c with a `PF_GS_RUNNING` bool attribute).
+//! pf's generic netlink requests, for what FreeBSD 15 no longer offers as
+//! a plain ioctl: whether pf is enabled (`DIOCGETSTATUS` was removed) and
+//! killing the state of a redirected request (`DIOCKILLSTATES` was
+//! removed). pfctl speaks the same family, "pfctl"
+//! (sys/netpfil/pf/pf_nl.h):
+//! - `PFNL_CMD_GET_STATUS`, answered by pf_handle_get_status in
+//!   sys/netpfil/pf/pf_nl.c with a `PF_GS_RUNNING` bool attribute;
+//! - `PFNL_CMD_KILLSTATES`, parsed by pf_nl.c's clear_states_parser into
+//!   a `pf_kstate_kill` (source and destination as nested rule addresses:
+//!   an address wrap, ports in network order, a port operator) and
+//!   matched by pf_killstates_row in sys/netpfil/pf/pf_ioctl.c against
+//!   each state's wire key (an inbound state's source is the client).
 //!
-//! Two exchanges: the generic netlink controller names the family's id
-//! (`CTRL_CMD_GETFAMILY`, sys/netlink/netlink_generic.h), then the
-//! family answers the status request. This file is the sans-IO part:
-//! the request bytes and the parsing of the answers, unit-tested on any
-//! host. It must not touch sockets; `ioctl.rs` sends and receives.
+//! The family's id comes first from the generic netlink controller
+//! (`CTRL_CMD_GETFAMILY`, sys/netlink/netlink_generic.h). This file is the
+//! sans-IO part: the request bytes and the parsing of the answers,
+//! unit-tested on any host. It must not touch sockets; `ioctl.rs` sends
+//! and receives.
 #![cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 
+use crate::firewall::pf::encode::{address, canonical};
 use pf_sys::freebsd::{
-    genlmsghdr, nlattr, nlmsghdr, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY,
-    GENL_ID_CTRL, NLMSG_DONE, NLMSG_ERROR, NLM_F_REQUEST, PFNL_CMD_GET_STATUS, PFNL_FAMILY_NAME,
-    PF_GS_RUNNING,
+    genlmsghdr, nlattr, nlmsghdr, AF_INET, AF_INET6, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME,
+    CTRL_CMD_GETFAMILY, GENL_ID_CTRL, IPPROTO_UDP, NLMSG_DONE, NLMSG_ERROR, NLM_F_REQUEST,
+    PFNL_CMD_GET_STATUS, PFNL_CMD_KILLSTATES, PFNL_FAMILY_NAME, PF_ADDR_ADDRMASK, PF_AT_ADDR,
+    PF_AT_MASK, PF_AT_TYPE, PF_CS_AF, PF_CS_DST, PF_CS_PROTO, PF_CS_SRC, PF_GS_RUNNING, PF_OP_EQ,
+    PF_RAT_ADDR, PF_RAT_OP, PF_RAT_SRC_PORT,
 };
 use std::mem::size_of;
+use std::net::SocketAddr;
 
 /// `struct nlmsghdr`: length, type, flags, sequence, port id.
 const NLMSG_HDRLEN: usize = size_of::<nlmsghdr>();
@@ -42,16 +53,23 @@ fn align(len: usize) -> usize {
     (len + 3) & !3
 }
 
+/// One attribute: length, type, value, padded to 4 bytes.
+fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
+    let len = NLA_HDRLEN + value.len();
+    let mut bytes = Vec::with_capacity(align(len));
+    bytes.extend_from_slice(&(len as u16).to_ne_bytes());
+    bytes.extend_from_slice(&kind.to_ne_bytes());
+    bytes.extend_from_slice(value);
+    bytes.resize(align(len), 0);
+    bytes
+}
+
 /// One generic netlink request: header, `cmd`, and attributes.
 fn request(kind: u16, cmd: u8, seq: u32, attrs: &[(u16, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(&[cmd, 0, 0, 0]);
     for (kind, value) in attrs {
-        let len = NLA_HDRLEN + value.len();
-        body.extend_from_slice(&(len as u16).to_ne_bytes());
-        body.extend_from_slice(&kind.to_ne_bytes());
-        body.extend_from_slice(value);
-        body.resize(align(body.len()), 0);
+        body.extend_from_slice(&attribute(*kind, value));
     }
     let len = NLMSG_HDRLEN + body.len();
     let mut message = Vec::with_capacity(len);
@@ -63,6 +81,71 @@ fn request(kind: u16, cmd: u8, seq: u32, attrs: &[(u16, &[u8])]) -> Vec<u8> {
     message.extend_from_slice(&0u32.to_ne_bytes());
     message.extend_from_slice(&body);
     message
+}
+
+/// A nested rule address (`pfrule_addr_type_t`): the single host `at`
+/// (an address wrap of type `PF_ADDR_ADDRMASK`, address and mask as 16
+/// bytes each, pf_nl.c's addr_wrap_parser) and its port, equal to
+/// (`PF_OP_EQ`), in network order as `pf_rule_addr.port[0]`.
+fn rule_address(at: SocketAddr) -> Vec<u8> {
+    let af = if at.is_ipv4() { AF_INET } else { AF_INET6 } as u8;
+    let mut wrap = attribute(PF_AT_ADDR as u16, &address(at.ip()).addr8);
+    wrap.extend_from_slice(&attribute(
+        PF_AT_MASK as u16,
+        &pf_sys::pf_addr::full_mask(af).addr8,
+    ));
+    wrap.extend_from_slice(&attribute(PF_AT_TYPE as u16, &[PF_ADDR_ADDRMASK as u8]));
+    let mut rule_addr = attribute(PF_RAT_ADDR as u16, &wrap);
+    rule_addr.extend_from_slice(&attribute(
+        PF_RAT_SRC_PORT as u16,
+        &at.port().to_be().to_ne_bytes(),
+    ));
+    rule_addr.extend_from_slice(&attribute(PF_RAT_OP as u16, &[PF_OP_EQ as u8]));
+    rule_addr
+}
+
+/// pf's order to kill the states of UDP flows from `client` to `server`:
+/// the client's redirected request (its state's wire key runs from the
+/// client to the server it wrote to). `None` for mixed families.
+pub fn kill_request(
+    family: u16,
+    seq: u32,
+    client: SocketAddr,
+    server: SocketAddr,
+) -> Option<Vec<u8>> {
+    let (client, server) = (canonical(client), canonical(server));
+    let af = match (client, server) {
+        (SocketAddr::V4(_), SocketAddr::V4(_)) => AF_INET,
+        (SocketAddr::V6(_), SocketAddr::V6(_)) => AF_INET6,
+        _ => return None,
+    } as u8;
+    let (src, dst) = (rule_address(client), rule_address(server));
+    Some(request(
+        family,
+        PFNL_CMD_KILLSTATES as u8,
+        seq,
+        &[
+            (PF_CS_AF as u16, &[af]),
+            (PF_CS_PROTO as u16, &[IPPROTO_UDP as u8]),
+            (PF_CS_SRC as u16, &src),
+            (PF_CS_DST as u16, &dst),
+        ],
+    ))
+}
+
+/// Whether the kernel carried out a request of family `family`: its
+/// answer (pf_nl.c replies to a kill with the number killed), or an
+/// acknowledgement, rather than an error.
+pub fn done(datagram: &[u8], family: u16) -> Result<(), StatusError> {
+    for message in messages(datagram) {
+        match error(&message) {
+            Some(0) => return Ok(()),
+            Some(code) => return Err(StatusError::Kernel(code)),
+            None if message.kind == family => return Ok(()),
+            None => {}
+        }
+    }
+    Err(StatusError::Missing("an answer"))
 }
 
 /// The controller's question: which id has the family "pfctl"?
@@ -78,6 +161,12 @@ pub fn family_request(seq: u32) -> Vec<u8> {
 /// pf's question: what is your status?
 pub fn status_request(family: u16, seq: u32) -> Vec<u8> {
     request(family, PFNL_CMD_GET_STATUS as u8, seq, &[])
+}
+
+/// The sequence number of the first message in `datagram` (`None` if it
+/// is too short to have one).
+pub fn sequence(datagram: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(datagram.get(8..12)?.try_into().ok()?))
 }
 
 /// One message of an answer: its type and what follows its header.
@@ -222,6 +311,12 @@ mod tests {
     }
 
     #[test]
+    fn sequence_is_read_back() {
+        assert_eq!(sequence(&status_request(0x1d, 42)), Some(42));
+        assert_eq!(sequence(&[0; 11]), None);
+    }
+
+    #[test]
     fn status_request_bytes() {
         let bytes = status_request(0x1d, 2);
         assert_eq!(bytes.len(), 20);
@@ -269,6 +364,95 @@ mod tests {
                 "another family's message"
             );
         }
+    }
+
+    /// The attributes of a nested attribute's value.
+    fn nested(value: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let mut with_genl = vec![0; GENL_HDRLEN];
+        with_genl.extend_from_slice(value);
+        attributes(&with_genl)
+            .map(|(k, v)| (k, v.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn kill_request_names_the_clients_request() {
+        let client: SocketAddr = "198.51.100.2:50232".parse().unwrap();
+        let server: SocketAddr = "192.0.2.20:69".parse().unwrap();
+        let bytes = kill_request(0x1d, 3, client, server).unwrap();
+        assert_eq!(
+            u32::from_ne_bytes(bytes[..4].try_into().unwrap()) as usize,
+            bytes.len()
+        );
+        assert_eq!(u16::from_ne_bytes(bytes[4..6].try_into().unwrap()), 0x1d);
+        assert_eq!(bytes[16], 9, "PFNL_CMD_KILLSTATES");
+        let attrs: Vec<(u16, Vec<u8>)> = attributes(&bytes[NLMSG_HDRLEN..])
+            .map(|(k, v)| (k, v.to_vec()))
+            .collect();
+        assert_eq!(attrs[0], (4, vec![2]), "PF_CS_AF: AF_INET");
+        assert_eq!(attrs[1], (5, vec![17]), "PF_CS_PROTO: UDP");
+        for ((kind, value), (want_kind, at)) in attrs[2..].iter().zip([(6, client), (7, server)]) {
+            assert_eq!(*kind, want_kind, "PF_CS_SRC, PF_CS_DST");
+            let rule_addr = nested(value);
+            assert_eq!(rule_addr.len(), 3);
+            let (kind, wrap) = &rule_addr[0];
+            assert_eq!(*kind, 1, "PF_RAT_ADDR");
+            let wrap = nested(wrap);
+            let mut want_addr = [0u8; 16];
+            if let std::net::IpAddr::V4(v4) = at.ip() {
+                want_addr[..4].copy_from_slice(&v4.octets());
+            }
+            assert_eq!(wrap[0], (1, want_addr.to_vec()), "PF_AT_ADDR");
+            let mut mask = [0u8; 16];
+            mask[..4].fill(0xff);
+            assert_eq!(wrap[1], (2, mask.to_vec()), "PF_AT_MASK: a host");
+            assert_eq!(wrap[2], (5, vec![0]), "PF_AT_TYPE: PF_ADDR_ADDRMASK");
+            assert_eq!(
+                rule_addr[1],
+                (2, at.port().to_be_bytes().to_vec()),
+                "network order"
+            );
+            assert_eq!(rule_addr[2], (5, vec![2]), "PF_RAT_OP: PF_OP_EQ");
+        }
+    }
+
+    #[test]
+    fn kill_request_ipv6_and_mixed() {
+        let client: SocketAddr = "[2001:db8:1::10]:50232".parse().unwrap();
+        let server: SocketAddr = "[2001:db8:3::20]:69".parse().unwrap();
+        let bytes = kill_request(0x1d, 3, client, server).unwrap();
+        let attrs: Vec<(u16, Vec<u8>)> = attributes(&bytes[NLMSG_HDRLEN..])
+            .map(|(k, v)| (k, v.to_vec()))
+            .collect();
+        assert_eq!(attrs[0], (4, vec![28]), "FreeBSD's AF_INET6");
+        let wrap = nested(&nested(&attrs[3].1)[0].1);
+        assert_eq!(
+            wrap[0].1,
+            "2001:db8:3::20"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets()
+        );
+        assert_eq!(wrap[1].1, [0xff; 16]);
+        assert!(kill_request(0x1d, 3, client, "192.0.2.1:69".parse().unwrap()).is_none());
+        let mapped: SocketAddr = "[::ffff:198.51.100.2]:50232".parse().unwrap();
+        let bytes = kill_request(0x1d, 3, mapped, "192.0.2.20:69".parse().unwrap()).unwrap();
+        assert_eq!(attributes(&bytes[NLMSG_HDRLEN..]).next().unwrap().1, [2]);
+    }
+
+    #[test]
+    fn done_is_an_answer_or_an_ack() {
+        let killed = 1u32.to_ne_bytes();
+        assert_eq!(done(&answer(0x1d, 9, &[(13, &killed)]), 0x1d), Ok(()));
+        assert!(done(&answer(0x1e, 9, &[]), 0x1d).is_err());
+        assert!(done(&[], 0x1d).is_err());
+        let mut ack = Vec::new();
+        ack.extend_from_slice(&36u32.to_ne_bytes());
+        ack.extend_from_slice(&(NLMSG_ERROR as u16).to_ne_bytes());
+        ack.extend_from_slice(&[0; 30]);
+        assert_eq!(done(&ack, 0x1d), Ok(()));
+        ack[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
+        assert_eq!(done(&ack, 0x1d), Err(StatusError::Kernel(-1)));
     }
 
     #[test]
