@@ -10,6 +10,7 @@
 //! - `reaper.rs`: the detached process that empties each anchor after the
 //!   transfer wait;
 //! - `fork.rs`: the fork that starts it;
+//! - `expiry.rs`: the line announcing each anchor to the reaper;
 //! - `encode.rs`: pure helpers of every encoding (C strings, errors).
 //!
 //! Per kernel, under `kernel/`: the structures, their ioctls and the
@@ -24,6 +25,7 @@ mod anchor;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod backend;
 mod encode;
+mod expiry;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 #[allow(unsafe_code)] // fork(2); the block says why it is sound
 mod fork;

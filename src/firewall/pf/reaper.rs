@@ -5,8 +5,9 @@
 //!
 //! [`Pf::open`](super::Pf::open) forks it before privileges are dropped,
 //! so the helper can pledge without "proc" on OpenBSD. The helper writes each new
-//! anchor's path to it, one per line, before installing the anchor; the
-//! reaper empties it `transfer_wait` after reading it. When the helper's
+//! anchor's path to it, one per line with its deadline (`expiry.rs`),
+//! before installing the anchor; the reaper empties it at that deadline,
+//! `transfer_wait` after the helper wrote the line. When the helper's
 //! end of the pipe closes, the reaper empties the anchors still pending
 //! at their time and exits. Anchors are named after the reaper's pid: an
 //! anchor whose reaper is gone is stale, and the next helper sweeps it.
@@ -18,6 +19,7 @@
 //! `/var/empty`, and on OpenBSD pledges "stdio pf". It must not touch the client
 //! socket, log, or do anything but empty anchors.
 
+use super::expiry;
 use super::fork::{self, Forked};
 use super::kernel::{self, Device};
 use crate::firewall::FirewallError;
@@ -37,24 +39,31 @@ use std::time::{Duration, Instant};
 pub struct Reaper {
     pid: Pid,
     pipe: File,
+    /// Taken before the fork: the reaper's copy is the same instant.
+    epoch: Instant,
+    wait: Duration,
 }
 
 impl Reaper {
     /// Forks the reaper for anchors of `device`, each emptied `wait` after
-    /// the reaper hears of it. See [`fork::fork`] for the caller's duty.
+    /// the helper announces it ([`Reaper::expire`]). See [`fork::fork`]
+    /// for the caller's duty.
     pub fn spawn(device: &Device, wait: Duration, user: &str) -> Result<Reaper, FirewallError> {
         let (read, write) = nix::unistd::pipe()
             .map_err(|e| FirewallError::errno("creating the reaper's pipe", e as i32))?;
+        let epoch = Instant::now();
         match fork::fork()? {
             Forked::Child => {
                 drop(write);
-                run(device, File::from(read), wait, user)
+                run(device, File::from(read), epoch, wait, user)
             }
             Forked::Parent(pid) => {
                 drop(read);
                 Ok(Reaper {
                     pid,
                     pipe: File::from(write),
+                    epoch,
+                    wait,
                 })
             }
         }
@@ -65,10 +74,12 @@ impl Reaper {
         u32::try_from(self.pid.as_raw()).unwrap_or_default()
     }
 
-    /// Tells the reaper to empty `anchor` once the wait is over.
+    /// Tells the reaper to empty `anchor` once the wait, counted from now,
+    /// is over (see `expiry.rs`).
     pub fn expire(&self, anchor: &str) -> Result<(), FirewallError> {
+        let line = expiry::line(self.epoch, Instant::now() + self.wait, anchor);
         (&self.pipe)
-            .write_all(format!("{anchor}\n").as_bytes())
+            .write_all(line.as_bytes())
             .map_err(|source| FirewallError::System {
                 what: "handing a new anchor to the reaper (has it died?)",
                 source,
@@ -85,7 +96,7 @@ pub fn is_gone(pid: u32) -> bool {
 }
 
 /// The reaper's life; it never returns.
-fn run(device: &Device, pipe: File, wait: Duration, user: &str) -> ! {
+fn run(device: &Device, pipe: File, epoch: Instant, wait: Duration, user: &str) -> ! {
     detach();
     let Some(anchors) = listen(pipe) else {
         // Without the reader the helper's next write fails (EPIPE) and it
@@ -101,7 +112,11 @@ fn run(device: &Device, pipe: File, wait: Duration, user: &str) -> ! {
             None => anchors.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match received {
-            Ok(anchor) => pending.push_back((Instant::now() + wait, anchor)),
+            Ok(line) => pending.push_back(match expiry::parse(epoch, &line) {
+                Some((at, anchor)) => (at, anchor.to_owned()),
+                // Not the helper's format: the wait from now, to be safe.
+                None => (Instant::now() + wait, line),
+            }),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
