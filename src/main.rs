@@ -33,21 +33,7 @@ fn main() -> ExitCode {
     if cli.check {
         return check(&cli);
     }
-    let mut log = if cli.debug {
-        Log::stderr(cli.verbose)
-    } else {
-        match Log::syslog(cli.syslog_socket.as_deref(), cli.verbose) {
-            Ok(log) => log,
-            // Without syslog, say why where someone may see it, and go on.
-            Err(e) => {
-                let mut log = Log::stderr(cli.verbose);
-                log.warning(format_args!(
-                    "syslog unavailable ({e}), logging to standard error"
-                ));
-                log
-            }
-        }
-    };
+    let mut log = Log::open(cli.debug, cli.syslog_socket.as_deref(), cli.verbose);
     match run(&cli, &mut log) {
         Ok(Outcome::Idle) => ExitCode::SUCCESS,
         Ok(Outcome::Stopped) => {
@@ -85,10 +71,7 @@ fn usage_error(error: clap::Error) -> ExitCode {
         error.exit();
     }
     let socket = syslog_socket_argument();
-    let mut log = match Log::syslog(socket.as_deref(), false) {
-        Ok(log) => log,
-        Err(_) => Log::stderr(false),
-    };
+    let mut log = Log::syslog(socket.as_deref(), false);
     let text = error.to_string();
     let first = text.lines().next().unwrap_or_default();
     log.error(format_args!(

@@ -28,7 +28,7 @@ pub use refuse::refuse_until_idle;
 pub use source::{SourceAddresses, SourceError};
 
 use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
-use crate::log::Log;
+use crate::log::{Level, Log};
 use crate::policy::{check_destination, unmap, Host, Policy, Refusal};
 use crate::tftp::{self, ErrorCode, Request};
 use arrival::Arrival;
@@ -41,6 +41,10 @@ use transfers::{Transfer, Transfers};
 /// The longest the loop waits on the socket before it looks at the stop
 /// flag and the clock again (a signal may not interrupt the wait).
 const MAX_POLL: Duration = Duration::from_millis(500);
+
+/// How often the log's housekeeping runs (summaries of suppressed lines,
+/// the count of dropped ones).
+const TICK: Duration = Duration::from_millis(500);
 
 /// Everything the flow needs to know besides the datagrams.
 #[derive(Debug)]
@@ -146,6 +150,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
         let mut tally = Tally::default();
         let mut last_arrival = Instant::now();
+        let mut next_tick = last_arrival + TICK;
         let outcome = loop {
             if stop.load(Ordering::Relaxed) {
                 self.close_all();
@@ -154,6 +159,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             let now = Instant::now();
             for transfer in self.transfers.expire(now) {
                 self.log_unanswered(&transfer);
+            }
+            if now >= next_tick {
+                // Also in a flood that never lets the socket empty.
+                self.log.tick();
+                next_tick = now + TICK;
             }
             let Some(arrival) = arrival::receive(self.socket, &mut buf, self.bound)? else {
                 let exit_at = self.exit_time(last_arrival);
@@ -208,10 +218,14 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     fn handle(&mut self, arrival: &Arrival, datagram: &[u8], oversized: bool) -> Disposition {
         let client = arrival.client;
         if oversized {
-            self.log.warning(format_args!(
-                "{client}: datagram longer than {} bytes, dropped",
-                tftp::MAX_DATAGRAM
-            ));
+            self.log.refusal(
+                client.ip(),
+                Level::Warning,
+                format_args!(
+                    "{client}: datagram longer than {} bytes, dropped",
+                    tftp::MAX_DATAGRAM
+                ),
+            );
             self.answer(arrival, ErrorCode::IllegalOperation, "datagram too long");
             return Disposition::Refused;
         }
@@ -224,7 +238,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         let request = match parsed {
             Ok(r) => r,
             Err(e) => {
-                self.log.warning(format_args!("{client}: refused: {e}"));
+                self.log.refusal(
+                    client.ip(),
+                    Level::Warning,
+                    format_args!("{client}: refused: {e}"),
+                );
                 // Never answer an ERROR with an ERROR.
                 if tftp::Opcode::of(datagram) != Some(tftp::Opcode::Error) {
                     self.answer(arrival, ErrorCode::IllegalOperation, &e.to_string());
@@ -253,7 +271,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         let redirection = match found {
             Ok(r) => r,
             Err(e) => {
-                self.log.error(format_args!("{client}: {what}: {e}"));
+                self.log.refusal(
+                    client.ip(),
+                    Level::Error,
+                    format_args!("{client}: {what}: {e}"),
+                );
                 self.answer(
                     arrival,
                     ErrorCode::NotDefined,
@@ -300,16 +322,21 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             })
             .err();
         if let Some(refusal) = refusal {
-            self.log.notice(format_args!(
-                "{client} -> {server} {what}: refused: {refusal}"
-            ));
+            self.log.refusal(
+                client.ip(),
+                Level::Notice,
+                format_args!("{client} -> {server} {what}: refused: {refusal}"),
+            );
             self.answer(arrival, ErrorCode::AccessViolation, refusal.tftp_message());
             return Disposition::Refused;
         }
 
         if let Some(busy) = self.busy(client) {
-            self.log
-                .warning(format_args!("{client} -> {server} {what}: refused: {busy}"));
+            self.log.refusal(
+                client.ip(),
+                Level::Warning,
+                format_args!("{client} -> {server} {what}: refused: {busy}"),
+            );
             self.answer(arrival, ErrorCode::NotDefined, BUSY_MESSAGE);
             return Disposition::Refused;
         }

@@ -1,0 +1,185 @@
+//! Rate limiting of repeated log lines per client: a few lines a window,
+//! then one summary ("suppressed N similar refusals from C") once the
+//! window is over.
+//!
+//! Pure bookkeeping with the clock passed in; it never writes. Its memory
+//! is bounded: past [`MAX_CLIENTS`] clients at once, further clients share
+//! one counter.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+/// Lines logged per client and window before the rest are counted.
+pub const BURST: u32 = 5;
+/// The window's length.
+pub const WINDOW: Duration = Duration::from_secs(10);
+/// Clients tracked at once; beyond that they share the overflow counter.
+pub const MAX_CLIENTS: usize = 4096;
+
+/// What to do with one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Log it.
+    Log,
+    /// Count it for the summary.
+    Suppress,
+}
+
+/// Lines that were not logged for one client (`None`: clients past
+/// [`MAX_CLIENTS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary<K> {
+    /// The client.
+    pub client: Option<K>,
+    /// How many lines were suppressed.
+    pub suppressed: u64,
+}
+
+#[derive(Debug)]
+struct Window {
+    start: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+/// Per-client windows.
+#[derive(Debug)]
+pub struct Throttle<K> {
+    windows: HashMap<K, Window>,
+    overflow: u64,
+    overflow_start: Option<Instant>,
+}
+
+impl<K> Default for Throttle<K> {
+    fn default() -> Self {
+        Throttle {
+            windows: HashMap::new(),
+            overflow: 0,
+            overflow_start: None,
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash> Throttle<K> {
+    /// Decides about one line for `client` at `now`. Windows that are over
+    /// are not reset here: [`Throttle::due`] reports and resets them.
+    pub fn admit(&mut self, client: &K, now: Instant) -> Admit {
+        if !self.windows.contains_key(client) && self.windows.len() >= MAX_CLIENTS {
+            self.windows
+                .retain(|_, w| now.duration_since(w.start) < WINDOW || w.suppressed > 0);
+            if self.windows.len() >= MAX_CLIENTS {
+                self.overflow += 1;
+                self.overflow_start.get_or_insert(now);
+                return Admit::Suppress;
+            }
+        }
+        let window = self.windows.entry(client.clone()).or_insert(Window {
+            start: now,
+            logged: 0,
+            suppressed: 0,
+        });
+        if now.duration_since(window.start) >= WINDOW && window.suppressed == 0 {
+            *window = Window {
+                start: now,
+                logged: 0,
+                suppressed: 0,
+            };
+        }
+        if window.logged < BURST {
+            window.logged += 1;
+            Admit::Log
+        } else {
+            window.suppressed += 1;
+            Admit::Suppress
+        }
+    }
+
+    /// The summaries of windows over at `now` (all of them with `flush`),
+    /// each reported once; their clients start a fresh window.
+    pub fn due(&mut self, now: Instant, flush: bool) -> Vec<Summary<K>> {
+        let over = |start: Instant| flush || now.duration_since(start) >= WINDOW;
+        let mut out = Vec::new();
+        self.windows.retain(|client, w| {
+            if !over(w.start) {
+                return true;
+            }
+            if w.suppressed > 0 {
+                out.push(Summary {
+                    client: Some(client.clone()),
+                    suppressed: w.suppressed,
+                });
+            }
+            false
+        });
+        if self.overflow > 0 && self.overflow_start.is_some_and(over) {
+            out.push(Summary {
+                client: None,
+                suppressed: self.overflow,
+            });
+            self.overflow = 0;
+            self.overflow_start = None;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_summary_once_the_window_is_over() {
+        let t0 = Instant::now();
+        let mut t = Throttle::default();
+        for _ in 0..BURST {
+            assert_eq!(t.admit(&1, t0), Admit::Log);
+        }
+        for _ in 0..100 {
+            assert_eq!(t.admit(&1, t0), Admit::Suppress);
+        }
+        // Another client is not affected.
+        assert_eq!(t.admit(&2, t0), Admit::Log);
+        assert_eq!(t.due(t0 + WINDOW / 2, false), vec![]);
+        assert_eq!(
+            t.due(t0 + WINDOW, false),
+            vec![Summary {
+                client: Some(1),
+                suppressed: 100
+            }]
+        );
+        // Reported once; the client starts afresh.
+        assert_eq!(t.due(t0 + WINDOW, true), vec![]);
+        assert_eq!(t.admit(&1, t0 + WINDOW), Admit::Log);
+    }
+
+    #[test]
+    fn quiet_client_window_renews_without_summary() {
+        let t0 = Instant::now();
+        let mut t = Throttle::default();
+        for _ in 0..BURST {
+            t.admit(&1, t0);
+        }
+        assert_eq!(t.admit(&1, t0 + WINDOW), Admit::Log);
+        assert_eq!(t.due(t0 + WINDOW, true), vec![]);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_an_overflow_counter() {
+        let t0 = Instant::now();
+        let mut t = Throttle::default();
+        for client in 0..MAX_CLIENTS {
+            t.admit(&client, t0);
+        }
+        assert_eq!(t.admit(&MAX_CLIENTS, t0), Admit::Suppress);
+        assert_eq!(t.admit(&(MAX_CLIENTS + 1), t0), Admit::Suppress);
+        let summaries = t.due(t0, true);
+        assert_eq!(
+            summaries,
+            vec![Summary {
+                client: None,
+                suppressed: 2
+            }]
+        );
+    }
+}
