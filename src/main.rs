@@ -174,12 +174,18 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
         source: SourceAddresses::new(&cli.address)?,
     };
     let transfer_wait = settings.transfer_wait;
+    // While still root: room for a storm queued on the socket.
+    let receive_buffer = arrival::enlarge_receive_buffer(socket, arrival::RECEIVE_BUFFER)
+        .map_err(StartError::SocketOptions)?;
     let mut firewall = open_firewall(cli, transfer_wait)?;
     tftp_proxy::privilege::drop_privileges(&cli.user)?;
     if log.verbose {
         log.info(format_args!(
             "serving as {}",
             tftp_proxy::privilege::identity()
+        ));
+        log.info(format_args!(
+            "socket receive buffer: {receive_buffer} bytes"
         ));
     }
 

@@ -30,6 +30,15 @@ pub enum FirewallError {
         /// The server side of the path.
         server: SocketAddr,
     },
+    /// The filter holds as many return paths as it was sized for (an
+    /// nftables map at its `size`); the request is refused as busy.
+    #[error("{what} is full{}: too many live return paths", .limit.map(|n| format!(" (size {n})")).unwrap_or_default())]
+    Full {
+        /// The map or table that is full.
+        what: String,
+        /// Its declared size, when known.
+        limit: Option<u32>,
+    },
     /// The ruleset the helper adds to is missing (not loaded or renamed).
     #[error("{what} not found: is the shipped ruleset loaded?")]
     RulesetMissing {

@@ -362,6 +362,15 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 }
                 Disposition::Forwarded
             }
+            Err(e) if e.is_busy() => {
+                self.log.refusal(
+                    client.ip(),
+                    Level::Error,
+                    format_args!("{client} -> {server} {what}: refused: {e}"),
+                );
+                self.answer(arrival, ErrorCode::NotDefined, BUSY_MESSAGE);
+                Disposition::Refused
+            }
             Err(e) => {
                 self.log
                     .error(format_args!("{client} -> {server} {what}: {e}"));
@@ -589,6 +598,21 @@ enum ForwardError {
     Send(std::io::Error),
     #[error("no free proxy port after {PORT_ATTEMPTS} attempts")]
     NoFreePort,
+}
+
+impl ForwardError {
+    /// Whether the request failed for lack of room (a full map, no free
+    /// descriptor), which the client hears as "busy".
+    fn is_busy(&self) -> bool {
+        match self {
+            ForwardError::Firewall(FirewallError::Full { .. }) => true,
+            ForwardError::Socket(e) => matches!(
+                e.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS)
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// A socket connected to `server` from the `-a` address of its family (or

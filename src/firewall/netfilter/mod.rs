@@ -111,6 +111,23 @@ impl Netfilter {
         }
     }
 
+    /// The `size` of the map `path` goes into, if the kernel tells it.
+    fn declared_size(&mut self, path: &ReturnPath) -> Option<u32> {
+        let seq = self.next_seq();
+        let request = self.maps.size_request(seq, path);
+        match self.exchange("reading the map's size", &request, seq) {
+            Ok(Ok(Some(payload))) => {
+                let msg = Message {
+                    msg_type: nftables::GETSET,
+                    seq,
+                    payload: &payload,
+                };
+                nftables::declared_size(msg.attributes())
+            }
+            _ => None,
+        }
+    }
+
     fn map_name(&self, path: &ReturnPath) -> String {
         format!("map inet {} {}", self.maps.table, self.maps.map_for(path))
     }
@@ -160,6 +177,12 @@ impl Firewall for Netfilter {
             }),
             Err(Errno::ENOENT) => Err(FirewallError::RulesetMissing {
                 what: self.map_name(path),
+            }),
+            // nft_add_set_elem() (net/netfilter/nf_tables_api.c) answers
+            // ENFILE when the set holds its declared size.
+            Err(Errno::ENFILE) => Err(FirewallError::Full {
+                what: self.map_name(path),
+                limit: self.declared_size(path),
             }),
             Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
                 what: WHAT,

@@ -5,7 +5,9 @@
 //! key `server . proxy address . proxy port`, value `client . client port`,
 //! with a timeout so the kernel removes it even if the helper dies.
 
-use super::message::{MessageBuilder, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
+use super::message::{
+    Attributes, MessageBuilder, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+};
 use crate::firewall::ReturnPath;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -13,10 +15,17 @@ use std::time::Duration;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
+const NFT_MSG_GETSET: u16 = 10;
 const NFT_MSG_NEWSETELEM: u16 = 12;
 const NFT_MSG_DELSETELEM: u16 = 14;
 const NFPROTO_INET: u8 = 1;
 
+// enum nft_set_attributes and nft_set_desc_attributes in
+// include/uapi/linux/netfilter/nf_tables.h.
+const NFTA_SET_TABLE: u16 = 1;
+const NFTA_SET_NAME: u16 = 2;
+const NFTA_SET_DESC: u16 = 9;
+const NFTA_SET_DESC_SIZE: u16 = 1;
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
@@ -28,6 +37,8 @@ const NFTA_DATA_VALUE: u16 = 1;
 
 /// Message type of an element addition.
 pub const NEWSETELEM: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
+/// Message type of a set (map) lookup.
+pub const GETSET: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSET;
 /// Message type of an element removal.
 pub const DELSETELEM: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
 
@@ -118,6 +129,15 @@ impl ReturnMaps {
         .finish()
     }
 
+    /// A request for the description of the map `path` goes into
+    /// (answered with its attributes, see [`declared_size`]).
+    pub fn size_request(&self, seq: u32, path: &ReturnPath) -> Vec<u8> {
+        let mut m = MessageBuilder::new(Vec::new(), GETSET, NLM_F_REQUEST, seq, NFPROTO_INET, 0);
+        m.attr_str(NFTA_SET_TABLE, &self.table);
+        m.attr_str(NFTA_SET_NAME, self.map_for(path));
+        m.finish()
+    }
+
     /// The element in nft syntax, as `nft` would add it.
     pub fn describe(&self, path: &ReturnPath, timeout: Duration) -> String {
         format!(
@@ -132,6 +152,17 @@ impl ReturnMaps {
             path.client.port()
         )
     }
+}
+
+/// The `size` a map was declared with, from the attributes of the kernel's
+/// answer to [`ReturnMaps::size_request`] (`None`: declared without one).
+pub fn declared_size(attributes: Attributes<'_>) -> Option<u32> {
+    let size = attributes
+        .find(NFTA_SET_DESC)?
+        .nested()
+        .find(NFTA_SET_DESC_SIZE)?;
+    let bytes: [u8; 4] = size.payload.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(bytes))
 }
 
 /// Appends an address as nf_tables stores it in a concatenation.
@@ -176,6 +207,24 @@ mod tests {
             proxy: "198.51.100.1:49441".parse().unwrap(),
             server: "198.51.100.2:69".parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn declared_size_is_read_from_the_nested_description() {
+        // NFTA_SET_NAME "return_v4", then NFTA_SET_DESC { NFTA_SET_DESC_SIZE 8192 }.
+        let mut m = MessageBuilder::new(Vec::new(), GETSET, 0, 1, NFPROTO_INET, 0);
+        m.attr_str(NFTA_SET_NAME, "return_v4");
+        m.begin_nest(NFTA_SET_DESC)
+            .attr(NFTA_SET_DESC_SIZE, &8192u32.to_be_bytes())
+            .end_nest();
+        let bytes = m.finish();
+        let msg = messages(&bytes).next().unwrap().unwrap();
+        assert_eq!(declared_size(msg.attributes()), Some(8192));
+        let mut m = MessageBuilder::new(Vec::new(), GETSET, 0, 1, NFPROTO_INET, 0);
+        m.attr_str(NFTA_SET_NAME, "return_v4");
+        let bytes = m.finish();
+        let msg = messages(&bytes).next().unwrap().unwrap();
+        assert_eq!(declared_size(msg.attributes()), None);
     }
 
     #[test]

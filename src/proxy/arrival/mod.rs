@@ -109,3 +109,33 @@ pub fn wait(socket: BorrowedFd<'_>, timeout: std::time::Duration) -> io::Result<
         Err(e) => Err(e.into()),
     }
 }
+
+/// The receive buffer asked for on the inherited socket: room for a storm
+/// of requests queued while one is being served (a small datagram costs
+/// the socket about 1 KiB of kernel memory, so a few thousand).
+pub const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Raises the socket's receive buffer toward `bytes` (never lowers it) and
+/// returns the size the kernel reports afterwards. Linux: SO_RCVBUFFORCE,
+/// which passes net.core.rmem_max but needs CAP_NET_ADMIN, so call it while
+/// still root; failing that (and elsewhere), SO_RCVBUF, halved until the
+/// kernel's limit (OpenBSD: kern.maxsockbuf / sb_max) accepts it.
+pub fn enlarge_receive_buffer(socket: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    let current = getsockopt(&socket, sockopt::RcvBuf)?;
+    if current >= bytes {
+        return Ok(current);
+    }
+    #[cfg(target_os = "linux")]
+    if setsockopt(&socket, sockopt::RcvBufForce, &bytes).is_ok() {
+        return Ok(getsockopt(&socket, sockopt::RcvBuf)?);
+    }
+    let mut asked = bytes;
+    while asked > current {
+        if setsockopt(&socket, sockopt::RcvBuf, &asked).is_ok() {
+            break;
+        }
+        asked /= 2;
+    }
+    Ok(getsockopt(&socket, sockopt::RcvBuf)?)
+}
