@@ -2,10 +2,11 @@
 //! with `-d` outside inetd, standard error.
 //!
 //! This module owns the sink, the severity of each line, and keeping
-//! logging from ever hurting serving: writes never block (a line that
-//! cannot be written at once is dropped and counted, and the count is
-//! logged once syslog takes lines again), and refusals are rate-limited per
-//! client ([`Log::refusal`]). Callers own the wording.
+//! logging from ever hurting serving: writes never block (a line syslog
+//! cannot take now waits in a short queue; past that it is dropped and
+//! counted, and the count is logged once syslog takes lines again), and
+//! refusals are rate-limited per client ([`Log::refusal`]). Callers own
+//! the wording.
 //!
 //! It never writes to standard output or input, nor to standard error when
 //! that is a socket: under inetd those are the client's socket. When syslog
@@ -24,6 +25,7 @@ mod openbsd;
 pub mod throttle;
 
 use datagram::Datagram;
+use std::collections::VecDeque;
 use std::fmt::Display;
 use std::io::Write;
 use std::net::IpAddr;
@@ -76,11 +78,20 @@ enum Sink {
     Stderr,
 }
 
+/// Lines kept while syslog's socket is full, before lines are dropped.
+const MAX_PENDING: usize = 256;
+
+/// How long an exiting helper waits for syslog to take its last lines.
+/// Serving is over; inetd listens again once the process is gone.
+const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The log every part of the helper writes to.
 pub struct Log {
     sink: Sink,
     /// Whether `-v` asked for details (options, installed rules).
     pub verbose: bool,
+    /// Lines waiting for syslog's socket to have room.
+    pending: VecDeque<(Level, String)>,
     /// Lines that could not be written, not yet reported.
     dropped: u64,
     refusals: Throttle<IpAddr>,
@@ -126,49 +137,69 @@ impl Log {
         Log {
             sink,
             verbose,
+            pending: VecDeque::new(),
             dropped: 0,
             refusals: Throttle::default(),
         }
     }
 
-    /// Writes one line, never waiting: a line that cannot be written now
-    /// is counted, and the count is logged first once lines go through.
+    /// Writes one line, never waiting. A line syslog cannot take now waits
+    /// in a short queue (a reader that lags for a moment loses nothing);
+    /// past that, or while syslog is unreachable, lines are counted, and
+    /// the count is logged first once lines go through again.
     pub fn line(&mut self, level: Level, message: impl Display) {
-        let message = message.to_string();
-        if !self.report_dropped() {
+        if self.pending.len() >= MAX_PENDING {
             self.dropped += 1;
-            return;
-        }
-        if !self.emit(level, &message) {
-            self.dropped += 1;
-        }
-    }
-
-    /// Logs the count of dropped lines if there is one; returns whether
-    /// the log takes lines again (true when nothing was dropped).
-    fn report_dropped(&mut self) -> bool {
-        if self.dropped == 0 {
-            return true;
-        }
-        let report = format!(
-            "{} log line(s) dropped: syslog was not taking lines",
-            self.dropped
-        );
-        if self.emit(Level::Warning, &report) {
-            self.dropped = 0;
-            true
         } else {
-            false
+            self.pending.push_back((level, message.to_string()));
+        }
+        self.flush();
+    }
+
+    /// Sends what is queued, as far as syslog takes it now.
+    pub fn flush(&mut self) {
+        loop {
+            if self.dropped > 0 {
+                let report = format!(
+                    "{} log line(s) dropped: syslog was not taking lines",
+                    self.dropped
+                );
+                match self.emit(Level::Warning, &report) {
+                    Sent::Yes => self.dropped = 0,
+                    Sent::Later | Sent::Lost => return,
+                }
+            }
+            let Some((level, message)) = self.pending.pop_front() else {
+                return;
+            };
+            match self.emit(level, &message) {
+                Sent::Yes => {}
+                Sent::Later => {
+                    self.pending.push_front((level, message));
+                    return;
+                }
+                Sent::Lost => self.dropped += 1,
+            }
         }
     }
 
-    fn emit(&mut self, level: Level, message: &str) -> bool {
+    /// Whether lines wait for syslog to take them (the serve loop then
+    /// comes back sooner, see [`Log::tick`]).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.dropped > 0
+    }
+
+    fn emit(&mut self, level: Level, message: &str) -> Sent {
         match &mut self.sink {
-            Sink::Datagram(sink) => sink.send(level.severity(), message).is_ok(),
+            Sink::Datagram(sink) => match sink.send(level.severity(), message) {
+                Ok(()) => Sent::Yes,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Sent::Later,
+                Err(_) => Sent::Lost,
+            },
             #[cfg(target_os = "openbsd")]
             Sink::System => {
                 openbsd::send(level.priority(), message);
-                true
+                Sent::Yes
             }
             // A failed write is ignored (eprintln! would panic).
             Sink::Stderr => {
@@ -177,7 +208,7 @@ impl Log {
                     "tftp-proxy[{}]: {message}",
                     std::process::id()
                 );
-                true
+                Sent::Yes
             }
         }
     }
@@ -193,10 +224,10 @@ impl Log {
     }
 
     /// Housekeeping for a serve loop to call when it has time: summaries of
-    /// windows that are over, and the count of dropped lines.
+    /// windows that are over, queued lines, the count of dropped ones.
     pub fn tick(&mut self) {
         self.summarize(false);
-        self.report_dropped();
+        self.flush();
     }
 
     fn summarize(&mut self, flush: bool) {
@@ -236,11 +267,26 @@ impl Log {
 }
 
 impl Drop for Log {
-    /// The last summaries and the dropped count, as the process exits.
+    /// The last summaries, queued lines and the dropped count, as the
+    /// process exits: syslog gets a moment ([`EXIT_FLUSH`]) to take them.
     fn drop(&mut self) {
         self.summarize(true);
-        self.report_dropped();
+        let deadline = Instant::now() + EXIT_FLUSH;
+        self.flush();
+        while self.has_pending() && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            self.flush();
+        }
     }
+}
+
+/// Whether syslog took a line.
+enum Sent {
+    Yes,
+    /// Not now (its socket is full): keep the line.
+    Later,
+    /// Not at all (unreachable): the line is lost.
+    Lost,
 }
 
 /// Whether standard error is a socket (inetd's, the client's).

@@ -42,6 +42,9 @@ use transfers::{Transfer, Transfers};
 /// flag and the clock again (a signal may not interrupt the wait).
 const MAX_POLL: Duration = Duration::from_millis(500);
 
+/// How soon the loop comes back while log lines wait for syslog.
+const PENDING_LOG_POLL: Duration = Duration::from_millis(20);
+
 /// How often the log's housekeeping runs (summaries of suppressed lines,
 /// the count of dropped ones).
 const TICK: Duration = Duration::from_millis(500);
@@ -164,13 +167,20 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 // Also in a flood that never lets the socket empty.
                 self.log.tick();
                 next_tick = now + TICK;
+            } else if self.log.has_pending() {
+                self.log.flush();
             }
             let Some(arrival) = arrival::receive(self.socket, &mut buf, self.bound)? else {
                 let exit_at = self.exit_time(last_arrival);
                 if now >= exit_at {
                     break Outcome::Idle;
                 }
-                arrival::wait(self.socket, (exit_at - now).min(MAX_POLL))?;
+                let poll = if self.log.has_pending() {
+                    PENDING_LOG_POLL
+                } else {
+                    MAX_POLL
+                };
+                arrival::wait(self.socket, (exit_at - now).min(poll))?;
                 continue;
             };
             last_arrival = now;
