@@ -14,7 +14,8 @@
 //! while a request waits: it polls the socket. Each forwarded request's
 //! socket toward the server is kept for the transfer wait
 //! ([`transfers`]), so a retransmitted request leaves from the same port
-//! and the server sees one transfer.
+//! (or, repeated at once, is not sent twice) and the server sees one
+//! transfer.
 
 pub mod arrival;
 mod divert;
@@ -296,32 +297,10 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         };
         let server = redirection.original_destination;
 
-        if self
-            .transfers
-            .retransmission_of(client, server, datagram)
-            .is_some()
+        if let Some(disposition) =
+            self.retransmission(&redirection, arrival, datagram, outgoing, &what)
         {
-            // Redirected again: forget that state too, before sending.
-            self.forget_request(&redirection, unmapped_addr(arrival.local));
-        }
-        if let Some(live) = self.transfers.retransmission_of(client, server, datagram) {
-            let path = live.path;
-            let sent = live.upstream.send(outgoing);
-            return match sent {
-                Ok(_) => {
-                    self.log.info(format_args!(
-                        "{} -> {} -> {} {what}: retransmission, sent again",
-                        path.client, path.proxy, path.server
-                    ));
-                    Disposition::Retransmitted
-                }
-                Err(e) => {
-                    self.log.error(format_args!(
-                        "{client} -> {server} {what}: sending the retransmission: {e}"
-                    ));
-                    Disposition::Failed
-                }
-            };
+            return disposition;
         }
 
         let refusal: Option<Refusal> = check_destination(server.ip(), &self.settings.host)
@@ -355,12 +334,14 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             Ok((path, upstream)) => {
                 self.log_forwarded(&path, &request, &what, lowered.as_ref());
                 if !self.settings.dry_run {
+                    let now = Instant::now();
                     self.transfers.insert(Transfer {
                         path,
                         client,
                         request: datagram.to_vec(),
                         upstream,
-                        until: Instant::now() + self.settings.transfer_wait,
+                        until: now + self.settings.transfer_wait,
+                        last_sent: now,
                     });
                 }
                 if self.settings.dry_run {
@@ -392,6 +373,56 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 Disposition::Failed
             }
         }
+    }
+
+    /// Handles `datagram` if it repeats a live transfer's request: sent
+    /// again from that transfer's socket once a client could have timed
+    /// out, absorbed before that. `None`: a new request.
+    fn retransmission(
+        &mut self,
+        redirection: &Redirection,
+        arrival: &Arrival,
+        datagram: &[u8],
+        outgoing: &[u8],
+        what: &str,
+    ) -> Option<Disposition> {
+        let (client, server) = (arrival.client, redirection.original_destination);
+        self.transfers.retransmission_of(client, server, datagram)?;
+        // Redirected again: forget that state too, before sending.
+        self.forget_request(redirection, unmapped_addr(arrival.local));
+        let live = self.transfers.retransmission_of(client, server, datagram)?;
+        let path = live.path;
+        let now = Instant::now();
+        let since = now.saturating_duration_since(live.last_sent);
+        if !live.resend_due(now) {
+            self.log.info(format_args!(
+                "{} -> {} -> {} {what}: retransmission {} ms after the last send, not sent again",
+                path.client,
+                path.proxy,
+                path.server,
+                since.as_millis()
+            ));
+            return Some(Disposition::Retransmitted);
+        }
+        let sent = live.upstream.send(outgoing);
+        if sent.is_ok() {
+            live.last_sent = now;
+        }
+        Some(match sent {
+            Ok(_) => {
+                self.log.info(format_args!(
+                    "{} -> {} -> {} {what}: retransmission, sent again",
+                    path.client, path.proxy, path.server
+                ));
+                Disposition::Retransmitted
+            }
+            Err(e) => {
+                self.log.error(format_args!(
+                    "{client} -> {server} {what}: sending the retransmission: {e}"
+                ));
+                Disposition::Failed
+            }
+        })
     }
 
     /// Why a new transfer for `client` cannot be taken now, if it cannot.

@@ -7,7 +7,11 @@
 //! this process or another) toward the same server. A datagram identical to
 //! a live transfer's request, from the same client address and port to the
 //! same server, is a retransmission: it is sent again from the same
-//! socket, so the server sees one transfer.
+//! socket, so the server sees one transfer. A copy arriving less than
+//! [`RESEND_AFTER`] after the last send is not sent at all: no client
+//! timed out that fast, and a server that forks per request (tftpd-hpa)
+//! would start a second transfer for it, which for a WRQ truncates the
+//! file the first one is writing.
 //!
 //! This module owns that bookkeeping and the per-client count of live
 //! return paths. Pure code with the clock passed in and the socket type a
@@ -16,7 +20,11 @@
 use crate::firewall::ReturnPath;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long after the last send a retransmitted request is sent again
+/// (RFC 2349's shortest timeout is 1 s).
+pub const RESEND_AFTER: Duration = Duration::from_secs(1);
 
 /// One forwarded request whose return path may still be used.
 #[derive(Debug)]
@@ -31,6 +39,16 @@ pub struct Transfer<S> {
     pub upstream: S,
     /// When the return path's transfer wait is over.
     pub until: Instant,
+    /// When the request was last sent to the server.
+    pub last_sent: Instant,
+}
+
+impl<S> Transfer<S> {
+    /// Whether a retransmission arriving at `now` is to be sent again
+    /// (else it is a copy the server already has).
+    pub fn resend_due(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.last_sent) >= RESEND_AFTER
+    }
 }
 
 /// The live transfers, oldest first.
@@ -65,12 +83,12 @@ impl<S> Transfers<S> {
 
     /// The live transfer `datagram` from `client` to `server` repeats, if any.
     pub fn retransmission_of(
-        &self,
+        &mut self,
         client: SocketAddr,
         server: SocketAddr,
         datagram: &[u8],
-    ) -> Option<&Transfer<S>> {
-        self.live.iter().rev().find(|t| {
+    ) -> Option<&mut Transfer<S>> {
+        self.live.iter_mut().rev().find(|t| {
             t.client == client && t.path.server == server && t.request.as_slice() == datagram
         })
     }
@@ -142,6 +160,7 @@ mod tests {
             request: request.to_vec(),
             upstream: 0,
             until,
+            last_sent: until,
         }
     }
 
@@ -185,6 +204,14 @@ mod tests {
         assert!(t.repeated_by(client, b"other").is_none());
         let other_port = "192.0.2.20:5001".parse().unwrap();
         assert!(t.repeated_by(other_port, b"rrq").is_none());
+    }
+
+    #[test]
+    fn a_copy_is_sent_again_only_after_a_client_timeout() {
+        let now = Instant::now();
+        let t = transfer("192.0.2.20:5000", "198.51.100.2:69", b"a", now);
+        assert!(!t.resend_due(now + Duration::from_millis(5)));
+        assert!(t.resend_due(now + RESEND_AFTER));
     }
 
     #[test]

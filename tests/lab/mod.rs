@@ -39,6 +39,8 @@ pub const SERVER6: &str = "2001:db8:2::2";
 pub const FIREWALL_EXT: &str = "198.51.100.1";
 /// The client's address.
 pub const CLIENT: &str = "192.0.2.20";
+/// Two more hosts on the client's network (the same namespace).
+pub const OTHER_CLIENTS: [&str; 2] = ["192.0.2.21", "192.0.2.22"];
 
 /// The server dnsmasq answers on from a new port (IPv4).
 pub const DNSMASQ_SERVER: &str = "198.51.100.4";
@@ -122,6 +124,7 @@ pub struct Lab {
     children: Vec<(String, Child)>,
     syslog_lines: Arc<Mutex<Vec<String>>>,
     syslog_stop: Arc<AtomicBool>,
+    syslog_paused_until: Arc<Mutex<Option<Instant>>>,
     syslog_thread: Option<JoinHandle<()>>,
 }
 
@@ -202,6 +205,7 @@ impl Lab {
             children: Vec::new(),
             syslog_lines: Arc::new(Mutex::new(Vec::new())),
             syslog_stop: Arc::new(AtomicBool::new(false)),
+            syslog_paused_until: Arc::new(Mutex::new(None)),
             syslog_thread: None,
             name,
             dir,
@@ -270,6 +274,8 @@ impl Lab {
         ]);
         let setup: &[(&str, &[&str])] = &[
             ("c", &["ip", "addr", "add", "192.0.2.20/24", "dev", "eth0"]),
+            ("c", &["ip", "addr", "add", "192.0.2.21/24", "dev", "eth0"]),
+            ("c", &["ip", "addr", "add", "192.0.2.22/24", "dev", "eth0"]),
             (
                 "c",
                 &[
@@ -426,9 +432,15 @@ impl Lab {
             .unwrap_or_else(|e| fail(format!("syslog socket timeout: {e}")));
         let lines = Arc::clone(&self.syslog_lines);
         let stop = Arc::clone(&self.syslog_stop);
+        let paused_until = Arc::clone(&self.syslog_paused_until);
         self.syslog_thread = Some(std::thread::spawn(move || {
             let mut buf = vec![0u8; 8192];
             while !stop.load(Ordering::Relaxed) {
+                let paused = *paused_until.lock().unwrap_or_else(|e| e.into_inner());
+                if paused.is_some_and(|until| Instant::now() < until) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
                 if let Ok(n) = socket.recv(&mut buf) {
                     let line = String::from_utf8_lossy(&buf[..n]).trim_end().to_owned();
                     lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
@@ -734,6 +746,53 @@ impl Lab {
             })
             .collect();
         pids.len()
+    }
+
+    /// Stops reading the helper's syslog socket for `pause` (a stalled
+    /// syslogd); lines queue in the socket, then the reader resumes.
+    pub fn pause_syslog(&self, pause: Duration) {
+        *self
+            .syslog_paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + pause);
+    }
+
+    /// UDP datagrams the firewall's kernel dropped for a full socket
+    /// receive buffer so far (IPv4 and IPv6).
+    pub fn udp_receive_buffer_drops(&self) -> u64 {
+        let v4 = self.in_ns("f", &["cat", "/proc/net/snmp"]);
+        let v4 = String::from_utf8_lossy(&v4.stdout).into_owned();
+        let udp: Vec<&str> = v4.lines().filter(|l| l.starts_with("Udp: ")).collect();
+        if udp.len() != 2 {
+            fail(format!("no Udp lines in /proc/net/snmp:\n{v4}"));
+        }
+        let names: Vec<&str> = udp[0].split_whitespace().collect();
+        let values: Vec<&str> = udp[1].split_whitespace().collect();
+        let at = names
+            .iter()
+            .position(|n| *n == "RcvbufErrors")
+            .unwrap_or_else(|| fail("no RcvbufErrors in /proc/net/snmp"));
+        let v6 = self.in_ns("f", &["cat", "/proc/net/snmp6"]);
+        let v6 = String::from_utf8_lossy(&v6.stdout).into_owned();
+        let udp6 = v6
+            .lines()
+            .find_map(|l| l.strip_prefix("Udp6RcvbufErrors"))
+            .unwrap_or_else(|| fail(format!("no Udp6RcvbufErrors in /proc/net/snmp6:\n{v6}")));
+        let number = |s: &str| -> u64 {
+            s.trim()
+                .parse()
+                .unwrap_or_else(|_| fail(format!("not a counter: {s}")))
+        };
+        number(values[at]) + number(udp6)
+    }
+
+    /// The lab's TFTP traffic tool (`tests/lab/tftp_load.py`) in the
+    /// client namespace, with `args` (mode first).
+    pub fn traffic(&self, args: &[&str]) -> Command {
+        let script = repo().join("tests/lab/tftp_load.py");
+        let mut cmd = self.command("c", &["python3", &script.to_string_lossy()]);
+        cmd.args(args);
+        cmd
     }
 
     /// Everything a lab process (e.g. "inetd") wrote so far.

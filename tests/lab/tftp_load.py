@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""TFTP traffic for the lab's load tests, run inside the client namespace.
+
+Each mode prints one JSON object on standard output:
+
+  load SERVER FILE SIZE RATE SECONDS [BIND]
+      starts RATE reads a second of FILE (SIZE bytes, octet, no options)
+      for SECONDS, each from its own socket (bound to BIND if given), and
+      counts reads that got the whole file, failures, and retransmissions
+      (a phone's timeout: 2 s, 4 tries).
+  get SERVER FILE [BIND]
+      one read; reports "ok" or the ERROR message the client got.
+  rrq-wrq SERVER MISSING NAME LOCAL
+      from ONE socket: an RRQ for MISSING, then the WRQ for NAME twice
+      before anything answers; then uploads LOCAL to whichever transfer ID
+      acknowledges block 0 first, and counts the transfer IDs that did.
+  junk SERVER COUNT SECONDS BIND[,BIND...]
+      sends COUNT junk datagrams (random bytes, DATA, truncated RRQs)
+      spread over SECONDS, round-robin from the BIND addresses.
+"""
+
+import json
+import os
+import random
+import socket
+import sys
+import threading
+import time
+
+TIMEOUT = 2.0
+TRIES = 4
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def new_socket(server, bind=None):
+    s = socket.socket(family_of(server), socket.SOCK_DGRAM)
+    s.bind((bind or "", 0))
+    s.settimeout(TIMEOUT)
+    return s
+
+
+def read_file(server, name, bind=None):
+    """Returns (data or None, retransmissions, error text)."""
+    s = new_socket(server, bind)
+    retransmissions = 0
+    try:
+        last = b"\x00\x01" + name.encode() + b"\x00octet\x00"
+        last_to = (server, 69)
+        s.sendto(last, last_to)
+        tid = None
+        expected = 1
+        data = bytearray()
+        misses = 0
+        while True:
+            try:
+                pkt, addr = s.recvfrom(70000)
+            except socket.timeout:
+                misses += 1
+                if misses >= TRIES:
+                    return None, retransmissions, "timeout after %d tries" % TRIES
+                s.sendto(last, last_to)
+                retransmissions += 1
+                continue
+            if tid is None:
+                tid = addr
+            elif addr != tid:
+                continue
+            op = int.from_bytes(pkt[:2], "big")
+            if op == 5:
+                return None, retransmissions, "ERROR %d: %s" % (
+                    int.from_bytes(pkt[2:4], "big"),
+                    pkt[4:].rstrip(b"\x00").decode(errors="replace"),
+                )
+            if op != 3:
+                continue
+            block = int.from_bytes(pkt[2:4], "big")
+            if block == expected:
+                data += pkt[4:]
+                last = b"\x00\x04" + pkt[2:4]
+                last_to = tid
+                s.sendto(last, last_to)
+                misses = 0
+                expected += 1
+                if len(pkt) - 4 < 512:
+                    return bytes(data), retransmissions, ""
+            elif block == expected - 1:
+                s.sendto(last, last_to)
+    finally:
+        s.close()
+
+
+def mode_load(server, name, size, rate, seconds, bind=None):
+    size, rate, seconds = int(size), float(rate), float(seconds)
+    lock = threading.Lock()
+    stats = {"started": 0, "ok": 0, "failed": 0, "retransmissions": 0, "errors": []}
+
+    def one():
+        data, retrans, error = read_file(server, name, bind)
+        with lock:
+            stats["retransmissions"] += retrans
+            if data is not None and len(data) == size:
+                stats["ok"] += 1
+            else:
+                stats["failed"] += 1
+                if len(stats["errors"]) < 10:
+                    stats["errors"].append(error or "short read: %d bytes" % len(data or b""))
+
+    threads = []
+    start = time.monotonic()
+    n = int(rate * seconds)
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t = threading.Thread(target=one)
+        t.start()
+        threads.append(t)
+        stats["started"] += 1
+    for t in threads:
+        t.join()
+    stats["seconds"] = round(time.monotonic() - start, 2)
+    print(json.dumps(stats))
+
+
+def mode_get(server, name, bind=None):
+    data, retrans, error = read_file(server, name, bind)
+    print(json.dumps({"ok": data is not None, "error": error, "retransmissions": retrans,
+                      "bytes": len(data or b"")}))
+
+
+def mode_rrq_wrq(server, missing, name, local):
+    payload = open(local, "rb").read()
+    s = new_socket(server)
+    s.sendto(b"\x00\x01" + missing.encode() + b"\x00octet\x00", (server, 69))
+    wrq = b"\x00\x02" + name.encode() + b"\x00octet\x00"
+    s.sendto(wrq, (server, 69))
+    s.sendto(wrq, (server, 69))
+    acked0 = set()
+    tid = None
+    misses = 0
+    # Wait for the first acknowledgement of block 0.
+    while tid is None:
+        try:
+            pkt, addr = s.recvfrom(70000)
+        except socket.timeout:
+            misses += 1
+            if misses >= TRIES:
+                print(json.dumps({"ok": False, "error": "no ACK 0", "acked0": 0}))
+                return
+            s.sendto(wrq, (server, 69))
+            continue
+        if pkt[:4] == b"\x00\x04\x00\x00":
+            acked0.add(addr)
+            tid = addr
+    # A payload that is a multiple of 512 bytes ends with an empty block.
+    blocks = [payload[i:i + 512] for i in range(0, len(payload) + 1, 512)]
+    block = 1
+    misses = 0
+    while block <= len(blocks):
+        data = b"\x00\x03" + (block % 65536).to_bytes(2, "big") + blocks[block - 1]
+        s.sendto(data, tid)
+        try:
+            pkt, addr = s.recvfrom(70000)
+        except socket.timeout:
+            misses += 1
+            if misses >= TRIES:
+                print(json.dumps({"ok": False, "error": "timeout at block %d" % block,
+                                  "acked0": len(acked0)}))
+                return
+            continue
+        if pkt[:4] == b"\x00\x04\x00\x00":
+            acked0.add(addr)
+        if addr != tid:
+            continue
+        if pkt[:2] == b"\x00\x05":
+            print(json.dumps({"ok": False, "error": pkt[4:].decode(errors="replace"),
+                              "acked0": len(acked0)}))
+            return
+        if pkt[:2] == b"\x00\x04" and int.from_bytes(pkt[2:4], "big") == block % 65536:
+            block += 1
+            misses = 0
+    # Anything a second transfer would still say (its ACK 0, retried).
+    s.settimeout(1.0)
+    try:
+        while True:
+            pkt, addr = s.recvfrom(70000)
+            if pkt[:4] == b"\x00\x04\x00\x00":
+                acked0.add(addr)
+    except socket.timeout:
+        pass
+    print(json.dumps({"ok": True, "error": "", "acked0": len(acked0),
+                      "tids": sorted("%s:%d" % a[:2] for a in acked0)}))
+
+
+def mode_junk(server, count, seconds, binds):
+    count, seconds = int(count), float(seconds)
+    socks = [new_socket(server, b) for b in binds.split(",")]
+    rng = random.Random(6)
+    kinds = [
+        lambda: os.urandom(rng.randrange(1, 200)),
+        lambda: b"\x00\x03\x00\x01" + os.urandom(rng.randrange(0, 512)),
+        lambda: b"\x00\x01" + os.urandom(rng.randrange(0, 20)),
+        lambda: b"\x00\x04\x00\x07",
+    ]
+    sent = 0
+    start = time.monotonic()
+    batch = 50
+    for i in range(0, count, batch):
+        due = start + seconds * i / count
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        for j in range(i, min(i + batch, count)):
+            s = socks[j % len(socks)]
+            try:
+                s.sendto(kinds[j % len(kinds)](), (server, 69))
+                sent += 1
+            except OSError:
+                pass
+    print(json.dumps({"sent": sent, "seconds": round(time.monotonic() - start, 2)}))
+
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    {
+        "load": mode_load,
+        "get": mode_get,
+        "rrq-wrq": mode_rrq_wrq,
+        "junk": mode_junk,
+    }[mode](*args)
+
+
+if __name__ == "__main__":
+    main()
