@@ -79,7 +79,7 @@ enum Sink {
 }
 
 /// Lines kept while syslog's socket is full, before lines are dropped.
-const MAX_PENDING: usize = 256;
+const MAX_PENDING: usize = 1024;
 
 /// How long an exiting helper waits for syslog to take its last lines.
 /// Serving is over; inetd listens again once the process is gone.
