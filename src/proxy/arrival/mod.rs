@@ -119,7 +119,7 @@ pub const RECEIVE_BUFFER: usize = 4 << 20;
 /// returns the size the kernel reports afterwards. Linux: SO_RCVBUFFORCE,
 /// which passes net.core.rmem_max but needs CAP_NET_ADMIN, so call it while
 /// still root; failing that (and elsewhere), SO_RCVBUF, halved until the
-/// kernel's limit (OpenBSD: kern.maxsockbuf / sb_max) accepts it.
+/// kernel's limit accepts it (OpenBSD: `sb_max`, sys/kern/uipc_socket2.c).
 pub fn enlarge_receive_buffer(socket: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
     use nix::sys::socket::{getsockopt, setsockopt, sockopt};
     let current = getsockopt(&socket, sockopt::RcvBuf)?;
