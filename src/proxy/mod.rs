@@ -269,8 +269,12 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         let outgoing = lowered.as_ref().map_or(datagram, |l| &l.bytes[..]);
 
         let found = self.original_destination(arrival).or_else(|e| {
-            // A copy queued behind a request whose state was forgotten.
-            let repeated = self.transfers.repeated_by(client, datagram);
+            // A copy queued behind a request whose state was forgotten, or
+            // another request queued from the same port (RRQ, then WRQ).
+            let repeated = self
+                .transfers
+                .repeated_by(client, datagram)
+                .or_else(|| self.transfers.latest_from(client));
             match (&e, repeated) {
                 (FirewallError::NoRedirect { .. }, Some(live)) => Ok(Redirection {
                     client: live.path.client,

@@ -104,6 +104,15 @@ impl<S> Transfers<S> {
             .find(|t| t.client == client && t.request.as_slice() == datagram)
     }
 
+    /// The latest live transfer from `client` (address and port), whatever
+    /// its request: a datagram from that port queued while the first one's
+    /// redirected state was forgotten went to the same server, since the
+    /// firewall tracks one flow per client port and server (an RRQ, then a
+    /// WRQ from the same port).
+    pub fn latest_from(&self, client: SocketAddr) -> Option<&Transfer<S>> {
+        self.live.iter().rev().find(|t| t.client == client)
+    }
+
     /// How many live return paths lead to `client`'s address.
     pub fn count_for(&self, client: IpAddr) -> usize {
         self.per_client.get(&client).copied().unwrap_or(0)
@@ -204,6 +213,18 @@ mod tests {
         assert!(t.repeated_by(client, b"other").is_none());
         let other_port = "192.0.2.20:5001".parse().unwrap();
         assert!(t.repeated_by(other_port, b"rrq").is_none());
+    }
+
+    #[test]
+    fn the_latest_transfer_from_a_port_is_found_whatever_its_request() {
+        let now = Instant::now();
+        let mut t = Transfers::default();
+        t.insert(transfer("192.0.2.20:5000", "198.51.100.2:69", b"rrq", now));
+        t.insert(transfer("192.0.2.20:5000", "198.51.100.3:69", b"wrq", now));
+        let client = "192.0.2.20:5000".parse().unwrap();
+        let found = t.latest_from(client).map(|l| l.path.server);
+        assert_eq!(found, "198.51.100.3:69".parse().ok());
+        assert!(t.latest_from("192.0.2.20:5001".parse().unwrap()).is_none());
     }
 
     #[test]
