@@ -1,6 +1,8 @@
-//! The log's syslog sink against a real Unix datagram socket that stops
-//! being read: writing never blocks, lines past the queue are counted, and
-//! the count is logged once the socket is read again. No root needed.
+//! The log's sinks against real sockets: a syslog socket that stops being
+//! read (writing never blocks, lines past the queue are counted, the count
+//! is logged once the socket is read again), and `-d` with a socket on
+//! standard error, as under inetd (nothing is written into it). No root
+//! needed.
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -69,5 +71,44 @@ fn a_stalled_reader_never_blocks_the_writer_and_drops_are_counted() {
         "every line delivered or counted"
     );
     drop(log);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn debug_never_writes_into_a_socket_on_standard_error() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("tftp-proxy-log-d-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("log.sock");
+    let reader = UnixDatagram::bind(&path).expect("binding the syslog socket");
+    // Under inetd standard error is the client's socket; a socket stands
+    // in for it here.
+    let (ours, theirs) = UnixStream::pair().expect("socket pair");
+    let status = Command::new(env!("CARGO_BIN_EXE_tftp-proxy"))
+        .args(["-d", "--idle", "1", "--syslog-socket"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stderr(std::os::fd::OwnedFd::from(theirs))
+        .status()
+        .expect("running tftp-proxy");
+    assert_eq!(status.code(), Some(1), "not under inetd: a start error");
+    ours.set_nonblocking(true).expect("non-blocking");
+    let mut written = Vec::new();
+    let _ = (&ours).read_to_end(&mut written);
+    assert!(
+        written.is_empty(),
+        "nothing may reach the socket on standard error: {}",
+        String::from_utf8_lossy(&written)
+    );
+    let logged = messages(&reader);
+    assert!(
+        logged
+            .iter()
+            .any(|m| m.contains("standard input is not a UDP socket")),
+        "the start error goes to syslog instead: {logged:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
