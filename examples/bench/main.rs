@@ -400,7 +400,7 @@ fn main() {
         let labels = [routed.label, kernel.label, proxy.label];
         let mut t = Table::new(
             format!(
-                "Boot storms: N phones at once, each fetching {} files in order; wall time in s, median [min-max] of {} alternating run(s)",
+                "Boot storms: N phones at once, each fetching {} files in order; wall time (the last phone's end) in s, median [min-max] of {} alternating run(s); a phone's boot time, median over all phones; UDP receive-buffer drops in the server's and the firewall's namespaces",
                 BOOT_FILES.len(),
                 plan.storm_repetitions
             ),
@@ -409,12 +409,16 @@ fn main() {
                 "phones",
                 "wall s",
                 "files/s",
+                "phone boot p50 ms",
                 "failed phones",
                 "retransmits",
+                "rcvbuf drops server/firewall",
                 "helper starts",
             ],
         );
         for &phones in &plan.storms {
+            let mut phone_ms: Vec<Vec<f64>> = vec![Vec::new(); 3];
+            let mut drops = [(0u64, 0u64); 3];
             let mut walls: Vec<Vec<f64>> = vec![Vec::new(); 3];
             let mut fails = [0usize; 3];
             let mut rexmt = [0u32; 3];
@@ -430,7 +434,11 @@ fn main() {
                         }
                     };
                     let mark = s.log_mark();
+                    let before = (s.udp_rcvbuf_errors("s"), s.udp_rcvbuf_errors("f"));
                     let run = storm::run(s, phones);
+                    drops[i].0 += s.udp_rcvbuf_errors("s").saturating_sub(before.0);
+                    drops[i].1 += s.udp_rcvbuf_errors("f").saturating_sub(before.1);
+                    phone_ms[i].extend(run.phone_times.iter().map(|&d| ms(d)));
                     explain_failures(&format!("{} storm of {phones}", labels[i]), &run.reads);
                     walls[i].push(run.wall.as_secs_f64());
                     fails[i] += run.failed_phones;
@@ -448,8 +456,10 @@ fn main() {
                     phones.to_string(),
                     wall[i].show(3),
                     format!("{:.0}", (phones * BOOT_FILES.len()) as f64 / wall[i].median),
+                    format!("{:.1}", percentile(&phone_ms[i], 50.0)),
                     fails[i].to_string(),
                     rexmt[i].to_string(),
+                    format!("{}/{}", drops[i].0, drops[i].1),
                     if starts[i].is_empty() {
                         "-".to_owned()
                     } else {
@@ -462,6 +472,11 @@ fn main() {
                     format!("(c)/{base}"),
                     phones.to_string(),
                     ratio(wall[2].median, wall[j].median),
+                    String::new(),
+                    ratio(
+                        percentile(&phone_ms[2], 50.0),
+                        percentile(&phone_ms[j], 50.0),
+                    ),
                     String::new(),
                     String::new(),
                     String::new(),

@@ -91,6 +91,28 @@ impl Subject {
         }
     }
 
+    /// UDP datagrams dropped for a full receive buffer so far in a host's
+    /// namespace ("s" server, "f" firewall): `RcvbufErrors` of
+    /// /proc/net/snmp.
+    pub fn udp_rcvbuf_errors(&self, host: &str) -> u64 {
+        let out = self
+            .lab
+            .command(host, &["cat", "/proc/net/snmp"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let udp: Vec<&str> = out.lines().filter(|l| l.starts_with("Udp:")).collect();
+        let [names, values, ..] = udp.as_slice() else {
+            return 0;
+        };
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == "RcvbufErrors")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Writes a file for tftpd-hpa to serve.
     pub fn serve_file(&self, name: &str, len: usize, seed: u64) {
         Lab::make_file(&self.lab.server_root().join(name), len, seed);

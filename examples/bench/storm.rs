@@ -16,6 +16,8 @@ pub struct Storm {
     pub failed_phones: usize,
     /// Every read.
     pub reads: Vec<Read>,
+    /// Each phone's time from the start to its last file (or failure).
+    pub phone_times: Vec<Duration>,
 }
 
 /// `phones` phones booting at once.
@@ -55,6 +57,10 @@ pub fn run(subject: &Subject, phones: usize) -> Storm {
         (start, results)
     });
     let end = per_phone.iter().map(|(_, t)| *t).max().unwrap_or(start);
+    let phone_times = per_phone
+        .iter()
+        .map(|(_, t)| t.saturating_duration_since(start))
+        .collect();
     let failed_phones = per_phone
         .iter()
         .filter(|(reads, _)| reads.len() < BOOT_FILES.len() || reads.iter().any(|r| !r.ok()))
@@ -63,5 +69,6 @@ pub fn run(subject: &Subject, phones: usize) -> Storm {
         wall: end.saturating_duration_since(start),
         failed_phones,
         reads: per_phone.into_iter().flat_map(|(r, _)| r).collect(),
+        phone_times,
     }
 }
