@@ -90,7 +90,7 @@ pub struct Cli {
     pub idle: u64,
 
     /// Live return paths one client address may hold at once.
-    #[arg(long = "max-per-client", value_name = "N", default_value_t = 1024,
+    #[arg(long = "max-per-client", value_name = "N", default_value_t = 2048,
           value_parser = clap::value_parser!(u64).range(1..=65535))]
     pub max_per_client: u64,
 
