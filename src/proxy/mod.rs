@@ -598,8 +598,13 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         }
         let packet = tftp::error_packet(code, message);
         if let Err(e) = arrival::reply(self.socket, &packet, arrival.client, arrival.local) {
-            self.log
-                .warning(format_args!("{}: sending TFTP ERROR: {e}", arrival.client));
+            // Rate-limited like the refusal it answers: a flood fills the
+            // send buffer too.
+            self.log.refusal(
+                arrival.client.ip(),
+                Level::Warning,
+                format_args!("{}: sending TFTP ERROR: {e}", arrival.client),
+            );
         }
     }
 
