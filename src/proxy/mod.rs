@@ -240,6 +240,17 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             self.answer(arrival, ErrorCode::IllegalOperation, "datagram too long");
             return Disposition::Refused;
         }
+        if is_own_socket(client, self.bound, &self.settings.host) {
+            // Never answered: an answer would go back to this socket.
+            self.log.refusal(
+                client.ip(),
+                Level::Warning,
+                format_args!(
+                    "{client}: datagram from the helper's own address and port, dropped (a loop)"
+                ),
+            );
+            return Disposition::Refused;
+        }
         let parsed = Request::parse(datagram).and_then(|r| {
             if self.settings.strict_requests {
                 r.check_strict()?;
@@ -689,5 +700,48 @@ pub(crate) fn is_broadcast_like(ip: IpAddr) -> bool {
     match unmap(ip) {
         IpAddr::V4(v4) => v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified(),
         IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
+    }
+}
+
+/// Whether `client` is the helper's own socket (`bound`) as seen from any
+/// of the firewall's addresses: only a loop (one of the helper's ERRORs
+/// come back to it) sends from there, and answering would feed the loop.
+fn is_own_socket(client: SocketAddr, bound: SocketAddr, host: &Host) -> bool {
+    let ip = unmap(client.ip());
+    client.port() == bound.port()
+        && (ip.is_loopback()
+            || ip == unmap(bound.ip())
+            || host.addresses.iter().any(|&a| unmap(a) == ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn own_socket_is_recognized_from_any_own_address() {
+        let host = Host {
+            addresses: vec![
+                "192.0.2.1".parse().unwrap(),
+                "198.51.100.1".parse().unwrap(),
+            ],
+            broadcasts: Vec::new(),
+        };
+        let bound = addr("0.0.0.0:6969");
+        assert!(is_own_socket(addr("192.0.2.1:6969"), bound, &host));
+        assert!(is_own_socket(addr("198.51.100.1:6969"), bound, &host));
+        assert!(is_own_socket(addr("127.0.0.1:6969"), bound, &host));
+        assert!(is_own_socket(
+            addr("[::ffff:192.0.2.1]:6969"),
+            addr("[::]:6969"),
+            &host
+        ));
+        // Another port of the firewall, or a phone using port 6969: served.
+        assert!(!is_own_socket(addr("192.0.2.1:50000"), bound, &host));
+        assert!(!is_own_socket(addr("192.0.2.20:6969"), bound, &host));
     }
 }
