@@ -10,6 +10,8 @@
 //! - `reaper.rs`: the detached process that empties each anchor after the
 //!   transfer wait;
 //! - `fork.rs`: the fork that starts it;
+//! - `device.rs`: `/dev/pf` and the generic ioctl, its request codes
+//!   tied to their argument types;
 //! - `expiry.rs`: the line announcing each anchor to the reaper;
 //! - `encode.rs`: pure helpers of every encoding (C strings, errors).
 //!
@@ -24,6 +26,9 @@
 mod anchor;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod backend;
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+#[allow(unsafe_code)] // the generic ioctl(2); the block says why it is sound
+mod device;
 mod encode;
 mod expiry;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]

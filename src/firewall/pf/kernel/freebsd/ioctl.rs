@@ -1,12 +1,12 @@
 //! The thin system layer of FreeBSD's pf: `/dev/pf` and its ioctls, and
 //! the netlink socket that asks pf's status.
 //!
-//! With `fork.rs`, the only files of the FreeBSD backend with `unsafe`:
-//! ioctl(2), and socket(2) for netlink, have no safe wrapper. Each ioctl's argument type is tied to its
-//! request code, whose encoded length is checked against the type's size
-//! when the code is declared, so the kernel reads and writes exactly the
-//! Rust value it is given. Every errno is turned into a [`FirewallError`]
-//! here, named by its likely cause.
+//! With `fork.rs` and the shared `device.rs`, the only files of the
+//! FreeBSD backend with `unsafe`: the transaction ioctls, and socket(2)
+//! for netlink, have no safe wrapper. Every other ioctl goes through
+//! `device.rs`, its argument type tied to its request code there. Every
+//! errno is turned into a [`FirewallError`] here, named by its likely
+//! cause.
 //!
 //! It must not decide anything (what to install, when to remove it): that
 //! is `backend.rs` and `reaper.rs`. Kernel behaviour relied on is from
@@ -14,6 +14,7 @@
 
 use super::netlink as status;
 use super::rule::{self, Staged};
+use crate::firewall::pf::device::{Argument, PfDevice, Request};
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
@@ -25,50 +26,23 @@ use pf_sys::freebsd::{
     DIOCGETRULESETS, DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT, HEADERS_VERSION, NETLINK_GENERIC,
 };
 use std::cell::Cell;
-use std::fs::OpenOptions;
-use std::marker::PhantomData;
 use std::mem::size_of;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::raw::c_ulong;
-
-/// The packet filter's control device.
-const PF_DEVICE: &str = "/dev/pf";
 
 /// How many times a transaction is tried when a concurrent one (`pfctl
 /// -f`, another helper) took the global pool ticket or the rulesets
 /// (EBUSY).
 const ATTEMPTS: usize = 3;
 
-/// Structures passed to the kernel whole: it copies exactly their size in
-/// and back out and follows no pointer inside them (the pointers in
-/// `pf_rule` and `pf_pooladdr` are kernel-side and ignored on the way in).
-trait Argument {}
+// The `Argument`s (see `device.rs`): each is copied whole, in and back
+// out, and the kernel follows no pointer inside it (the pointers in
+// `pf_rule` and `pf_pooladdr` are kernel-side and ignored on the way in).
 impl Argument for pfioc_natlook {}
 impl Argument for pfioc_rule {}
 impl Argument for pfioc_pooladdr {}
 impl Argument for pfioc_ruleset {}
-
-/// An ioctl request code bound to the one argument type it carries.
-struct Request<T> {
-    code: c_ulong,
-    _argument: PhantomData<fn(&mut T)>,
-}
-
-impl<T: Argument> Request<T> {
-    /// Binds `code` to `T`; refuses (at compile time, in a const) a code
-    /// whose encoded length is not `size_of::<T>()`.
-    const fn new(code: c_ulong) -> Self {
-        assert!(
-            ioctl_param_len(code) == size_of::<T>(),
-            "ioctl length differs from the argument's size"
-        );
-        Request {
-            code,
-            _argument: PhantomData,
-        }
-    }
-}
 
 const NATLOOK: Request<pfioc_natlook> = Request::new(DIOCNATLOOK);
 const ADD_RULE: Request<pfioc_rule> = Request::new(DIOCADDRULE);
@@ -111,7 +85,7 @@ type Failed = (&'static str, Errno);
 /// `/dev/pf`, open for reading (lookups) or reading and writing (rules).
 #[derive(Debug)]
 pub struct Device {
-    fd: OwnedFd,
+    pf: PfDevice,
     /// pf's netlink family, where the kernel has it.
     netlink: Option<Netlink>,
 }
@@ -274,46 +248,26 @@ fn encode_error(e: EncodeError) -> FirewallError {
 impl Device {
     /// Opens `/dev/pf`, for writing too when `writable`.
     pub fn open(writable: bool) -> Result<Device, Errno> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(PF_DEVICE)
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let pf = PfDevice::open(writable)?;
         Ok(Device {
-            fd: file.into(),
+            pf,
             netlink: Netlink::open(),
         })
-    }
-
-    /// Issues `request` with `argument`.
-    fn call<T: Argument>(&self, request: Request<T>, argument: &mut T) -> Result<(), Errno> {
-        // SAFETY: `self.fd` is an open descriptor of /dev/pf for as long as
-        // `self` lives. `request.code` encodes `size_of::<T>()` and `T` is
-        // an `Argument` (checked in `Request::new`), so the kernel reads and
-        // writes exactly the `T` behind `argument`, an exclusive borrow that
-        // outlives the call, and dereferences no pointer inside it.
-        let rc = unsafe {
-            libc::ioctl(
-                self.fd.as_raw_fd(),
-                request.code,
-                std::ptr::from_mut(argument),
-            )
-        };
-        Errno::result(rc).map(drop)
     }
 
     /// Runs one transaction step over `elements` (the kernel fills in the
     /// tickets on `Begin`).
     fn transact(&self, step: Step, elements: &mut [pfioc_trans_e]) -> Result<(), Failed> {
         let mut trans: pfioc_trans = rule::transaction(elements);
-        // SAFETY: the descriptor is open (see `call`); the request code
-        // encodes `size_of::<pfioc_trans>()` (checked above). `trans.array`
-        // points at `elements`, exclusively borrowed for the whole call,
-        // with `trans.size == elements.len()` entries of `trans.esize ==
+        // SAFETY: the descriptor is open for as long as `self.pf` lives
+        // (see `PfDevice`); the request code encodes
+        // `size_of::<pfioc_trans>()` (checked above). `trans.array` points
+        // at `elements`, exclusively borrowed for the whole call, with
+        // `trans.size == elements.len()` entries of `trans.esize ==
         // size_of::<pfioc_trans_e>()` bytes: all the kernel copies in and out.
         let rc = unsafe {
             libc::ioctl(
-                self.fd.as_raw_fd(),
+                self.pf.as_raw_fd(),
                 step.code(),
                 std::ptr::from_mut(&mut trans),
             )
@@ -397,7 +351,7 @@ impl Device {
         client: SocketAddr,
         local: SocketAddr,
     ) -> Result<pfioc_natlook, FirewallError> {
-        match self.call(NATLOOK, &mut query) {
+        match self.pf.call(NATLOOK, &mut query) {
             Ok(()) => Ok(query),
             Err(Errno::ENOENT) => Err(FirewallError::NoRedirect { client, local }),
             Err(Errno::E2BIG) => Err(FirewallError::Ambiguous { client, local }),
@@ -451,17 +405,18 @@ impl Device {
             // Every DIOCADDRULE carries the current pool ticket, whether
             // or not its rule has pool addresses.
             let mut pool = staged.pool.unwrap_or_default();
-            self.call(BEGIN_ADDRS, &mut pool).map_err(|e| {
+            self.pf.call(BEGIN_ADDRS, &mut pool).map_err(|e| {
                 EncodeOr::Kernel(("starting a pf address pool (DIOCBEGINADDRS)", e))
             })?;
             if staged.pool.is_some() {
-                self.call(ADD_ADDR, &mut pool).map_err(|e| {
+                self.pf.call(ADD_ADDR, &mut pool).map_err(|e| {
                     EncodeOr::Kernel(("adding the redirect target (DIOCADDADDR)", e))
                 })?;
             }
             staged.rule.ticket = elements[staged.ruleset.element()].ticket;
             staged.rule.pool_ticket = pool.ticket;
-            self.call(ADD_RULE, &mut staged.rule)
+            self.pf
+                .call(ADD_RULE, &mut staged.rule)
                 .map_err(|e| EncodeOr::Kernel(("adding a pf rule (DIOCADDRULE)", e)))?;
         }
         self.transact(Step::Commit, &mut elements)
@@ -483,7 +438,7 @@ impl Device {
         probe.ticket = elements[rule::Ruleset::Filter.element()]
             .ticket
             .wrapping_add(1);
-        let known = match self.call(ADD_RULE, &mut probe) {
+        let known = match self.pf.call(ADD_RULE, &mut probe) {
             Err(Errno::ENODEV) => Err(incompatible("adding a pf rule (DIOCADDRULE)")),
             // Any other answer means pf knows the request.
             _ => Ok(()),
@@ -515,18 +470,20 @@ impl Device {
     pub fn children(&self, parent: &str) -> Result<Vec<String>, FirewallError> {
         let what = "listing pf anchors (DIOCGETRULESETS)";
         let mut query = rule::ruleset_query(parent, 0).map_err(encode_error)?;
-        self.call(GET_RULESETS, &mut query).map_err(|e| match e {
-            // pf_ioctl.c (DIOCGETRULESETS): EINVAL for a path with no ruleset.
-            Errno::EINVAL | Errno::ENOENT => FirewallError::RulesetMissing {
-                what: format!("pf anchor \"{parent}/*\""),
-            },
-            Errno::ENODEV => incompatible(what),
-            _ => FirewallError::errno(what, e as i32),
-        })?;
+        self.pf
+            .call(GET_RULESETS, &mut query)
+            .map_err(|e| match e {
+                // pf_ioctl.c (DIOCGETRULESETS): EINVAL for a path with no ruleset.
+                Errno::EINVAL | Errno::ENOENT => FirewallError::RulesetMissing {
+                    what: format!("pf anchor \"{parent}/*\""),
+                },
+                Errno::ENODEV => incompatible(what),
+                _ => FirewallError::errno(what, e as i32),
+            })?;
         let mut names = Vec::new();
         for nr in 0..query.nr {
             let mut one = rule::ruleset_query(parent, nr).map_err(encode_error)?;
-            match self.call(GET_RULESET, &mut one) {
+            match self.pf.call(GET_RULESET, &mut one) {
                 Ok(()) => names.push(from_c_string(&one.name)),
                 // The anchors changed under us: what was read will do.
                 Err(Errno::EBUSY) => break,

@@ -1,12 +1,12 @@
 //! The thin system layer of OpenBSD's pf: `/dev/pf` and its ioctls, and
 //! `pledge(2)`.
 //!
-//! With `fork.rs`, the only files of the backend with `unsafe`: the calls
-//! above have no safe wrapper. Each ioctl's argument type is tied to its request
-//! code, whose encoded length is checked against the type's size when the
-//! code is declared, so the kernel reads and writes exactly the Rust value
-//! it is given. Every errno is turned into a [`FirewallError`] here, named
-//! by its likely cause.
+//! With `fork.rs` and the shared `device.rs`, the only files of the
+//! backend with `unsafe`: the transaction ioctls, getrtable(2) and
+//! pledge(2) have no safe wrapper. Every other ioctl goes through
+//! `device.rs`, its argument type tied to its request code there. Every
+//! errno is turned into a [`FirewallError`] here, named by its likely
+//! cause.
 //!
 //! It must not decide anything (what to install, when to remove it): that
 //! is `backend.rs` and `reaper.rs`. It never issues `DIOCXROLLBACK`, which
@@ -14,6 +14,7 @@
 //! one on the same anchor (see [`Device::install`]).
 
 use super::rule::{self, DIOCGETRULE, DIOCGETRULES, DIOCXEND};
+use crate::firewall::pf::device::{Argument, PfDevice, Request};
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
@@ -23,47 +24,20 @@ use pf_sys::openbsd::{
     DIOCXBEGIN, DIOCXCOMMIT, PFVAR_REVISION,
 };
 use std::ffi::CStr;
-use std::fs::OpenOptions;
-use std::marker::PhantomData;
 use std::mem::size_of;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::raw::{c_int, c_ulong};
 
-/// The packet filter's control device.
-const PF_DEVICE: &str = "/dev/pf";
-
-/// Structures passed to the kernel whole: it copies exactly their size in
-/// and back out and follows no pointer inside them (the pointers in
-/// `pf_rule` are kernel-side and ignored on the way in).
-trait Argument {}
+// The `Argument`s (see `device.rs`): each is copied whole, in and back
+// out, and the kernel follows no pointer inside it (the pointers in
+// `pf_rule` are kernel-side and ignored on the way in).
 impl Argument for pf_status {}
 impl Argument for pfioc_natlook {}
 impl Argument for pfioc_rule {}
 impl Argument for pfioc_ruleset {}
 /// A read transaction's ticket (`DIOCXEND`).
 impl Argument for u32 {}
-
-/// An ioctl request code bound to the one argument type it carries.
-struct Request<T> {
-    code: c_ulong,
-    _argument: PhantomData<fn(&mut T)>,
-}
-
-impl<T: Argument> Request<T> {
-    /// Binds `code` to `T`; refuses (at compile time, in a const) a code
-    /// whose encoded length is not `size_of::<T>()`.
-    const fn new(code: c_ulong) -> Self {
-        assert!(
-            ioctl_param_len(code) == size_of::<T>(),
-            "ioctl length differs from the argument's size"
-        );
-        Request {
-            code,
-            _argument: PhantomData,
-        }
-    }
-}
 
 const GET_STATUS: Request<pf_status> = Request::new(DIOCGETSTATUS);
 const NATLOOK: Request<pfioc_natlook> = Request::new(DIOCNATLOOK);
@@ -129,7 +103,7 @@ const _: () = {
 /// `/dev/pf`, open for reading (lookups) or reading and writing (rules).
 #[derive(Debug)]
 pub struct Device {
-    fd: OwnedFd,
+    pf: PfDevice,
 }
 
 /// The error for a failed open of `/dev/pf`.
@@ -195,43 +169,23 @@ fn incompatible(what: &'static str) -> FirewallError {
 impl Device {
     /// Opens `/dev/pf`, for writing too when `writable`.
     pub fn open(writable: bool) -> Result<Device, Errno> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(PF_DEVICE)
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-        Ok(Device { fd: file.into() })
-    }
-
-    /// Issues `request` with `argument`.
-    fn call<T: Argument>(&self, request: Request<T>, argument: &mut T) -> Result<(), Errno> {
-        // SAFETY: `self.fd` is an open descriptor of /dev/pf for as long as
-        // `self` lives. `request.code` encodes `size_of::<T>()` and `T` is
-        // an `Argument` (checked in `Request::new`), so the kernel reads and
-        // writes exactly the `T` behind `argument`, an exclusive borrow that
-        // outlives the call, and dereferences no pointer inside it.
-        let rc = unsafe {
-            libc::ioctl(
-                self.fd.as_raw_fd(),
-                request.code,
-                std::ptr::from_mut(argument),
-            )
-        };
-        Errno::result(rc).map(drop)
+        let pf = PfDevice::open(writable)?;
+        Ok(Device { pf })
     }
 
     /// Runs one transaction step over `elements` (the kernel fills in the
     /// tickets on `Begin`).
     fn transact(&self, step: Step, elements: &mut [pfioc_trans_e]) -> Result<(), Errno> {
         let mut trans: pfioc_trans = rule::transaction(elements);
-        // SAFETY: the descriptor is open (see `call`); the request code
-        // encodes `size_of::<pfioc_trans>()` (checked above). `trans.array`
-        // points at `elements`, exclusively borrowed for the whole call,
-        // with `trans.size == elements.len()` entries of `trans.esize ==
+        // SAFETY: the descriptor is open for as long as `self.pf` lives
+        // (see `PfDevice`); the request code encodes
+        // `size_of::<pfioc_trans>()` (checked above). `trans.array` points
+        // at `elements`, exclusively borrowed for the whole call, with
+        // `trans.size == elements.len()` entries of `trans.esize ==
         // size_of::<pfioc_trans_e>()` bytes: all the kernel copies in and out.
         let rc = unsafe {
             libc::ioctl(
-                self.fd.as_raw_fd(),
+                self.pf.as_raw_fd(),
                 step.code(),
                 std::ptr::from_mut(&mut trans),
             )
@@ -242,7 +196,7 @@ impl Device {
     /// Whether pf is enabled (`pfctl -e`).
     pub fn running(&self) -> Result<bool, FirewallError> {
         let mut status = pf_status::default();
-        self.call(GET_STATUS, &mut status).map_err(|e| match e {
+        self.pf.call(GET_STATUS, &mut status).map_err(|e| match e {
             Errno::ENODEV => incompatible("reading pf's status (DIOCGETSTATUS)"),
             _ => FirewallError::errno("reading pf's status (DIOCGETSTATUS)", e as i32),
         })?;
@@ -257,7 +211,7 @@ impl Device {
         client: SocketAddr,
         local: SocketAddr,
     ) -> Result<pfioc_natlook, FirewallError> {
-        match self.call(NATLOOK, &mut query) {
+        match self.pf.call(NATLOOK, &mut query) {
             Ok(()) => Ok(query),
             Err(Errno::ENOENT) => Err(FirewallError::NoRedirect { client, local }),
             Err(Errno::E2BIG) => Err(FirewallError::Ambiguous { client, local }),
@@ -283,7 +237,8 @@ impl Device {
         let ticket = elements[0].ticket;
         let staged = rules.iter_mut().try_for_each(|ioc| {
             ioc.ticket = ticket;
-            self.call(ADD_RULE, ioc)
+            self.pf
+                .call(ADD_RULE, ioc)
                 .map_err(|e| change_error("adding a pf rule (DIOCADDRULE)", e))
         });
         let committed = staged.and_then(|()| {
@@ -314,7 +269,7 @@ impl Device {
             .map_err(|e| step_error(Step::Begin, e))?;
         let mut probe = rule::probe_rule(anchor).map_err(encode_error)?;
         probe.ticket = elements[0].ticket.wrapping_add(1);
-        let known = match self.call(ADD_RULE, &mut probe) {
+        let known = match self.pf.call(ADD_RULE, &mut probe) {
             Err(Errno::ENODEV) => Err(incompatible("adding a pf rule (DIOCADDRULE)")),
             // Any other answer means pf knows the request.
             _ => Ok(()),
@@ -353,7 +308,7 @@ impl Device {
     pub fn main_ruleset_calls(&self, parent: &str) -> Result<bool, FirewallError> {
         let what = "reading pf's main ruleset (DIOCGETRULES)";
         let mut query = rule::rules_query("").map_err(encode_error)?;
-        self.call(GET_RULES, &mut query).map_err(|e| match e {
+        self.pf.call(GET_RULES, &mut query).map_err(|e| match e {
             Errno::ENODEV => incompatible(what),
             _ => FirewallError::errno(what, e as i32),
         })?;
@@ -367,7 +322,7 @@ impl Device {
                     break;
                 }
             };
-            match self.call(GET_RULE, &mut one) {
+            match self.pf.call(GET_RULE, &mut one) {
                 Ok(()) if rule::calls_children_of(&one, parent) => {
                     found = Ok(true);
                     break;
@@ -387,7 +342,7 @@ impl Device {
         }
         // The read transaction would otherwise stay open as long as
         // /dev/pf, counted against pf's limit of open transactions.
-        let _ = self.call(END_READ, &mut ticket);
+        let _ = self.pf.call(END_READ, &mut ticket);
         found
     }
 
@@ -395,17 +350,19 @@ impl Device {
     pub fn children(&self, parent: &str) -> Result<Vec<String>, FirewallError> {
         let what = "listing pf anchors (DIOCGETRULESETS)";
         let mut query = rule::ruleset_query(parent, 0).map_err(encode_error)?;
-        self.call(GET_RULESETS, &mut query).map_err(|e| match e {
-            Errno::EINVAL => FirewallError::RulesetMissing {
-                what: format!("pf anchor \"{parent}/*\""),
-            },
-            Errno::ENODEV => incompatible(what),
-            _ => FirewallError::errno(what, e as i32),
-        })?;
+        self.pf
+            .call(GET_RULESETS, &mut query)
+            .map_err(|e| match e {
+                Errno::EINVAL => FirewallError::RulesetMissing {
+                    what: format!("pf anchor \"{parent}/*\""),
+                },
+                Errno::ENODEV => incompatible(what),
+                _ => FirewallError::errno(what, e as i32),
+            })?;
         let mut names = Vec::new();
         for nr in 0..query.nr {
             let mut one = rule::ruleset_query(parent, nr).map_err(encode_error)?;
-            match self.call(GET_RULESET, &mut one) {
+            match self.pf.call(GET_RULESET, &mut one) {
                 Ok(()) => names.push(from_c_string(&one.name)),
                 // The anchors changed under us: what was read will do.
                 Err(Errno::EBUSY) => break,
