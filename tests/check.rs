@@ -212,26 +212,7 @@ fn a_working_gateway_passes_and_serves() {
     assert_eq!(faults(&lines), Vec::<&str>::new(), "{}", lines.join("\n"));
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
     // And the setup --check passed really carries a transfer.
-    let src = lab.server_root().join("checked.cfg");
-    Lab::make_file(&src, 2000, 51);
-    let dst = lab.dir.join("got-checked.cfg");
-    let out = lab.client(&[
-        "tftp",
-        lab::SERVER,
-        "-m",
-        "binary",
-        "-c",
-        "get",
-        "checked.cfg",
-        &dst.to_string_lossy(),
-    ]);
-    assert_eq!(
-        std::fs::read(&dst).ok(),
-        std::fs::read(&src).ok(),
-        "GET through the checked gateway: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        lab.process_logs()
-    );
+    lab.assert_get("checked.cfg", 2000, 51, "GET through the checked gateway");
     let logged = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("checked.cfg"));
     assert_eq!(logged.len(), 1, "{}", lab.process_logs());
 }

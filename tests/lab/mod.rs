@@ -808,6 +808,33 @@ impl Lab {
             .collect()
     }
 
+    /// Puts a `len`-byte file `name` (made from `seed`) on tftpd-hpa, has
+    /// the phone GET it with tftp-hpa, and fails the test unless the copy
+    /// is byte-identical (`context` says which step it proves).
+    pub fn assert_get(&self, name: &str, len: usize, seed: u64, context: &str) {
+        let src = self.server_root().join(name);
+        Lab::make_file(&src, len, seed);
+        let dst = self.dir.join(format!("got-{name}"));
+        let out = self.client(&[
+            "tftp",
+            SERVER,
+            "-m",
+            "binary",
+            "-c",
+            "get",
+            name,
+            &dst.to_string_lossy(),
+        ]);
+        assert_eq!(
+            std::fs::read(&dst).ok(),
+            std::fs::read(&src).ok(),
+            "{context}: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.process_logs()
+        );
+    }
+
     /// Waits up to `timeout` until `count` log messages satisfy `pred`.
     pub fn wait_for_log(
         &self,
