@@ -95,11 +95,11 @@ fn started_outside_inetd_says_so() {
 }
 
 #[test]
-fn manual_and_readme_document_every_long_flag() {
+fn manual_and_operation_guide_document_every_long_flag() {
     let help = text(&helper(&["--help"]));
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let manual = std::fs::read_to_string(root.join("man/tftp-proxy.8")).expect("man/tftp-proxy.8");
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let guide = std::fs::read_to_string(root.join("doc/operation.md")).expect("doc/operation.md");
     let flags: Vec<&str> = help
         .split_whitespace()
         .filter(|w| w.starts_with("--") && w.len() > 2)
@@ -114,7 +114,10 @@ fn manual_and_readme_document_every_long_flag() {
             manual.contains(&mdoc),
             "man/tftp-proxy.8 does not document {flag}"
         );
-        assert!(readme.contains(flag), "README.md does not document {flag}");
+        assert!(
+            guide.contains(flag),
+            "doc/operation.md does not document {flag}"
+        );
     }
 }
 

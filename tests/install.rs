@@ -1,9 +1,9 @@
-//! README's Linux install steps, run as printed: the commands between the
+//! doc/install-linux.md's install steps, run as printed: the commands between the
 //! `install-linux` and `install-linux-forwarding` markers, in a mount
 //! namespace whose /usr/local and /etc/sysctl.d are empty tmpfs (as on a
 //! fresh Debian) and whose /etc/inetd.conf is a scratch copy, on the lab's
 //! firewall with forwarding off and a ruleset of its own (policy drop on
-//! input and forward, its own masquerade) composed from README's
+//! input and forward, its own masquerade) composed from the guide's
 //! snippets. Then `--check` passes and a GET goes through. Needs root.
 
 mod lab;
@@ -14,29 +14,33 @@ use std::time::{Duration, Instant};
 
 const HELPER: &str = env!("CARGO_BIN_EXE_tftp-proxy");
 
+/// The guide whose commands this test runs.
+const GUIDE: &str = "doc/install-linux.md";
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The body of the first code block after `<!-- name -->` in README.
-fn readme_block(name: &str) -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+/// The body of the first code block after `<!-- name -->` in the Linux
+/// install guide.
+fn guide_block(name: &str) -> String {
+    let guide = std::fs::read_to_string(repo().join(GUIDE)).expect(GUIDE);
     let marker = format!("<!-- {name} -->");
     let end = format!("<!-- /{name} -->");
-    let start = readme
+    let start = guide
         .find(&marker)
-        .unwrap_or_else(|| panic!("README.md has no {marker}"));
-    let section = &readme[start + marker.len()..];
+        .unwrap_or_else(|| panic!("{GUIDE} has no {marker}"));
+    let section = &guide[start + marker.len()..];
     let section = &section[..section
         .find(&end)
-        .unwrap_or_else(|| panic!("README.md has no {end}"))];
+        .unwrap_or_else(|| panic!("{GUIDE} has no {end}"))];
     let body: Vec<&str> = section
         .lines()
         .skip_while(|l| !l.starts_with("```"))
         .skip(1)
         .take_while(|l| !l.starts_with("```"))
         .collect();
-    assert!(!body.is_empty(), "README.md: {marker} has no code block");
+    assert!(!body.is_empty(), "{GUIDE}: {marker} has no code block");
     body.join("\n")
 }
 
@@ -51,7 +55,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
-fn readme_linux_install_steps_work_as_written() {
+fn linux_install_guide_steps_work_as_written() {
     // The lab's network and servers only: no include, no inetd.
     let mut lab = Lab::start(LabOptions {
         kernel_helper: true,
@@ -64,8 +68,8 @@ fn readme_linux_install_steps_work_as_written() {
     std::fs::create_dir_all(clone.join("target/release")).unwrap();
     std::fs::copy(HELPER, clone.join("target/release/tftp-proxy")).unwrap();
 
-    // The gateway's own ruleset, with README's snippets in their chains.
-    let include = readme_block("ruleset-include")
+    // The gateway's own ruleset, with the guide's snippets in their chains.
+    let include = guide_block("ruleset-include")
         .replace("\"eth1\"", "\"lan0\"")
         .replace("\"eth0\"", "\"wan0\"");
     let ruleset = format!(
@@ -89,9 +93,9 @@ table inet filter {{
   }}
 }}
 ",
-        readme_block("ruleset-input"),
-        readme_block("ruleset-forward"),
-        readme_block("ruleset-postrouting"),
+        guide_block("ruleset-input"),
+        guide_block("ruleset-forward"),
+        guide_block("ruleset-postrouting"),
     );
     let nftables_conf = lab.dir.join("nftables.conf");
     std::fs::write(&nftables_conf, ruleset).unwrap();
@@ -107,7 +111,7 @@ table inet filter {{
         "/etc/inetd.conf must exist to be covered in the test's mount namespace: install openbsd-inetd"
     );
 
-    // As on a fresh machine: the README's steps must turn forwarding on.
+    // As on a fresh machine: the guide's steps must turn forwarding on.
     for sysctl in ["net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"] {
         lab::run(&mut lab.command("f", &["sysctl", "-qw", sysctl]));
     }
@@ -127,8 +131,8 @@ exec {inetd} -d /etc/inetd.conf
 ",
         inetd_conf = inetd_conf.display(),
         clone = clone.display(),
-        install = readme_block("install-linux"),
-        forwarding = readme_block("install-linux-forwarding"),
+        install = guide_block("install-linux"),
+        forwarding = guide_block("install-linux-forwarding"),
         nftables_conf = nftables_conf.display(),
         pid_file = pid_file.display(),
         inetd = lab::tool("inetd", "openbsd-inetd").display(),
@@ -177,7 +181,7 @@ exec {inetd} -d /etc/inetd.conf
     assert_eq!(
         out.status.code(),
         Some(0),
-        "--check after the README's steps:\n{lines}{}\n{}",
+        "--check after the guide's steps:\n{lines}{}\n{}",
         String::from_utf8_lossy(&out.stderr),
         lab.process_logs()
     );
@@ -193,6 +197,6 @@ exec {inetd} -d /etc/inetd.conf
         "SEP0014F2000001.cnf.xml",
         4000,
         61,
-        "GET after the README's steps",
+        "GET after the guide's steps",
     );
 }

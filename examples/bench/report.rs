@@ -1,5 +1,5 @@
 //! The benchmark's output: tables printed as aligned text and collected as
-//! Markdown (for README), the targets with pass or miss, and the machine
+//! Markdown (for doc/benchmarks.md), the targets with pass or miss, and the machine
 //! the numbers come from.
 
 use std::fmt::Write as _;

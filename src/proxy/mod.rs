@@ -206,7 +206,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// request with an ICMP error (no TFTP server there, host unreachable):
     /// the kernel left it on the upstream socket, so this costs one
     /// `getsockopt` per transfer. Other unused return paths leave no trace
-    /// the helper can read cheaply (see README).
+    /// the helper can read cheaply (see doc/troubleshooting.md).
     fn log_unanswered(&mut self, transfer: &Transfer<UdpSocket>) {
         if let Ok(Some(e)) = transfer.upstream.take_error() {
             let path = &transfer.path;
