@@ -155,19 +155,21 @@ fn systemd_socket(port: u16, programs: &inetd::Programs<'_>) -> Option<Finding> 
         "/lib/systemd/system",
         "/usr/lib/systemd/system",
     ] {
-        let socket = Path::new(dir).join("tftp-proxy.socket");
-        let Ok(text) = std::fs::read_to_string(&socket) else {
-            continue;
-        };
-        let service =
-            std::fs::read_to_string(Path::new(dir).join("tftp-proxy.service")).unwrap_or_default();
-        return Some(systemd::judge(
-            &socket.display().to_string(),
-            &text,
-            &service,
-            port,
-            programs,
-        ));
+        for unit in systemd::UNIT_NAMES {
+            let socket = Path::new(dir).join(format!("{unit}.socket"));
+            let Ok(text) = std::fs::read_to_string(&socket) else {
+                continue;
+            };
+            let service = std::fs::read_to_string(Path::new(dir).join(format!("{unit}.service")))
+                .unwrap_or_default();
+            return Some(systemd::judge(
+                &socket.display().to_string(),
+                &text,
+                &service,
+                port,
+                programs,
+            ));
+        }
     }
     None
 }

@@ -12,8 +12,14 @@ fn listen_port(value: &str) -> Option<u16> {
     value.trim().rsplit(':').next()?.parse().ok()
 }
 
-/// Judges `tftp-proxy.socket` (`socket`, named `socket_name` in the
-/// finding) and `tftp-proxy.service` (`service`) against `port`.
+/// The units that start the helper: the source's, and the Debian
+/// package's (named after the package, beside Debian's unrelated
+/// tftp-proxy.service).
+pub const UNIT_NAMES: [&str; 2] = ["tftp-proxy", "tftp-nat-proxy"];
+
+/// Judges a socket unit (`socket`, at path `socket_name`, e.g.
+/// `.../tftp-proxy.socket`) and the service of the same name (`service`)
+/// against `port`.
 pub fn judge(
     socket_name: &str,
     socket: &str,
@@ -21,6 +27,10 @@ pub fn judge(
     port: u16,
     programs: &Programs<'_>,
 ) -> Finding {
+    let unit = std::path::Path::new(socket_name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("tftp-proxy");
     let ports: Vec<u16> = socket
         .lines()
         .filter_map(|l| l.trim().strip_prefix("ListenDatagram="))
@@ -28,7 +38,7 @@ pub fn judge(
         .collect();
     if !ports.contains(&port) {
         return Finding::fault(format!(
-            "{socket_name} does not listen on port {port}, where the firewall redirects requests: set ListenDatagram={port}, then systemctl restart tftp-proxy.socket"
+            "{socket_name} does not listen on port {port}, where the firewall redirects requests: set ListenDatagram={port}, then systemctl restart {unit}.socket"
         ));
     }
     let argv: Vec<String> = service
@@ -43,12 +53,12 @@ pub fn judge(
         .unwrap_or_default();
     if !(programs.executable)(&program) {
         return Finding::fault(format!(
-            "tftp-proxy.service starts {program:?}, which does not exist or is not executable: install the helper there or correct ExecStart="
+            "{unit}.service starts {program:?}, which does not exist or is not executable: install the helper there or correct ExecStart="
         ));
     }
     if let Err(e) = (programs.arguments)(&argv) {
         return Finding::fault(format!(
-            "tftp-proxy.service starts tftp-proxy with arguments it refuses ({e}): correct ExecStart="
+            "{unit}.service starts tftp-proxy with arguments it refuses ({e}): correct ExecStart="
         ));
     }
     Finding::ok(format!(
@@ -112,6 +122,24 @@ mod tests {
                 .contains("arguments it refuses (unexpected argument '-x' found)"),
             "{f}"
         );
+    }
+
+    #[test]
+    fn the_debian_packages_units_are_named_in_the_findings() {
+        let executable = |_: &str| false;
+        let arguments = |_: &[String]| Ok(());
+        let programs = Programs {
+            executable: &executable,
+            arguments: &arguments,
+        };
+        let socket = "/usr/lib/systemd/system/tftp-nat-proxy.socket";
+        let f = judge(socket, SOCKET, SERVICE, 6970, &programs);
+        assert!(
+            f.text.ends_with("systemctl restart tftp-nat-proxy.socket"),
+            "{f}"
+        );
+        let f = judge(socket, SOCKET, SERVICE, 6969, &programs);
+        assert!(f.text.starts_with("tftp-nat-proxy.service starts"), "{f}");
     }
 
     #[test]

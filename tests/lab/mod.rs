@@ -467,6 +467,24 @@ impl Lab {
         self.children.push((label.to_owned(), child));
     }
 
+    /// Stops the process `spawn` started as `label` (by its pid, SIGTERM)
+    /// and waits for it, at most 3 s before SIGKILL.
+    pub fn stop(&mut self, label: &str) {
+        let at = self
+            .children
+            .iter()
+            .position(|(l, _)| l == label)
+            .unwrap_or_else(|| fail(format!("no process {label} was started")));
+        let (_, mut child) = self.children.remove(at);
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// The directory tftpd-hpa serves (readable and writable).
     pub fn server_root(&self) -> PathBuf {
         self.dir.join("srv")
