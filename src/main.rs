@@ -113,6 +113,7 @@ fn check(cli: &Cli) -> ExitCode {
             })
         },
         mark: cli.mark,
+        max_per_client: cli.max_per_client,
     });
     for finding in &findings {
         println!("{finding}");

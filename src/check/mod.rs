@@ -8,6 +8,7 @@
 //! an operator, never while serving) and hands it to the pure functions.
 //! Nothing here changes the system.
 
+pub mod burst;
 pub mod inetd;
 #[cfg(target_os = "linux")]
 mod linux;
@@ -92,6 +93,8 @@ pub struct CheckOptions {
     pub arguments: fn(&[String]) -> Result<(), String>,
     /// The mark on the helper's sockets toward the servers (`--mark`).
     pub mark: u32,
+    /// Live return paths one client address may hold (`--max-per-client`).
+    pub max_per_client: u64,
 }
 
 /// The port the shipped rules redirect to when no rule says otherwise.

@@ -6,7 +6,8 @@
 //! The pf backend (`crate::firewall::pf`) is not touched: this file only
 //! reads pfctl's text output.
 
-use super::{inetd, Finding, DEFAULT_HELPER_PORT};
+use super::{burst, inetd, Finding, DEFAULT_HELPER_PORT};
+use crate::firewall::pf::limits;
 
 /// `pfctl -s info`: enabled or not.
 pub fn check_enabled(info: &str) -> Finding {
@@ -126,6 +127,82 @@ pub fn check_nat(rules: &str) -> Finding {
     Finding::ok("no nat-to rewrites the helper's own requests")
 }
 
+/// The anchor limit in `pfctl -s memory` output (`anchors       hard
+/// limit      512`, pfctl_show_limits() in sbin/pfctl/pfctl.c);
+/// `Some(u32::MAX)` for `unlimited`.
+pub fn anchor_limit(memory: &str) -> Option<u32> {
+    memory.lines().find_map(|line| {
+        let t = tokens(line);
+        match t.as_slice() {
+            ["anchors", "unlimited"] => Some(u32::MAX),
+            ["anchors", "hard", "limit", n] => n.parse().ok(),
+            _ => None,
+        }
+    })
+}
+
+/// `pfctl -s memory`: pf's anchor limit against what the helper may hold.
+/// Each live return path holds one anchor for the transfer wait: a limit
+/// below the storm the shipped pf.conf is sized for
+/// ([`limits::anchors_for_storm`]) turns phones away as busy in a boot
+/// storm, and one at or below twice `--max-per-client` lets a single
+/// client address take half of every anchor on the firewall (ftp-proxy's
+/// and relayd's included).
+pub fn check_anchor_limit(memory: &str, max_per_client: u64) -> Finding {
+    let Some(limit) = anchor_limit(memory) else {
+        return Finding::warning(
+            "pfctl -s memory printed no anchors limit: cannot compare it with the helper's caps",
+        );
+    };
+    let storm = limits::anchors_for_storm(limits::STORM_PHONES, limits::STORM_FILES);
+    let fix = format!(
+        "add `{}` to /etc/pf.conf and reload it (pfctl -f /etc/pf.conf)",
+        limits::RAISE_LINE
+    );
+    if u64::from(limit) <= 2 * max_per_client {
+        Finding::warning(format!(
+            "pf's anchor limit is {limit}, while one client address may hold {max_per_client} return paths (--max-per-client), one anchor each: a single host can take most of pf's anchors; {fix}, or lower --max-per-client"
+        ))
+    } else if limit < storm {
+        Finding::warning(format!(
+            "pf's anchor limit is {limit}: a boot storm of {} phones fetching {} files each needs up to {storm} anchors within one transfer wait, and past the limit phones are told the proxy is busy; {fix}",
+            limits::STORM_PHONES,
+            limits::STORM_FILES
+        ))
+    } else {
+        Finding::ok(format!(
+            "pf's anchor limit {limit} holds a {}-phone storm ({storm}) and is above twice --max-per-client ({max_per_client})",
+            limits::STORM_PHONES
+        ))
+    }
+}
+
+/// `sysctl -n net.inet.udp.recvspace`: room on the listening socket for
+/// the first requests of a boot storm, which arrive before the helper
+/// runs and enlarges the socket's buffer ([`burst`]).
+pub fn check_receive_space(value: &str) -> Finding {
+    let Ok(bytes) = value.trim().parse::<usize>() else {
+        return Finding::warning(format!(
+            "cannot read net.inet.udp.recvspace ({:?})",
+            value.trim()
+        ));
+    };
+    let fits = burst::bsd_phones_that_fit(bytes);
+    let need = burst::bsd_receive_space(burst::PHONES_TO_FIT);
+    if bytes < need {
+        Finding::warning(format!(
+            "net.inet.udp.recvspace is {bytes} bytes: the first requests of {fits} phones fit before the helper runs, not of {} (needs {need}); a phone whose request is dropped waits for its retransmission: add net.inet.udp.recvspace={} to /etc/sysctl.conf and run sysctl net.inet.udp.recvspace={}",
+            burst::PHONES_TO_FIT,
+            burst::SHIPPED_BSD_RECEIVE_SPACE,
+            burst::SHIPPED_BSD_RECEIVE_SPACE
+        ))
+    } else {
+        Finding::ok(format!(
+            "net.inet.udp.recvspace {bytes} bytes holds the first requests of {fits} phones before the helper runs"
+        ))
+    }
+}
+
 /// /etc/passwd: the helper's unprivileged user exists.
 pub fn check_user(passwd: &str, user: &str) -> Finding {
     if passwd.lines().any(|l| l.split(':').next() == Some(user)) {
@@ -164,6 +241,12 @@ pub struct Observed<'a> {
     pub user: &'a str,
     /// /etc/inetd.conf.
     pub inetd_conf: &'a str,
+    /// `pfctl -s memory`.
+    pub memory: &'a str,
+    /// `sysctl -n net.inet.udp.recvspace`.
+    pub receive_space: &'a str,
+    /// The helper's `--max-per-client`.
+    pub max_per_client: u64,
 }
 
 /// Every OpenBSD check over gathered data, in order.
@@ -178,6 +261,8 @@ pub fn check_all(observed: Observed<'_>, programs: &inetd::Programs<'_>) -> Vec<
         check_nat(observed.rules),
         check_user(observed.passwd, observed.user),
         check_inetd(observed.inetd_conf, port, programs),
+        check_anchor_limit(observed.memory, observed.max_per_client),
+        check_receive_space(observed.receive_space),
     ]
 }
 
@@ -201,10 +286,12 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
     let executable = |p: &str| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
-    let (info, securelevel, rules) = (
+    let (info, securelevel, rules, memory, receive_space) = (
         output("pfctl", &["-s", "info"]),
         output("sysctl", &["-n", "kern.securelevel"]),
         output("pfctl", &["-s", "rules"]),
+        output("pfctl", &["-s", "memory"]),
+        output("sysctl", &["-n", "net.inet.udp.recvspace"]),
     );
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let inetd_conf = std::fs::read_to_string("/etc/inetd.conf").unwrap_or_default();
@@ -218,6 +305,9 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
             passwd: &passwd,
             user: &options.user,
             inetd_conf: &inetd_conf,
+            memory: &memory,
+            receive_space: &receive_space,
+            max_per_client: options.max_per_client,
         },
         &inetd::Programs {
             executable: &executable,
@@ -239,6 +329,57 @@ mod tests {
     const INFO: &str = "Status: Enabled for 0 days 01:02:03           Debug: err\n\nState Table                          Total             Rate\n";
     const RULES: &str = "match in all scrub (no-df)\nblock drop log all\nanchor \"tftp-proxy/*\" all\nmatch out on egress inet from 192.0.2.0/24 to any nat-to (em0:0) round-robin\npass in quick on em1 inet proto udp from any to any port = 69 rdr-to 127.0.0.1 port 6969\npass out all flags S/SA\n";
 
+    /// `pfctl -s memory` on OpenBSD 7.8 with the shipped pf.conf's
+    /// `set limit anchors 8192` (the columns as pfctl_show_limits()
+    /// prints them: the name left-aligned in 13, the limit right-aligned
+    /// in 8).
+    const MEMORY_SHIPPED: &str = "states        hard limit   100000\nsrc-nodes     hard limit    10000\nfrags         hard limit    65536\ntables        hard limit     1000\ntable-entries hard limit   200000\npktdelay-pkts hard limit    10000\nanchors       hard limit     8192\n";
+    /// The same with pf's defaults.
+    const MEMORY_DEFAULT: &str = "states        hard limit   100000\nsrc-nodes     hard limit    10000\nfrags         hard limit    65536\ntables        hard limit     1000\ntable-entries hard limit   200000\npktdelay-pkts hard limit    10000\nanchors       hard limit      512\n";
+
+    #[test]
+    fn anchor_limit_is_read_from_pfctl_memory() {
+        assert_eq!(anchor_limit(MEMORY_SHIPPED), Some(8192));
+        assert_eq!(anchor_limit(MEMORY_DEFAULT), Some(512));
+        assert_eq!(anchor_limit("anchors       unlimited\n"), Some(u32::MAX));
+        assert_eq!(anchor_limit("states        hard limit   100000\n"), None);
+        assert_eq!(anchor_limit(""), None);
+    }
+
+    #[test]
+    fn anchor_limit_below_the_caps_warns_with_the_fix() {
+        let f = check_anchor_limit(MEMORY_DEFAULT, 2048);
+        assert_eq!(f.status, Status::Warning, "{f}");
+        assert!(f.text.contains("limit is 512"), "{f}");
+        assert!(f.text.contains("--max-per-client"), "{f}");
+        assert!(f.text.contains("set limit anchors 8192"), "{f}");
+        // Caps that fit, a limit under the storm.
+        let f = check_anchor_limit(MEMORY_DEFAULT, 64);
+        assert_eq!(f.status, Status::Warning, "{f}");
+        assert!(f.text.contains("3501"), "{f}");
+        assert!(f.text.contains("set limit anchors 8192"), "{f}");
+        // The shipped limit with a cap above a half of it.
+        let f = check_anchor_limit(MEMORY_SHIPPED, 4096);
+        assert_eq!(f.status, Status::Warning, "{f}");
+        assert_eq!(check_anchor_limit(MEMORY_SHIPPED, 2048).status, Status::Ok);
+        assert_eq!(check_anchor_limit("", 2048).status, Status::Warning);
+    }
+
+    #[test]
+    fn receive_space_is_judged_by_the_burst_arithmetic() {
+        // OpenBSD's default: 70 phones' first requests.
+        let f = check_receive_space("41600\n");
+        assert_eq!(f.status, Status::Warning, "{f}");
+        assert!(f.text.contains("of 70 phones"), "{f}");
+        assert!(f.text.contains("net.inet.udp.recvspace=524288"), "{f}");
+        let f = check_receive_space("524288\n");
+        assert_eq!(f.status, Status::Ok, "{f}");
+        assert!(f.text.contains("885 phones"), "{f}");
+        assert_eq!(check_receive_space("118400").status, Status::Ok);
+        assert_eq!(check_receive_space("118399").status, Status::Warning);
+        assert_eq!(check_receive_space("").status, Status::Warning);
+    }
+
     #[test]
     fn a_working_firewall_passes() {
         let findings = check_all(
@@ -250,13 +391,16 @@ mod tests {
                 passwd: "root:*:0:0::0:0:Charlie &:/root:/bin/ksh\n_tftp_proxy:*:108:108::0:0:tftp-proxy:/nonexistent:/sbin/nologin\n",
                 user: "_tftp_proxy",
                 inetd_conf: "127.0.0.1:6969\tdgram\tudp\twait.1000\troot\t/usr/local/libexec/tftp-proxy\ttftp-proxy\n",
+                memory: MEMORY_SHIPPED,
+                receive_space: "524288\n",
+                max_per_client: 2048,
             },
             ANY,
         );
         for f in &findings {
             assert_eq!(f.status, Status::Ok, "{f}");
         }
-        assert_eq!(findings.len(), 8);
+        assert_eq!(findings.len(), 10);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use super::kernel::{self, Device};
 use super::ledger::{InUse, Ledger};
 use super::reaper::Reaper;
-use super::{anchor, PfOptions};
+use super::{anchor, interface, PfOptions};
 use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
 use nix::errno::Errno;
 use std::net::SocketAddr;
@@ -139,6 +139,10 @@ impl Firewall for Pf {
                 server: path.server,
             })?;
         let device = self.device()?;
+        // Where the server's answer arrives: the rule catching it is bound
+        // there, so a datagram forged on another interface (the phones'
+        // side) cannot take it (interface.rs).
+        let interface = interface::holding(path.proxy.ip())?;
         let Some(reaper) = self.reaper.as_ref() else {
             return Err(FirewallError::System {
                 what: "installing a return path",
@@ -148,7 +152,7 @@ impl Firewall for Pf {
         // The reaper hears of the anchor before it exists, so nothing
         // is ever installed that it would not remove.
         reaper.expire(&anchor)?;
-        device.install_return_path(&anchor, path, self.options.verbose)?;
+        device.install_return_path(&anchor, path, &interface, self.options.verbose)?;
         self.ledger.record(*path, anchor, now, self.options.wait());
         Ok(())
     }
@@ -162,7 +166,10 @@ impl Firewall for Pf {
     }
 
     fn describe_return_path(&self, path: &ReturnPath) -> String {
-        kernel::describe(path, self.options.verbose)
+        match interface::holding(path.proxy.ip()) {
+            Ok(interface) => kernel::describe(path, &interface, self.options.verbose),
+            Err(e) => format!("# no return path can be installed: {e}"),
+        }
     }
 
     // `prepare_upstream` keeps its default (nothing to do): the request's

@@ -25,6 +25,9 @@ pub enum EncodeError {
     /// A NUL byte would cut a C string short.
     #[error("anchor path {0:?} contains a NUL byte")]
     PathHasNul(String),
+    /// An interface name pf cannot hold (IFNAMSIZ, NUL, or empty).
+    #[error("interface name {0:?} does not fit pf's rule")]
+    InterfaceName(String),
 }
 
 /// Strips the IPv4-mapped form (`::ffff:a.b.c.d`): pf keys IPv4 flows on
@@ -48,6 +51,15 @@ pub fn c_string(field: &mut [c_char], text: &str) -> Result<(), EncodeError> {
     Ok(())
 }
 
+/// Copies an interface name into a rule's `ifname` field (IFNAMSIZ,
+/// NUL-terminated); an empty name would leave the rule unbound.
+pub fn interface_name(field: &mut [c_char], name: &str) -> Result<(), EncodeError> {
+    if name.is_empty() {
+        return Err(EncodeError::InterfaceName(name.to_owned()));
+    }
+    c_string(field, name).map_err(|_| EncodeError::InterfaceName(name.to_owned()))
+}
+
 /// The text of a NUL-terminated C string field.
 pub fn from_c_string(field: &[c_char]) -> String {
     let bytes: Vec<u8> = field
@@ -56,6 +68,17 @@ pub fn from_c_string(field: &[c_char]) -> String {
         .map(|&c| c as u8)
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Appends ` on [!] <interface>` for a rule's `ifname` (nothing for an
+/// unbound rule), as pf.conf writes it on every kernel.
+pub fn push_interface(line: &mut String, ifname: &[c_char], ifnot: u8) {
+    let name = from_c_string(ifname);
+    if name.is_empty() {
+        return;
+    }
+    line.push_str(if ifnot != 0 { " on ! " } else { " on " });
+    line.push_str(&name);
 }
 
 /// An address in pf's form (the same `struct pf_addr` on every kernel).

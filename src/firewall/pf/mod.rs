@@ -13,7 +13,11 @@
 //! - `device.rs`: `/dev/pf` and the generic ioctl, its request codes
 //!   tied to their argument types;
 //! - `expiry.rs`: the line announcing each anchor to the reaper;
-//! - `encode.rs`: pure helpers of every encoding (C strings, errors).
+//! - `interface.rs`: the interface a return path's answer-catching rule
+//!   is bound to (the one holding the helper's upstream address);
+//! - `encode.rs`: pure helpers of every encoding (C strings, errors);
+//! - `limits.rs`: pf's anchor limit, the storm arithmetic behind the
+//!   shipped `set limit anchors`, and pool exhaustion reported as busy.
 //!
 //! Per kernel, under `kernel/`: the structures, their ioctls and the
 //! pf.conf text (`kernel/openbsd/`: rdr-to and `once` in one ruleset;
@@ -34,8 +38,10 @@ mod expiry;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 #[allow(unsafe_code)] // fork(2); the block says why it is sound
 mod fork;
+mod interface;
 mod kernel;
 mod ledger;
+pub mod limits;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod reaper;
 

@@ -206,15 +206,11 @@ fn change_error(what: &'static str, errno: Errno) -> FirewallError {
 }
 
 /// The error for a failed `DIOCXBEGIN`: EINVAL there means pf could not
-/// create the anchor, which at run time is its anchor limit.
+/// create the anchor, which at run time is its anchor limit: reported as
+/// busy (`limits.rs`).
 fn begin_error(errno: Errno) -> FirewallError {
-    match errno {
-        Errno::EINVAL => FirewallError::errno(
-            "opening a pf transaction (DIOCXBEGIN; too many anchors? see \"set limit anchors\" in pf.conf(5))",
-            errno as i32,
-        ),
-        _ => change_error(Step::Begin.what(), errno),
-    }
+    crate::firewall::pf::limits::exhausted(crate::firewall::pf::limits::Step::Begin, errno)
+        .unwrap_or_else(|| change_error(Step::Begin.what(), errno))
 }
 
 fn failed_error((what, errno): Failed) -> FirewallError {

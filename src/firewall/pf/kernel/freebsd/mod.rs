@@ -24,12 +24,18 @@ mod syntax;
 
 use crate::firewall::ReturnPath;
 
-/// The pf.conf text of `path`'s three rules, one per line: what
+/// The pf.conf text of `path`'s rules, the answer's bound to
+/// `interface`, one per line: what
 /// [`Firewall::describe_return_path`](crate::firewall::Firewall::describe_return_path)
 /// returns.
-pub fn describe(path: &ReturnPath, verbose: bool) -> String {
+pub fn describe(path: &ReturnPath, interface: &str, verbose: bool) -> String {
     // The anchor does not show in the text; any valid one will do.
-    match rule::return_path_rules(path, crate::firewall::pf::anchor::PARENT, verbose) {
+    match rule::return_path_rules(
+        path,
+        interface,
+        crate::firewall::pf::anchor::PARENT,
+        verbose,
+    ) {
         Ok(rules) => syntax::render_all(&rules),
         Err(e) => format!("# no pf rule can express this return path: {e}"),
     }
@@ -73,14 +79,17 @@ mod flow {
             self.kill_request_state(redirection.client, redirection.original_destination)
         }
 
-        /// Installs `path`'s rules into `anchor` in one transaction.
+        /// Installs `path`'s rules, the answer's bound to `interface`,
+        /// into `anchor` in one transaction.
         pub fn install_return_path(
             &self,
             anchor: &str,
             path: &ReturnPath,
+            interface: &str,
             verbose: bool,
         ) -> Result<(), FirewallError> {
-            let mut rules = rule::return_path_rules(path, anchor, verbose).map_err(encode_error)?;
+            let mut rules =
+                rule::return_path_rules(path, interface, anchor, verbose).map_err(encode_error)?;
             self.install(anchor, &mut rules)
         }
     }
@@ -105,10 +114,10 @@ mod tests {
             server: "198.51.100.2:69".parse().unwrap(),
         };
         assert_eq!(
-            describe(&path, false),
-            "rdr inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
+            describe(&path, "igb0", false),
+            "rdr on igb0 inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
              -> 192.0.2.20 port 50232\n\
-             pass in quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
+             pass in quick on igb0 inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
              keep state (max 1)\n\
              pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
              keep state (max 1)\n\
@@ -119,6 +128,7 @@ mod tests {
             server: "[2001:db8::2]:69".parse().unwrap(),
             ..path
         };
-        assert!(describe(&mixed, false).starts_with("# "));
+        assert!(describe(&mixed, "igb0", false).starts_with("# "));
+        assert!(describe(&path, "", false).starts_with("# "));
     }
 }

@@ -15,7 +15,9 @@
 //! kernel; `ioctl.rs` passes these structures on.
 #![cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 
-use crate::firewall::pf::encode::{address, c_string, canonical, host, ip, EncodeError};
+use crate::firewall::pf::encode::{
+    address, c_string, canonical, host, interface_name, ip, EncodeError,
+};
 use crate::firewall::{Redirection, ReturnPath};
 use pf_sys::freebsd::{
     pf_rule, pfioc_natlook, pfioc_pooladdr, pfioc_rule, pfioc_ruleset, pfioc_trans, pfioc_trans_e,
@@ -182,14 +184,21 @@ fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose
     }
 }
 
-/// The three rules of a return path, for `anchor`:
+/// The rules of a return path, for `anchor`:
 ///
-/// 1. in the RDR ruleset, `rdr` from the server (any port) to the proxy's
-///    address and port, whose pool holds the client's address and whose
-///    `rpool.proxy_port[0]` is the client's port in host order (pf_lb.c
-///    turns it into the new destination port with htons);
-/// 2. in the FILTER ruleset, `pass in quick` from the server to the
-///    client's address and port (the translated packet), `max-states 1`;
+/// 1. in the RDR ruleset, `rdr on <interface>` from the server (any port)
+///    to the proxy's address and port, whose pool holds the client's
+///    address and whose `rpool.proxy_port[0]` is the client's port in
+///    host order (pf_lb.c turns it into the new destination port with
+///    htons);
+/// 2. in the FILTER ruleset, `pass in quick on <interface>` from the
+///    server to the client's address and port (the translated packet),
+///    `max-states 1`. Rules 1 and 2 catch the server's answer and are
+///    bound to `interface`, where it arrives (`interface.rs`): an unbound
+///    rule matches on every interface (pfi_kkif_match() in
+///    sys/netpfil/pf/pf_if.c), so a datagram forged with the server's
+///    address on the phones' side would be redirected to the phone and
+///    take the one state rule 2 allows;
 /// 3. `pass out quick`, the same, for the packet leaving toward the
 ///    client;
 /// 4. `pass out quick ... no state` from the proxy's address and port to
@@ -204,6 +213,7 @@ fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose
 /// the anchor; `max-states 1` lets a single transfer through meanwhile.
 pub fn return_path_rules(
     path: &ReturnPath,
+    interface: &str,
     anchor: &str,
     verbose: bool,
 ) -> Result<[Staged; 4], EncodeError> {
@@ -220,6 +230,10 @@ pub fn return_path_rules(
     // pass rules below log the transfer.
     rdr.action = PF_RDR as u8;
     rdr.rpool.proxy_port = [client.port(), 0];
+    interface_name(&mut rdr.ifname, interface)?;
+
+    let mut pass_in = pass_rule(af, server.ip(), client, PF_IN, verbose);
+    interface_name(&mut pass_in.ifname, interface)?;
 
     let mut request = pass_rule(af, proxy.ip(), server, PF_OUT, verbose);
     request.keep_state = 0;
@@ -233,11 +247,7 @@ pub fn return_path_rules(
             Some(pool_address(anchor, client.ip(), af)?),
             rdr,
         ),
-        (
-            Ruleset::Filter,
-            None,
-            pass_rule(af, server.ip(), client, PF_IN, verbose),
-        ),
+        (Ruleset::Filter, None, pass_in),
         (
             Ruleset::Filter,
             None,
@@ -336,13 +346,20 @@ mod tests {
         assert_eq!((r.src.neg, r.dst.neg), (0, 0));
         assert_eq!(r.dst.port_op, PF_OP_EQ as u8);
         assert_eq!(r.dst.port[1], 0);
-        assert_eq!(r.ifname[0], 0, "no interface restriction");
+        assert_eq!(r.ifnot, 0);
         assert_eq!(r.rule_flag, 0, "FreeBSD has no once");
         assert_eq!(r.natpass, 0);
     }
 
     fn check(path: ReturnPath, af: u32, verbose: bool) {
-        let [rdr, pass_in, pass_out, request] = return_path_rules(&path, ANCHOR, verbose).unwrap();
+        let [rdr, pass_in, pass_out, request] =
+            return_path_rules(&path, "igb0", ANCHOR, verbose).unwrap();
+        // The two rules that catch the server's answer are bound to where
+        // it arrives; the rest are not.
+        assert_eq!(from_c_string(&rdr.rule.rule.ifname), "igb0");
+        assert_eq!(from_c_string(&pass_in.rule.rule.ifname), "igb0");
+        assert_eq!(pass_out.rule.rule.ifname[0], 0);
+        assert_eq!(request.rule.rule.ifname[0], 0);
 
         assert_eq!(rdr.ruleset, Ruleset::Rdr);
         assert_common(&rdr, &path, af, false);
@@ -431,24 +448,35 @@ mod tests {
         let mut path = v4_path();
         path.server = "[2001:db8::20]:69".parse().unwrap();
         assert!(matches!(
-            return_path_rules(&path, ANCHOR, false),
+            return_path_rules(&path, "igb0", ANCHOR, false),
             Err(EncodeError::MixedFamilies(..))
         ));
         let mut path = v6_path();
         path.client = "192.0.2.1:1".parse().unwrap();
-        assert!(return_path_rules(&path, ANCHOR, false).is_err());
+        assert!(return_path_rules(&path, "igb0", ANCHOR, false).is_err());
     }
 
     #[test]
     fn anchor_paths_must_fit() {
         let long = "x".repeat(1024);
-        assert!(return_path_rules(&v4_path(), &long, false).is_err());
+        assert!(return_path_rules(&v4_path(), "igb0", &long, false).is_err());
         assert!(transaction_elements(&long).is_err());
         assert!(pool_address(&long, "192.0.2.1".parse().unwrap(), 2).is_err());
         assert!(ruleset_query("a\0b", 0).is_err());
         let longest = "x".repeat(1023);
         let elements = transaction_elements(&longest).unwrap();
         assert_eq!(from_c_string(&elements[1].anchor), longest);
+    }
+
+    #[test]
+    fn the_interface_name_must_fit() {
+        for bad in ["", "a-name-longer-than-ifnamsiz"] {
+            assert_eq!(
+                return_path_rules(&v4_path(), bad, ANCHOR, false).err(),
+                Some(EncodeError::InterfaceName(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 #![cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 
 use super::rule::Staged;
-use crate::firewall::pf::encode::render_address;
+use crate::firewall::pf::encode::{push_interface, render_address};
 use pf_sys::freebsd::{
     pf_rule, pf_rule_addr, pfioc_pooladdr, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, PF_DROP,
     PF_IN, PF_LOG, PF_OP_EQ, PF_OP_NONE, PF_OUT, PF_PASS, PF_RDR,
@@ -37,7 +37,8 @@ pub fn render(r: &pf_rule, pool: Option<&pfioc_pooladdr>) -> String {
     }
 }
 
-/// `rdr [pass [log]] <family> <proto> from ... to ... -> <host> [port p]`.
+/// `rdr [pass [log]] [on <if>] <family> <proto> from ... to ... -> <host>
+/// [port p]`.
 fn render_rdr(r: &pf_rule, pool: Option<&pfioc_pooladdr>) -> String {
     let mut line = String::from("rdr");
     if r.natpass != 0 {
@@ -46,6 +47,7 @@ fn render_rdr(r: &pf_rule, pool: Option<&pfioc_pooladdr>) -> String {
             line.push_str(" log");
         }
     }
+    push_interface(&mut line, &r.ifname, r.ifnot);
     push_match(&mut line, r);
     match pool {
         Some(pool) => {
@@ -65,7 +67,8 @@ fn render_rdr(r: &pf_rule, pool: Option<&pfioc_pooladdr>) -> String {
     line
 }
 
-/// `pass|block in|out [log] [quick] ... [no state | keep state (max n)]`.
+/// `pass|block in|out [log] [quick] [on <if>] ... [no state | keep state
+/// (max n)]`.
 fn render_filter(r: &pf_rule) -> String {
     let mut line = String::from(if u32::from(r.action) == PF_PASS {
         "pass"
@@ -83,6 +86,7 @@ fn render_filter(r: &pf_rule) -> String {
     if r.quick != 0 {
         line.push_str(" quick");
     }
+    push_interface(&mut line, &r.ifname, r.ifnot);
     push_match(&mut line, r);
     if u32::from(r.action) == PF_PASS {
         match (r.keep_state, r.max_states) {
@@ -152,12 +156,16 @@ mod tests {
             proxy: "203.0.113.1:49441".parse().unwrap(),
             server: "192.0.2.20:69".parse().unwrap(),
         };
-        let rules = rule::return_path_rules(&path, "tftp-proxy/1.1", false).unwrap();
+        let rules = rule::return_path_rules(&path, "igb0", "tftp-proxy/1.1", false).unwrap();
+        // Written by hand from FreeBSD's pf.conf(5): "rdr [on interface]
+        // [af] [proto] from ... to ... -> host [port]" and "pass in [log]
+        // [quick] [on interface] ... keep state (max-states)" as pfctl -s
+        // prints it.
         assert_eq!(
             render_all(&rules),
-            "rdr inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
+            "rdr on igb0 inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
              -> 198.51.100.2 port 50232\n\
-             pass in quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
+             pass in quick on igb0 inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
              keep state (max 1)\n\
              pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
              keep state (max 1)\n\
@@ -173,12 +181,12 @@ mod tests {
             proxy: "[2001:db8:2::1]:49441".parse().unwrap(),
             server: "[2001:db8:3::20]:69".parse().unwrap(),
         };
-        let rules = rule::return_path_rules(&path, "tftp-proxy/1.1", true).unwrap();
+        let rules = rule::return_path_rules(&path, "vtnet0", "tftp-proxy/1.1", true).unwrap();
         assert_eq!(
             render_all(&rules),
-            "rdr inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
+            "rdr on vtnet0 inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
              -> 2001:db8:1::10 port 50232\n\
-             pass in log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
+             pass in log quick on vtnet0 inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
              port 50232 keep state (max 1)\n\
              pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
              port 50232 keep state (max 1)\n\

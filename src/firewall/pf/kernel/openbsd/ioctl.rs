@@ -16,6 +16,7 @@
 use super::rule::{self, DIOCGETRULE, DIOCGETRULES, DIOCXEND};
 use crate::firewall::pf::device::{Argument, PfDevice, Request};
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
+use crate::firewall::pf::limits;
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
 use pf_sys::openbsd::{
@@ -137,15 +138,18 @@ fn change_error(what: &'static str, errno: Errno) -> FirewallError {
 }
 
 /// The error for a failed `DIOCXBEGIN`: EINVAL there means pf could not
-/// create the anchor, which at run time is its anchor limit.
+/// create the anchor, which at run time is its anchor limit: reported as
+/// busy (`limits.rs`).
 fn begin_error(errno: Errno) -> FirewallError {
-    match errno {
-        Errno::EINVAL => FirewallError::errno(
-            "opening a pf transaction (DIOCXBEGIN; too many anchors? see \"set limit anchors\" in pf.conf(5))",
-            errno as i32,
-        ),
-        _ => change_error(Step::Begin.what(), errno),
-    }
+    limits::exhausted(limits::Step::Begin, errno)
+        .unwrap_or_else(|| change_error(Step::Begin.what(), errno))
+}
+
+/// The error for a failed `DIOCADDRULE`: ENOMEM is pf's rule pool,
+/// reported as busy (`limits.rs`).
+fn add_rule_error(errno: Errno) -> FirewallError {
+    limits::exhausted(limits::Step::AddRule, errno)
+        .unwrap_or_else(|| change_error("adding a pf rule (DIOCADDRULE)", errno))
 }
 
 /// The error for a failed transaction step.
@@ -237,9 +241,7 @@ impl Device {
         let ticket = elements[0].ticket;
         let staged = rules.iter_mut().try_for_each(|ioc| {
             ioc.ticket = ticket;
-            self.pf
-                .call(ADD_RULE, ioc)
-                .map_err(|e| change_error("adding a pf rule (DIOCADDRULE)", e))
+            self.pf.call(ADD_RULE, ioc).map_err(add_rule_error)
         });
         let committed = staged.and_then(|()| {
             self.transact(Step::Commit, &mut elements)

@@ -1,5 +1,5 @@
 //! OpenBSD's pf: the return path is one anchor holding
-//! `pass in quick ... rdr-to <client> port <p> once`, its
+//! `pass in quick on <if> ... rdr-to <client> port <p> once`, its
 //! `pass out quick`, and the forwarded request's `pass out quick ... no
 //! state`, installed with one `PF_TRANS_RULESET` transaction.
 //!
@@ -25,12 +25,18 @@ mod syntax;
 
 use crate::firewall::ReturnPath;
 
-/// The pf.conf text of `path`'s two rules, one per line: what
+/// The pf.conf text of `path`'s three rules, bound to `interface`, one
+/// per line: what
 /// [`Firewall::describe_return_path`](crate::firewall::Firewall::describe_return_path)
 /// returns.
-pub fn describe(path: &ReturnPath, verbose: bool) -> String {
+pub fn describe(path: &ReturnPath, interface: &str, verbose: bool) -> String {
     // The anchor does not show in the text; any valid one will do.
-    match rule::return_path_rules(path, crate::firewall::pf::anchor::PARENT, verbose) {
+    match rule::return_path_rules(
+        path,
+        interface,
+        crate::firewall::pf::anchor::PARENT,
+        verbose,
+    ) {
         Ok(rules) => syntax::render_all(&rules),
         Err(e) => format!("# no pf rule can express this return path: {e}"),
     }
@@ -75,14 +81,17 @@ mod flow {
             Ok(())
         }
 
-        /// Installs `path`'s rules into `anchor` in one transaction.
+        /// Installs `path`'s rules, the answer's bound to `interface`,
+        /// into `anchor` in one transaction.
         pub fn install_return_path(
             &self,
             anchor: &str,
             path: &ReturnPath,
+            interface: &str,
             verbose: bool,
         ) -> Result<(), FirewallError> {
-            let mut rules = rule::return_path_rules(path, anchor, verbose).map_err(encode_error)?;
+            let mut rules =
+                rule::return_path_rules(path, interface, anchor, verbose).map_err(encode_error)?;
             self.install(anchor, &mut rules)
         }
     }
@@ -107,8 +116,8 @@ mod tests {
             server: "198.51.100.2:69".parse().unwrap(),
         };
         assert_eq!(
-            describe(&path, false),
-            "pass in quick inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
+            describe(&path, "em0", false),
+            "pass in quick on em0 inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
              rdr-to 192.0.2.20 port 50232 once\n\
              pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232\n\
              pass out quick inet proto udp from 198.51.100.1 port 49441 to 198.51.100.2 port 69 \
@@ -118,6 +127,7 @@ mod tests {
             server: "[2001:db8::2]:69".parse().unwrap(),
             ..path
         };
-        assert!(describe(&mixed, false).starts_with("# "));
+        assert!(describe(&mixed, "em0", false).starts_with("# "));
+        assert!(describe(&path, "", false).starts_with("# "));
     }
 }

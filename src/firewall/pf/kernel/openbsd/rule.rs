@@ -11,7 +11,7 @@
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
 use crate::firewall::pf::encode::from_c_string;
-use crate::firewall::pf::encode::{c_string, canonical, EncodeError};
+use crate::firewall::pf::encode::{c_string, canonical, interface_name, EncodeError};
 use crate::firewall::{Redirection, ReturnPath};
 use pf_sys::openbsd::{
     iowr, pf_addr, pf_addr_wrap, pf_rule, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
@@ -154,10 +154,14 @@ fn base_rule(af: u8, direction: u8, verbose: bool) -> pf_rule {
 
 /// The three rules of a return path, for `DIOCADDRULE` into `anchor`:
 ///
-/// 1. `pass in quick` from the server (any port: its transfer ID) to the
-///    proxy's address and port, `rdr-to` the client's address and port,
-///    `once` (pf drops the rule after its first match; the state it made
-///    carries the rest of the transfer);
+/// 1. `pass in quick on <interface>` from the server (any port: its
+///    transfer ID) to the proxy's address and port, `rdr-to` the client's
+///    address and port, `once` (pf drops the rule after its first match;
+///    the state it made carries the rest of the transfer). `interface` is
+///    where the answer arrives (`interface.rs`): without it the rule
+///    matches on every interface (pfi_kif_match() in net/pf_if.c), and a
+///    datagram forged with the server's address on the phones' side
+///    would spend `once` and be sent to the phone;
 /// 2. `pass out quick` from the server to the client's address and port,
 ///    for the rewritten packets leaving toward the client;
 /// 3. `pass out quick ... no state` from the proxy's address and port to
@@ -173,6 +177,7 @@ fn base_rule(af: u8, direction: u8, verbose: bool) -> pf_rule {
 /// when the transaction is open.
 pub fn return_path_rules(
     path: &ReturnPath,
+    interface: &str,
     anchor: &str,
     verbose: bool,
 ) -> Result<[pfioc_rule; 3], EncodeError> {
@@ -185,6 +190,7 @@ pub fn return_path_rules(
     family(server.ip(), client.ip())?;
 
     let mut inbound = base_rule(af, PF_IN as u8, verbose);
+    interface_name(&mut inbound.ifname, interface)?;
     inbound.rule_flag = PFRULE_ONCE;
     inbound.src.addr = host(server.ip(), af);
     inbound.dst.addr = host(proxy.ip(), af);
@@ -348,16 +354,21 @@ mod tests {
         );
         assert_eq!(r.src.neg, 0);
         assert_eq!(r.dst.neg, 0);
-        assert_eq!(r.ifname[0], 0, "no interface restriction");
+        assert_eq!(r.ifnot, 0);
         assert_eq!(r.naf, 0);
     }
 
     fn check(path: ReturnPath, af: u32, verbose: bool) {
         let [inbound, outbound, request] =
-            return_path_rules(&path, "tftp-proxy/77.3", verbose).unwrap();
+            return_path_rules(&path, "em0", "tftp-proxy/77.3", verbose).unwrap();
 
         assert_common(&inbound, af, PF_IN, verbose);
         let r = &inbound.rule;
+        assert_eq!(
+            from_c_string(&r.ifname),
+            "em0",
+            "the answer-catching rule is bound to where the answer arrives"
+        );
         assert_eq!(r.rule_flag, PFRULE_ONCE);
         assert_host(&r.src.addr, path.server.ip());
         assert_host(&r.dst.addr, path.proxy.ip());
@@ -374,6 +385,7 @@ mod tests {
 
         assert_common(&outbound, af, PF_OUT, verbose);
         let r = &outbound.rule;
+        assert_eq!(r.ifname[0], 0, "leaves toward the phone, wherever it is");
         assert_eq!(r.rule_flag, 0);
         assert_host(&r.src.addr, path.server.ip());
         assert_host(&r.dst.addr, path.client.ip());
@@ -432,19 +444,19 @@ mod tests {
         let mut path = v4_path();
         path.server = "[2001:db8::20]:69".parse().unwrap();
         assert!(matches!(
-            return_path_rules(&path, "tftp-proxy/1.1", false),
+            return_path_rules(&path, "em0", "tftp-proxy/1.1", false),
             Err(EncodeError::MixedFamilies(..))
         ));
         let mut path = v6_path();
         path.client = "192.0.2.1:1".parse().unwrap();
-        assert!(return_path_rules(&path, "tftp-proxy/1.1", false).is_err());
+        assert!(return_path_rules(&path, "em0", "tftp-proxy/1.1", false).is_err());
     }
 
     #[test]
     fn anchor_paths_must_fit() {
         let long = "x".repeat(1024);
         assert_eq!(
-            return_path_rules(&v4_path(), &long, false).err(),
+            return_path_rules(&v4_path(), "em0", &long, false).err(),
             Some(EncodeError::PathTooLong(long.clone()))
         );
         assert!(transaction_element(&long).is_err());
@@ -454,6 +466,20 @@ mod tests {
             from_c_string(&transaction_element(&longest).unwrap().anchor),
             longest
         );
+    }
+
+    #[test]
+    fn the_interface_name_must_fit() {
+        for bad in ["", "a-name-longer-than-ifnamsiz", "em\0"] {
+            assert_eq!(
+                return_path_rules(&v4_path(), bad, "tftp-proxy/1.1", false).err(),
+                Some(EncodeError::InterfaceName(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+        let [inbound, ..] =
+            return_path_rules(&v4_path(), "vlan4094abcdefg", "tftp-proxy/1.1", false).unwrap();
+        assert_eq!(from_c_string(&inbound.rule.ifname), "vlan4094abcdefg");
     }
 
     #[test]

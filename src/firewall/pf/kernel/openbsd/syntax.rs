@@ -2,13 +2,13 @@
 //! print, and what `pfctl -a 'tftp-proxy/*' -sr` would show an operator.
 //!
 //! Pure code over `pf_sys::pf_rule`. It renders the subset of pf.conf the
-//! backend writes (pass/block/match, direction, log, quick, family, UDP or
-//! TCP, host or network addresses, `port` equality, `rdr-to`, `once`,
+//! backend writes (pass/block/match, direction, log, quick, `on`
+//! interface, family, UDP or TCP, host or network addresses, `port` equality, `rdr-to`, `once`,
 //! `no state`) and says so plainly for anything else rather than guess.
 //! It must not touch the kernel.
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
-use crate::firewall::pf::encode::render_address;
+use crate::firewall::pf::encode::{push_interface, render_address};
 use pf_sys::openbsd::{
     pf_rule, pf_rule_addr, pfioc_rule, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, PFRULE_ONCE,
     PF_ADDR_NONE, PF_DROP, PF_IN, PF_LOG, PF_MATCH, PF_OP_EQ, PF_OP_NONE, PF_OUT, PF_PASS,
@@ -43,6 +43,7 @@ pub fn render(r: &pf_rule) -> String {
     if r.quick != 0 {
         line.push_str(" quick");
     }
+    push_interface(&mut line, &r.ifname, r.ifnot);
     match u32::from(r.af) {
         AF_INET => line.push_str(" inet"),
         AF_INET6 => line.push_str(" inet6"),
@@ -117,10 +118,12 @@ mod tests {
             proxy: "203.0.113.1:49441".parse().unwrap(),
             server: "192.0.2.20:69".parse().unwrap(),
         };
-        let rules = rule::return_path_rules(&path, "tftp-proxy/1.1", false).unwrap();
+        let rules = rule::return_path_rules(&path, "em0", "tftp-proxy/1.1", false).unwrap();
+        // Written by hand from pf.conf(5): "pass [in|out] [log] [quick]
+        // [on interface] [af] [proto] from ... to ... [rdr-to ...] [once]".
         assert_eq!(
             render_all(&rules),
-            "pass in quick inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
+            "pass in quick on em0 inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
              rdr-to 198.51.100.2 port 50232 once\n\
              pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232\n\
              pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
@@ -135,10 +138,10 @@ mod tests {
             proxy: "[2001:db8:2::1]:49441".parse().unwrap(),
             server: "[2001:db8:3::20]:69".parse().unwrap(),
         };
-        let rules = rule::return_path_rules(&path, "tftp-proxy/1.1", true).unwrap();
+        let rules = rule::return_path_rules(&path, "vlan12", "tftp-proxy/1.1", true).unwrap();
         assert_eq!(
             render_all(&rules),
-            "pass in log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
+            "pass in log quick on vlan12 inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
              rdr-to 2001:db8:1::10 port 50232 once\n\
              pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 port 50232\n\
              pass out log quick inet6 proto udp from 2001:db8:2::1 port 49441 \
@@ -163,6 +166,12 @@ mod tests {
         assert_eq!(
             render(&r),
             "pass inet proto tcp from 192.0.2.0/24 to any no state"
+        );
+        crate::firewall::pf::encode::interface_name(&mut r.ifname, "em1").unwrap();
+        r.ifnot = 1;
+        assert_eq!(
+            render(&r),
+            "pass on ! em1 inet proto tcp from 192.0.2.0/24 to any no state"
         );
     }
 }
