@@ -50,9 +50,21 @@ pub trait Firewall {
         local: SocketAddr,
     ) -> Result<Redirection, FirewallError>;
 
-    /// Installs `path`. It must go away by itself after the transfer wait
-    /// the backend was built with, even if this process dies.
-    fn open_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError>;
+    /// Installs `path` for the request about to leave from `upstream` (the
+    /// helper's socket toward the server, bound and connected as
+    /// `path.proxy` -> `path.server`). It must go away by itself after the
+    /// transfer wait the backend was built with, even if this process dies.
+    ///
+    /// A backend may also prepare `upstream` so that the filter keeps no
+    /// state of its own for the request (Linux marks it for the shipped
+    /// ruleset's `notrack` rule): a server answering from port 69 itself
+    /// must find its answer taking the return path, not delivered to the
+    /// helper's socket.
+    fn open_return_path(
+        &mut self,
+        path: &ReturnPath,
+        upstream: BorrowedFd<'_>,
+    ) -> Result<(), FirewallError>;
 
     /// Removes `path` now (a request that could not be forwarded, or the
     /// helper was told to stop).
@@ -62,44 +74,19 @@ pub trait Firewall {
     /// configuration syntax, one rule per line (for `-n` and `-v`).
     fn describe_return_path(&self, path: &ReturnPath) -> String;
 
-    /// Prepares the helper's socket toward the server (`socket`, bound and
-    /// connected as `path.proxy` -> `path.server`) before the request is
-    /// sent from it, so that the filter keeps no state of its own for that
-    /// request. A server that answers from port 69 itself (a single-port
-    /// server) must find no such state: its answer has to take the return
-    /// path like an answer from a new port, not be delivered to the
-    /// helper's socket. Linux marks the socket (`SO_MARK`) for the shipped
-    /// ruleset's `notrack` rule.
+    /// The client's redirected request (`redirection`) is the helper's now:
+    /// the filter may forget its own state of that flow. A single-port
+    /// server's answer, once redirected to the client, runs back as
+    /// client -> server:69, the very flow of the redirected request, which
+    /// still points at the helper. The state is recreated by the client's
+    /// next datagram if it needs one.
     ///
-    /// The default does nothing (the backend does not support single-port
-    /// servers). A failure is logged and the request forwarded anyway:
-    /// servers answering from a new port do not need this.
-    fn prepare_upstream(
-        &mut self,
-        socket: BorrowedFd<'_>,
-        path: &ReturnPath,
-    ) -> Result<(), FirewallError> {
-        let _ = (socket, path);
-        Ok(())
-    }
-
-    /// Forgets the filter's state of the client's redirected request
-    /// (`redirection`, read on the helper's socket at `local`), once the
-    /// helper has decided to forward it. A single-port server's answer,
-    /// once redirected to the client, runs back as client -> server:69:
-    /// the very flow of that redirected request, which still points at the
-    /// helper. The state is recreated by the client's next datagram if
-    /// it needs one.
-    ///
-    /// Called after [`Firewall::open_return_path`] and before the request is
-    /// sent, so no answer can arrive first. The default does nothing. A
-    /// failure is logged and the request forwarded anyway.
-    fn forget_request(
-        &mut self,
-        redirection: &Redirection,
-        local: SocketAddr,
-    ) -> Result<(), FirewallError> {
-        let _ = (redirection, local);
+    /// Called for each request the helper sends toward a server (first
+    /// copies and re-sent retransmissions). The default does nothing. A
+    /// failure is logged and the transfer goes on: servers answering from
+    /// a new port do not need this.
+    fn request_forwarded(&mut self, redirection: &Redirection) -> Result<(), FirewallError> {
+        let _ = redirection;
         Ok(())
     }
 }

@@ -96,7 +96,7 @@ impl<S> Transfers<S> {
     /// The live transfer `client` started with exactly `datagram`, to
     /// whichever server: for a copy the firewall no longer knows the
     /// redirected flow of, because the first copy's state was forgotten
-    /// (`Firewall::forget_request`) while the copy waited on the socket.
+    /// (`Firewall::request_forwarded`) while the copy waited on the socket.
     pub fn repeated_by(&self, client: SocketAddr, datagram: &[u8]) -> Option<&Transfer<S>> {
         self.live
             .iter()

@@ -128,6 +128,33 @@ impl Netfilter {
         }
     }
 
+    /// Marks the socket: the shipped ruleset's raw-priority output chain
+    /// sets `notrack` on packets with this mark, so the forwarded request
+    /// creates no conntrack entry whose reply direction (server:69 ->
+    /// firewall:P) would catch a single-port server's answer before the
+    /// nat prerouting chain and its return-path map see it (NAT is only
+    /// looked up for a flow's first packet: net/netfilter/nf_nat_core.c,
+    /// nf_nat_inet_fn()). `notrack` must run before conntrack's own hook
+    /// (NF_IP_PRI_CONNTRACK -200, include/uapi/linux/netfilter_ipv4.h;
+    /// `raw` is -300). SO_MARK needs CAP_NET_ADMIN or CAP_NET_RAW
+    /// (net/core/sock.c, sk_setsockopt()); the helper keeps the first.
+    /// Setting it after connect() is fine: __sock_set_mark() drops the
+    /// socket's cached route, so the mark takes part in routing too.
+    /// A failure is the request's failure: without CAP_NET_ADMIN the map
+    /// element could not be added either.
+    fn mark_upstream(&self, socket: BorrowedFd<'_>) -> Result<(), FirewallError> {
+        if self.upstream_mark == 0 {
+            return Ok(());
+        }
+        setsockopt(&socket, sockopt::Mark, &self.upstream_mark).map_err(|e| match e {
+            Errno::EPERM => FirewallError::PermissionDenied {
+                what: "marking the socket toward the server (SO_MARK)",
+                hint: HINT_CAP,
+            },
+            e => FirewallError::errno("marking the socket toward the server (SO_MARK)", e as i32),
+        })
+    }
+
     fn map_name(&self, path: &ReturnPath) -> String {
         format!("map inet {} {}", self.maps.table, self.maps.map_for(path))
     }
@@ -165,8 +192,15 @@ impl Firewall for Netfilter {
         }
     }
 
-    fn open_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+    /// Marks `upstream` (see [`Netfilter::mark_upstream`]), then adds the
+    /// map element.
+    fn open_return_path(
+        &mut self,
+        path: &ReturnPath,
+        upstream: BorrowedFd<'_>,
+    ) -> Result<(), FirewallError> {
         const WHAT: &str = "adding the return path to the nftables map";
+        self.mark_upstream(upstream)?;
         let seq = self.next_seq();
         let request = self.maps.add_batch(seq, path, self.transfer_wait);
         match self.exchange(WHAT, &request, seq)? {
@@ -211,46 +245,13 @@ impl Firewall for Netfilter {
         self.maps.describe(path, self.transfer_wait)
     }
 
-    /// Marks the socket: the shipped ruleset's raw-priority output chain
-    /// sets `notrack` on packets with this mark, so the forwarded request
-    /// creates no conntrack entry whose reply direction (server:69 ->
-    /// firewall:P) would catch a single-port server's answer before the
-    /// nat prerouting chain and its return-path map see it (NAT is only
-    /// looked up for a flow's first packet: net/netfilter/nf_nat_core.c,
-    /// nf_nat_inet_fn()). `notrack` must run before conntrack's own hook
-    /// (NF_IP_PRI_CONNTRACK -200, include/uapi/linux/netfilter_ipv4.h;
-    /// `raw` is -300). SO_MARK needs CAP_NET_ADMIN or CAP_NET_RAW
-    /// (net/core/sock.c, sk_setsockopt()); the helper keeps the first.
-    /// Setting it after connect() is fine: __sock_set_mark() drops the
-    /// socket's cached route, so the mark takes part in routing too.
-    fn prepare_upstream(
-        &mut self,
-        socket: BorrowedFd<'_>,
-        _path: &ReturnPath,
-    ) -> Result<(), FirewallError> {
-        if self.upstream_mark == 0 {
-            return Ok(());
-        }
-        setsockopt(&socket, sockopt::Mark, &self.upstream_mark).map_err(|e| match e {
-            Errno::EPERM => FirewallError::PermissionDenied {
-                what: "marking the socket toward the server (SO_MARK)",
-                hint: HINT_CAP,
-            },
-            e => FirewallError::errno("marking the socket toward the server (SO_MARK)", e as i32),
-        })
-    }
-
     /// Deletes the conntrack entry of the client's redirected request
     /// (original tuple client -> server:69). A single-port server's answer,
     /// redirected to the client, gets the reply tuple client -> server:69;
     /// while the request's entry holds that tuple, NAT cannot use it
     /// (nf_nat_used_tuple(), net/netfilter/nf_nat_core.c) and the answer
     /// would never reach the client. A missing entry is no error.
-    fn forget_request(
-        &mut self,
-        redirection: &Redirection,
-        _local: SocketAddr,
-    ) -> Result<(), FirewallError> {
+    fn request_forwarded(&mut self, redirection: &Redirection) -> Result<(), FirewallError> {
         const WHAT: &str = "deleting the request's conntrack entry";
         let seq = self.next_seq();
         let request =

@@ -13,6 +13,7 @@ use super::{anchor, interface, PfOptions};
 use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
 use nix::errno::Errno;
 use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
 /// The pf backend: `/dev/pf`, the reaper that expires return paths, and
@@ -129,7 +130,13 @@ impl Firewall for Pf {
         self.device()?.original_destination(client, local)
     }
 
-    fn open_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+    /// The request's own `no state` rule comes with the return path, in
+    /// the same transaction (kernel/*/rule.rs): `upstream` needs nothing.
+    fn open_return_path(
+        &mut self,
+        path: &ReturnPath,
+        _upstream: BorrowedFd<'_>,
+    ) -> Result<(), FirewallError> {
         let now = Instant::now();
         let anchor = self
             .ledger
@@ -172,18 +179,10 @@ impl Firewall for Pf {
         }
     }
 
-    // `prepare_upstream` keeps its default (nothing to do): the request's
-    // `no state` rule comes with the return path, in the same transaction
-    // (kernel/*/rule.rs).
-
     /// Forgets the client's redirected request where the kernel can
     /// (FreeBSD: over netlink; OpenBSD: not under pledge, see its
     /// kernel). A dry run changes nothing.
-    fn forget_request(
-        &mut self,
-        redirection: &Redirection,
-        _local: SocketAddr,
-    ) -> Result<(), FirewallError> {
+    fn request_forwarded(&mut self, redirection: &Redirection) -> Result<(), FirewallError> {
         if self.options.dry_run {
             return Ok(());
         }

@@ -1,0 +1,59 @@
+//! The log line of a forwarded request and, with `-v` or `-n`, what came
+//! with it: lowered blksizes, RFC irregularities, the installed rules.
+//!
+//! This file owns those lines' wording.
+
+use super::dissect::Dissected;
+use super::Proxy;
+use crate::firewall::{Firewall, ReturnPath};
+use crate::tftp;
+
+impl<'a, F: Firewall> Proxy<'a, F> {
+    /// The request's log line (`client -> proxy -> server RRQ "file"`,
+    /// options appended with `-v`) and, with `-v` or `-n`, the rules.
+    pub(super) fn log_forwarded(&mut self, path: &ReturnPath, request: &Dissected<'_>) {
+        let mut line = format!(
+            "{} -> {} -> {} {}",
+            path.client, path.proxy, path.server, request.what
+        );
+        if self.log.verbose {
+            let options = tftp::describe_options(request.request.options());
+            if !options.is_empty() {
+                line.push(' ');
+                line.push_str(&options);
+            }
+        }
+        self.log.info(line);
+        if self.log.verbose {
+            if let Some(lowered) = &request.lowered {
+                for requested in &lowered.requested {
+                    self.log.info(format_args!(
+                        "{}: blksize {} lowered to {} (--max-blksize)",
+                        path.client,
+                        tftp::quoted(requested),
+                        lowered.max
+                    ));
+                }
+            }
+            let irregularities = request.request.irregularities();
+            if !irregularities.is_empty() {
+                let list: Vec<String> = irregularities.iter().map(ToString::to_string).collect();
+                self.log.info(format_args!(
+                    "{}: not RFC-strict, forwarded as the servers take it: {}",
+                    path.client,
+                    list.join("; ")
+                ));
+            }
+        }
+        if self.log.verbose || self.settings.dry_run {
+            let verb = if self.settings.dry_run {
+                "would install"
+            } else {
+                "installed"
+            };
+            for rule in self.firewall.describe_return_path(path).lines() {
+                self.log.info(format_args!("{verb}: {rule}"));
+            }
+        }
+    }
+}
