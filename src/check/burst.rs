@@ -11,6 +11,8 @@
 //!
 //! Pure code; the kernel facts it relies on are cited where used.
 
+use super::Finding;
+
 /// The largest request the helper forwards whole (RFC 1350's 512-byte
 /// packet; a phone's request is usually under 100 bytes).
 pub const LARGEST_REQUEST: usize = 512;
@@ -43,6 +45,11 @@ const BSD_MBUF_FACTOR: usize = 8;
 /// fragment, plus `struct sk_buff` and `struct skb_shared_info`.
 pub const LINUX_DATAGRAM_CHARGE: usize = 2048 + 256 + 320;
 
+/// The boot storm the shipped Linux configuration is sized for
+/// (`etc/sysctl.d/60-tftp-proxy.conf`, `ReceiveBuffer=` in
+/// `etc/tftp-proxy.socket`): a site of a thousand phones after a power cut.
+pub const STORM_PHONES: usize = 1000;
+
 /// The receive space (`net.inet.udp.recvspace`, bytes) a BSD socket needs
 /// to hold the first requests of `phones` phones at once: the larger of
 /// the byte count (`sb_hiwat`, data plus address and control) and the
@@ -60,6 +67,35 @@ pub fn bsd_receive_space(phones: usize) -> usize {
 /// __udp_enqueue_schedule_skb() in net/ipv4/udp.c).
 pub fn linux_receive_space(phones: usize) -> usize {
     phones.saturating_mul(LINUX_DATAGRAM_CHARGE)
+}
+
+/// How many phones' first requests fit in a Linux `sk_rcvbuf` of `bytes`.
+pub fn linux_phones_that_fit(bytes: usize) -> usize {
+    bytes / linux_receive_space(1)
+}
+
+/// What to ask `SO_RCVBUF` (or systemd's `ReceiveBuffer=`) for to get an
+/// `sk_rcvbuf` of `bytes`: the kernel doubles the value asked for, to
+/// leave room for its bookkeeping (sk_setsockopt(), net/core/sock.c). The
+/// `net.core.rmem_default` sysctl is used as it is (sock_init_data()).
+pub fn linux_socket_option_for(bytes: usize) -> usize {
+    bytes.div_ceil(2)
+}
+
+/// `--check`'s finding on the receive buffer a new socket of the starter
+/// gets: `source` names where the size comes from, `bytes` is that size,
+/// `phones` how many phones' first requests it holds, and `fix` how to
+/// make room for [`STORM_PHONES`].
+pub fn judge(source: &str, bytes: usize, phones: usize, fix: &str) -> Finding {
+    if phones >= STORM_PHONES {
+        Finding::ok(format!(
+            "{source} gives the socket {bytes} bytes of receive buffer: room for the first requests of {phones} phones booting at once"
+        ))
+    } else {
+        Finding::warning(format!(
+            "{source} gives the socket {bytes} bytes of receive buffer: room for the first requests of only {phones} phones booting at once (after a power cut the rest are dropped before the helper has started and enlarged it, and those phones retry seconds later); for {STORM_PHONES}: {fix}"
+        ))
+    }
 }
 
 /// The UDP receive space the shipped BSD configuration sets
@@ -102,5 +138,28 @@ mod tests {
         assert_eq!(linux_receive_space(1), 2624);
         assert_eq!(linux_receive_space(PHONES_TO_FIT), 524_800);
         assert_eq!(linux_receive_space(0), 0);
+    }
+
+    #[test]
+    fn linux_storm_and_the_default_buffer() {
+        assert_eq!(linux_receive_space(STORM_PHONES), 2_624_000);
+        // Debian's net.core.rmem_default.
+        assert_eq!(linux_phones_that_fit(212_992), 81);
+        assert_eq!(linux_phones_that_fit(2_624_000), STORM_PHONES);
+        assert_eq!(linux_phones_that_fit(2_623_999), STORM_PHONES - 1);
+        assert_eq!(linux_socket_option_for(2_624_000), 1_312_000);
+        assert_eq!(linux_socket_option_for(5), 3);
+    }
+
+    #[test]
+    fn judged_ok_from_a_storm_up_warning_below() {
+        use crate::check::Status;
+        let ok = judge("x", 9, STORM_PHONES, "fix it");
+        assert_eq!(ok.status, Status::Ok);
+        assert!(ok.text.contains("9 bytes"), "{}", ok.text);
+        let low = judge("net.core.rmem_default", 212_992, 81, "raise it");
+        assert_eq!(low.status, Status::Warning);
+        assert!(low.text.contains("only 81 phones"), "{}", low.text);
+        assert!(low.text.ends_with("for 1000: raise it"), "{}", low.text);
     }
 }
