@@ -3,7 +3,7 @@
 //! the running inetd's configuration or the systemd socket units, and the
 //! syslog socket. The judging is in the pure modules next to this one.
 
-use super::{inetd, nftables, systemd, CheckOptions, Finding, DEFAULT_HELPER_PORT};
+use super::{burst, inetd, nftables, systemd, CheckOptions, Finding, DEFAULT_HELPER_PORT};
 use crate::firewall::netfilter::{Netfilter, NetfilterOptions};
 use crate::firewall::{Firewall, FirewallError};
 use std::net::SocketAddr;
@@ -42,6 +42,7 @@ pub fn run(options: &CheckOptions) -> Vec<Finding> {
     findings.push(capability());
     findings.push(conntrack(&options.table));
     findings.push(starter(port, options.arguments));
+    findings.push(receive_buffer());
     findings.push(syslog(options.syslog_socket.as_deref()));
     findings
 }
@@ -146,32 +147,78 @@ fn executable(path: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// The systemd socket unit for the helper, judged against `port`, if one
-/// is installed.
-fn systemd_socket(port: u16, programs: &inetd::Programs<'_>) -> Option<Finding> {
-    for dir in [
+/// The installed systemd socket unit for the helper: its path and text
+/// (the service beside it has the same name).
+fn systemd_socket_unit() -> Option<(PathBuf, String)> {
+    [
         "/etc/systemd/system",
         "/usr/local/lib/systemd/system",
         "/lib/systemd/system",
         "/usr/lib/systemd/system",
-    ] {
-        for unit in systemd::UNIT_NAMES {
-            let socket = Path::new(dir).join(format!("{unit}.socket"));
-            let Ok(text) = std::fs::read_to_string(&socket) else {
-                continue;
-            };
-            let service = std::fs::read_to_string(Path::new(dir).join(format!("{unit}.service")))
-                .unwrap_or_default();
-            return Some(systemd::judge(
-                &socket.display().to_string(),
-                &text,
-                &service,
-                port,
-                programs,
-            ));
+    ]
+    .iter()
+    .flat_map(|dir| {
+        systemd::UNIT_NAMES
+            .iter()
+            .map(move |unit| Path::new(dir).join(format!("{unit}.socket")))
+    })
+    .find_map(|path| std::fs::read_to_string(&path).ok().map(|text| (path, text)))
+}
+
+/// The systemd socket unit for the helper, judged against `port`, if one
+/// is installed.
+fn systemd_socket(port: u16, programs: &inetd::Programs<'_>) -> Option<Finding> {
+    let (socket, text) = systemd_socket_unit()?;
+    let service = std::fs::read_to_string(socket.with_extension("service")).unwrap_or_default();
+    Some(systemd::judge(
+        &socket.display().to_string(),
+        &text,
+        &service,
+        port,
+        programs,
+    ))
+}
+
+/// The receive buffer a socket of the starter gets when it is created,
+/// before the helper runs and enlarges it: what a boot storm's first
+/// requests must fit in. inetd's sockets get `net.core.rmem_default`
+/// (`sock_init_data`, net/core/sock.c); a systemd socket unit sets its
+/// own with `ReceiveBuffer=`, which the kernel doubles.
+fn receive_buffer() -> Finding {
+    const RMEM_DEFAULT: &str = "/proc/sys/net/core/rmem_default";
+    let storm = burst::linux::storm_bytes();
+    if running_inetd_configs().is_empty() {
+        if let Some((path, asked)) = systemd_socket_unit()
+            .and_then(|(path, text)| systemd::receive_buffer(&text).map(|b| (path, b)))
+        {
+            let bytes = asked.saturating_mul(2);
+            return burst::judge(
+                &format!("ReceiveBuffer={asked} in {}", path.display()),
+                bytes,
+                burst::linux::phones_fitting(bytes),
+                &format!(
+                    "set ReceiveBuffer={} (as etc/tftp-proxy.socket does), then systemctl restart {}",
+                    burst::linux::socket_option_for(storm),
+                    path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                ),
+            );
         }
     }
-    None
+    match std::fs::read_to_string(RMEM_DEFAULT)
+        .map_err(|e| e.to_string())
+        .and_then(|t| t.trim().parse::<usize>().map_err(|e| e.to_string()))
+    {
+        Ok(bytes) => burst::judge(
+            "net.core.rmem_default",
+            bytes,
+            burst::linux::phones_fitting(bytes),
+            &format!(
+                "install etc/sysctl.d/60-tftp-proxy.conf (net.core.rmem_default = {storm}) in /etc/sysctl.d/, run sysctl --system, then restart inetd (or, under systemd, set ReceiveBuffer={} in the socket unit)",
+                burst::linux::socket_option_for(storm)
+            ),
+        ),
+        Err(e) => Finding::warning(format!("cannot read {RMEM_DEFAULT} ({e})")),
+    }
 }
 
 /// An inetd line or a systemd socket that starts the helper on `port`.

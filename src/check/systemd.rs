@@ -17,6 +17,23 @@ fn listen_port(value: &str) -> Option<u16> {
 /// tftp-proxy.service).
 pub const UNIT_NAMES: [&str; 2] = ["tftp-proxy", "tftp-nat-proxy"];
 
+/// The socket unit's `ReceiveBuffer=` in bytes (suffixes K, M, G to the
+/// base 1024, as systemd.socket(5) reads them), if it sets one.
+pub fn receive_buffer(socket: &str) -> Option<usize> {
+    let value = socket
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("ReceiveBuffer="))?
+        .trim();
+    let (digits, unit) = match value.char_indices().last()? {
+        (at, 'K') => (&value[..at], 1 << 10),
+        (at, 'M') => (&value[..at], 1 << 20),
+        (at, 'G') => (&value[..at], 1 << 30),
+        _ => (value, 1),
+    };
+    digits.trim().parse::<usize>().ok()?.checked_mul(unit)
+}
+
 /// Judges a socket unit (`socket`, at path `socket_name`, e.g.
 /// `.../tftp-proxy.socket`) and the service of the same name (`service`)
 /// against `port`.
@@ -72,6 +89,21 @@ mod tests {
     use crate::check::Status;
 
     const SOCKET: &str = include_str!("../../etc/tftp-proxy.socket");
+
+    #[test]
+    fn receive_buffer_read_with_suffixes() {
+        use crate::check::burst::linux;
+        assert_eq!(
+            receive_buffer(SOCKET).map(|b| linux::phones_fitting(2 * b)),
+            Some(crate::check::burst::STORM_PHONES),
+            "the shipped unit holds a storm"
+        );
+        assert_eq!(receive_buffer("ReceiveBuffer=4M\n"), Some(4 << 20));
+        assert_eq!(receive_buffer("ReceiveBuffer=8K"), Some(8192));
+        assert_eq!(receive_buffer(" ReceiveBuffer= 1000 "), Some(1000));
+        assert_eq!(receive_buffer("ReceiveBuffer=lots"), None);
+        assert_eq!(receive_buffer("ListenDatagram=6969"), None);
+    }
     const SERVICE: &str = include_str!("../../etc/tftp-proxy.service");
 
     /// Judges with a program that exists (`p.0`) and refuses its
