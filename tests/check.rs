@@ -209,6 +209,16 @@ fn a_working_gateway_passes_and_serves() {
             lines.join("\n")
         );
     }
+    // inetd's socket starts with the host's default receive buffer: ok or
+    // a warning with the sysctl.d fix, never silent.
+    let buffer = lines
+        .iter()
+        .find(|l| l.contains("net.core.rmem_default gives the socket"))
+        .unwrap_or_else(|| panic!("no receive-buffer line in:\n{}", lines.join("\n")));
+    assert!(
+        buffer.starts_with("ok: ") || buffer.contains("etc/sysctl.d/60-tftp-proxy.conf"),
+        "{buffer}"
+    );
     assert_eq!(faults(&lines), Vec::<&str>::new(), "{}", lines.join("\n"));
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
     // And the setup --check passed really carries a transfer.
