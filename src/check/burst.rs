@@ -152,6 +152,18 @@ mod tests {
     }
 
     #[test]
+    fn shipped_sysctl_holds_a_storm() {
+        let shipped = include_str!("../../etc/sysctl.d/60-tftp-proxy.conf");
+        let value: usize = shipped
+            .lines()
+            .find_map(|l| l.strip_prefix("net.core.rmem_default = "))
+            .expect("net.core.rmem_default in etc/sysctl.d/60-tftp-proxy.conf")
+            .parse()
+            .expect("a number");
+        assert_eq!(value, linux_receive_space(STORM_PHONES));
+    }
+
+    #[test]
     fn judged_ok_from_a_storm_up_warning_below() {
         use crate::check::Status;
         let ok = judge("x", 9, STORM_PHONES, "fix it");

@@ -186,7 +186,7 @@ fn systemd_socket(port: u16, programs: &inetd::Programs<'_>) -> Option<Finding> 
 /// own with `ReceiveBuffer=`, which the kernel doubles.
 fn receive_buffer() -> Finding {
     const RMEM_DEFAULT: &str = "/proc/sys/net/core/rmem_default";
-    let storm = burst::linux::storm_bytes();
+    let storm = burst::linux_receive_space(burst::STORM_PHONES);
     if running_inetd_configs().is_empty() {
         if let Some((path, asked)) = systemd_socket_unit()
             .and_then(|(path, text)| systemd::receive_buffer(&text).map(|b| (path, b)))
@@ -195,10 +195,10 @@ fn receive_buffer() -> Finding {
             return burst::judge(
                 &format!("ReceiveBuffer={asked} in {}", path.display()),
                 bytes,
-                burst::linux::phones_fitting(bytes),
+                burst::linux_phones_that_fit(bytes),
                 &format!(
                     "set ReceiveBuffer={} (as etc/tftp-proxy.socket does), then systemctl restart {}",
-                    burst::linux::socket_option_for(storm),
+                    burst::linux_socket_option_for(storm),
                     path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
                 ),
             );
@@ -211,10 +211,10 @@ fn receive_buffer() -> Finding {
         Ok(bytes) => burst::judge(
             "net.core.rmem_default",
             bytes,
-            burst::linux::phones_fitting(bytes),
+            burst::linux_phones_that_fit(bytes),
             &format!(
                 "install etc/sysctl.d/60-tftp-proxy.conf (net.core.rmem_default = {storm}) in /etc/sysctl.d/, run sysctl --system, then restart inetd (or, under systemd, set ReceiveBuffer={} in the socket unit)",
-                burst::linux::socket_option_for(storm)
+                burst::linux_socket_option_for(storm)
             ),
         ),
         Err(e) => Finding::warning(format!("cannot read {RMEM_DEFAULT} ({e})")),

@@ -92,9 +92,9 @@ mod tests {
 
     #[test]
     fn receive_buffer_read_with_suffixes() {
-        use crate::check::burst::linux;
+        use crate::check::burst;
         assert_eq!(
-            receive_buffer(SOCKET).map(|b| linux::phones_fitting(2 * b)),
+            receive_buffer(SOCKET).map(|b| burst::linux_phones_that_fit(2 * b)),
             Some(crate::check::burst::STORM_PHONES),
             "the shipped unit holds a storm"
         );
