@@ -14,18 +14,16 @@
 #[path = "../../tests/lab/mod.rs"]
 mod lab;
 
-mod client;
 mod cost;
-mod netns;
 mod paths;
 mod report;
 mod setup;
 mod stats;
 mod steady;
-mod storm;
 mod throughput;
 
-use client::Read;
+use lab::client::{self, Read};
+use lab::{netns, storm};
 use lab::{LabOptions, BOOT_FILES};
 use paths::Subject;
 use report::{Table, Target};
@@ -435,7 +433,7 @@ fn main() {
                     };
                     let mark = s.log_mark();
                     let before = (s.udp_rcvbuf_errors("s"), s.udp_rcvbuf_errors("f"));
-                    let run = storm::run(s, phones);
+                    let run = storm::run(&s.client_ns(), s.server(), phones, &BOOT_FILES);
                     drops[i].0 += s.udp_rcvbuf_errors("s").saturating_sub(before.0);
                     drops[i].1 += s.udp_rcvbuf_errors("f").saturating_sub(before.1);
                     phone_ms[i].extend(run.phone_times.iter().map(|&d| ms(d)));

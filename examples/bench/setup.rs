@@ -2,7 +2,7 @@
 //! DATA, with a gap between reads so each one finds the path idle (for the
 //! helper: not running when cold, running and waiting when warm).
 
-use crate::client::{self, Read};
+use crate::lab::client::{self, Read};
 use crate::lab::phone_address;
 use crate::netns;
 use crate::paths::Subject;

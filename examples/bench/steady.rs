@@ -2,7 +2,7 @@
 //! does not slow the schedule down), each fetching one of a phone's boot
 //! files in turn.
 
-use crate::client::{self, Read};
+use crate::lab::client::{self, Read};
 use crate::lab::{phone_address, BOOT_FILES};
 use crate::netns;
 use crate::paths::Subject;

@@ -19,6 +19,11 @@
 
 #![allow(dead_code)]
 
+pub mod client;
+pub mod netns;
+pub mod storm;
+pub mod sysctl;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
@@ -595,6 +600,8 @@ impl Lab {
                 "--except-interface=lo",
                 &listen,
                 "--enable-tftp",
+                // Room for a storm's concurrent transfers (default 50).
+                "--tftp-max=2000",
                 &root,
                 "--user=nobody",
                 "--group=nogroup",

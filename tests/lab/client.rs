@@ -61,6 +61,30 @@ fn packet(opcode: u16, number: u16, text: &[u8]) -> Vec<u8> {
 /// namespace.
 pub fn read(server: SocketAddr, file: &str, source: Option<Ipv4Addr>) -> Read {
     let start = Instant::now();
+    let source = IpAddr::V4(source.unwrap_or(Ipv4Addr::UNSPECIFIED));
+    match UdpSocket::bind((source, 0)) {
+        Ok(socket) => read_on(&socket, server, file, None),
+        Err(e) => Read {
+            first_data: None,
+            total: start.elapsed(),
+            retransmits: 0,
+            failure: Some(format!("socket: {e}")),
+            bytes: 0,
+        },
+    }
+}
+
+/// The RRQ for `file` (octet mode, no options), to send ahead of
+/// [`read_on`] with `sent`.
+pub fn request(file: &str) -> Vec<u8> {
+    rrq(file)
+}
+
+/// Reads `file` from `server` on `socket`. `sent`: the RRQ already went
+/// out from this socket at that moment (a storm's first burst, sent by
+/// one thread for every phone); timing starts there.
+pub fn read_on(socket: &UdpSocket, server: SocketAddr, file: &str, sent: Option<Instant>) -> Read {
+    let start = sent.unwrap_or_else(Instant::now);
     let mut result = Read {
         first_data: None,
         total: Duration::ZERO,
@@ -73,17 +97,14 @@ pub fn read(server: SocketAddr, file: &str, source: Option<Ipv4Addr>) -> Read {
         r.failure = failure;
         r
     };
-    let source = IpAddr::V4(source.unwrap_or(Ipv4Addr::UNSPECIFIED));
-    let socket = match UdpSocket::bind((source, 0)) {
-        Ok(s) => s,
-        Err(e) => return finish(result, Some(format!("socket: {e}"))),
-    };
     let request = rrq(file);
-    if let Err(e) = socket.send_to(&request, server) {
-        return finish(result, Some(format!("sending RRQ: {e}")));
+    if sent.is_none() {
+        if let Err(e) = socket.send_to(&request, server) {
+            return finish(result, Some(format!("sending RRQ: {e}")));
+        }
     }
     let mut last_sent = (request, server);
-    let mut sent_at = Instant::now();
+    let mut sent_at = start;
     let mut peer: Option<SocketAddr> = None;
     let mut expected: u16 = 1;
     let mut buf = [0u8; 4 + BLOCK + 1];
