@@ -40,9 +40,18 @@ fn main() -> ExitCode {
             log.notice("stopped by signal; installed return paths removed");
             ExitCode::SUCCESS
         }
+        // The backend ended after serving: what is queued is left for the
+        // whole helper inetd starts next. Had it served nothing, the next
+        // start could end the same way at once: refuse until idle instead,
+        // so that inetd never restarts the helper in a loop.
+        Ok(Outcome::FirewallEnded { handled }) if handled > 0 => ExitCode::from(EXIT_SETUP),
+        Ok(Outcome::FirewallEnded { .. }) => {
+            refuse_until_idle(&cli.user, Duration::from_secs(cli.idle), &mut log);
+            ExitCode::from(EXIT_SETUP)
+        }
         Err(error) => {
             log.error(&error);
-            refuse_until_idle(Duration::from_secs(cli.idle), &mut log);
+            refuse_until_idle(&cli.user, Duration::from_secs(cli.idle), &mut log);
             ExitCode::from(EXIT_SETUP)
         }
     }
@@ -50,8 +59,19 @@ fn main() -> ExitCode {
 
 /// inetd starts the helper again at once if the socket still holds a
 /// request: answer what is queued, and what arrives until the socket has
-/// been idle, then exit.
-fn refuse_until_idle(idle: Duration, log: &mut Log) {
+/// been idle, then exit. Root is given up first (to `user`, or the
+/// system's `nobody` if there is no such user, with no capability and,
+/// on OpenBSD, pledged to "stdio inet"): answering needs only the socket.
+fn refuse_until_idle(user: &str, idle: Duration, log: &mut Log) {
+    match tftp_proxy::privilege::drop_for_refusal(user) {
+        Ok(identity) => log.notice(format_args!(
+            "answering queued requests with a TFTP ERROR as {identity} until the socket has been idle for {} s",
+            idle.as_secs()
+        )),
+        Err(e) => log.warning(format_args!(
+            "answering queued requests with a TFTP ERROR without giving up privileges: {e}"
+        )),
+    }
     let stdin = std::io::stdin();
     let refused = proxy::refuse_until_idle(stdin.as_fd(), idle, log);
     if refused > 0 {
@@ -78,7 +98,11 @@ fn usage_error(error: clap::Error) -> ExitCode {
         "bad command line (check the inetd line): {}",
         first.strip_prefix("error: ").unwrap_or(first)
     ));
-    refuse_until_idle(Duration::from_secs(DEFAULT_IDLE), &mut log);
+    refuse_until_idle(
+        tftp_proxy::privilege::DEFAULT_USER,
+        Duration::from_secs(DEFAULT_IDLE),
+        &mut log,
+    );
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -232,13 +256,21 @@ fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, Fi
     })
 }
 
+/// Opens pf; on OpenBSD, also the socket that answers diverted requests
+/// (SO_BINDANY), while still root, but only when pf diverts requests to
+/// the helper: with `rdr-to` the helper keeps no such privilege.
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, FirewallError> {
     use tftp_proxy::firewall::pf::{Pf, PfOptions};
-    Pf::open(PfOptions {
+    let pf = Pf::open(PfOptions {
         transfer_wait,
         verbose: cli.verbose,
         dry_run: cli.dry_run,
         user: cli.user.clone(),
-    })
+    })?;
+    #[cfg(target_os = "openbsd")]
+    if pf.diverts() {
+        arrival::open_divert_reply();
+    }
+    Ok(pf)
 }

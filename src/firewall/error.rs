@@ -74,6 +74,15 @@ pub enum FirewallError {
         #[source]
         source: std::io::Error,
     },
+    /// A part of the backend the helper cannot serve without has ended
+    /// (pf: the reaper). The helper stops serving; inetd starts a new one.
+    #[error("{what} has ended ({why}): this helper stops serving so that inetd starts a new one")]
+    Broken {
+        /// The part that ended.
+        what: String,
+        /// How it ended.
+        why: String,
+    },
     /// The kernel's answer could not be understood.
     #[error("{what}: malformed answer from the kernel: {detail}")]
     BadAnswer {

@@ -70,6 +70,15 @@ pub trait Firewall {
     /// helper was told to stop).
     fn close_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError>;
 
+    /// Whether the backend can still keep its promises (pf: its reaper,
+    /// which removes every return path, still runs). The request flow asks
+    /// before it reads each datagram; an error ends serving, and the
+    /// datagram stays queued for the new helper inetd starts. The default:
+    /// always.
+    fn check_alive(&mut self) -> Result<(), FirewallError> {
+        Ok(())
+    }
+
     /// What `open_return_path` would install, in the filter's own
     /// configuration syntax, one rule per line (for `-n` and `-v`).
     fn describe_return_path(&self, path: &ReturnPath) -> String;

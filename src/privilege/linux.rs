@@ -51,6 +51,39 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
     Ok(())
 }
 
+/// Gives up everything for answering queued datagrams (see
+/// [`super::drop_for_refusal`]): as root, becomes the refusal account
+/// without PR_SET_KEEPCAPS, so the kernel clears the permitted and
+/// effective capabilities with the change of user (capabilities(7));
+/// then clears every capability set left and sets no_new_privs.
+pub fn drop_all(user: &str) -> Result<(), PrivilegeError> {
+    if geteuid().is_root() {
+        let account = super::refusal_account(user)?;
+        prctl::set_keepcaps(false)
+            .map_err(|e| PrivilegeError::system("prctl(PR_SET_KEEPCAPS)", e))?;
+        setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
+        setresgid(account.gid, account.gid, account.gid)
+            .map_err(|e| PrivilegeError::system("setresgid", e))?;
+        setresuid(account.uid, account.uid, account.uid)
+            .map_err(|e| PrivilegeError::system("setresuid", e))?;
+    }
+    let caps_error = |what: &'static str| {
+        move |e: caps::errors::CapsError| PrivilegeError::System {
+            what,
+            source: std::io::Error::other(e.to_string()),
+        }
+    };
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(caps_error("clearing capabilities"))?;
+    }
+    prctl::set_no_new_privs().map_err(|e| PrivilegeError::system("prctl(PR_SET_NO_NEW_PRIVS)", e))
+}
+
 /// Who the process is now, for the verbose log: user ids and the
 /// effective capabilities.
 pub fn identity() -> String {

@@ -2,7 +2,9 @@
 //!
 //! This module owns the change of user (and, on OpenBSD, chroot and pledge;
 //! on FreeBSD, chroot; on Linux, the capability set). It must be called after the firewall
-//! backend has opened its handles and before the first datagram is read.
+//! backend has opened its handles and before the first datagram is read;
+//! and, by a helper that could not start, before it answers the queued
+//! datagrams ([`drop_for_refusal`]).
 
 #[cfg(target_os = "freebsd")]
 mod freebsd;
@@ -17,6 +19,42 @@ pub use freebsd::drop_privileges;
 pub use linux::{drop_privileges, identity};
 #[cfg(target_os = "openbsd")]
 pub use openbsd::drop_privileges;
+
+/// The account a helper that could not start answers queued datagrams
+/// as, when its own user (`-u`) does not exist: the system's.
+pub const FALLBACK_USER: &str = "nobody";
+
+/// Gives up every privilege before a helper that could not start answers
+/// the datagrams queued on its socket (which needs nothing but the
+/// socket): as root, it becomes `user` (or [`FALLBACK_USER`] if `user`
+/// does not exist), chrooted to `/var/empty` on the BSDs; then it drops
+/// what is left (Linux: every capability, no_new_privs; OpenBSD: pledge
+/// "stdio inet"). Works whether or not root was given up already (the
+/// start may have failed before or after). Returns who the process is
+/// now, for the log.
+pub fn drop_for_refusal(user: &str) -> Result<String, PrivilegeError> {
+    #[cfg(target_os = "linux")]
+    linux::drop_all(user)?;
+    #[cfg(target_os = "openbsd")]
+    openbsd::drop_all(user)?;
+    #[cfg(target_os = "freebsd")]
+    freebsd::drop_all(user)?;
+    Ok(identity())
+}
+
+/// `user`, or [`FALLBACK_USER`] if there is no such user.
+#[cfg(any(target_os = "linux", target_os = "openbsd", target_os = "freebsd"))]
+fn refusal_account(user: &str) -> Result<nix::unistd::User, PrivilegeError> {
+    use nix::unistd::User;
+    let lookup = |name: &str| {
+        User::from_name(name)
+            .map_err(|e| PrivilegeError::system("looking up the unprivileged user", e))
+    };
+    match lookup(user)? {
+        Some(account) => Ok(account),
+        None => lookup(FALLBACK_USER)?.ok_or_else(|| PrivilegeError::NoSuchUser(user.to_owned())),
+    }
+}
 
 /// Who the process is now, for the verbose log.
 #[cfg(not(target_os = "linux"))]

@@ -43,3 +43,28 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
     crate::firewall::pf::pledge(PROMISES)
         .map_err(|e| PrivilegeError::system("pledge(\"stdio inet pf\")", e))
 }
+
+/// What a helper that could not start keeps while it answers queued
+/// datagrams: the socket ("stdio") and sending to the clients ("inet").
+const REFUSAL_PROMISES: &std::ffi::CStr = c"stdio inet";
+
+/// Gives up everything for answering queued datagrams (see
+/// [`super::drop_for_refusal`]): as root, chroots to `/var/empty` (best
+/// effort: a start that failed after its chroot is there already) and
+/// becomes the refusal account; then pledges "stdio inet", which also
+/// narrows an earlier "stdio inet pf".
+pub fn drop_all(user: &str) -> Result<(), PrivilegeError> {
+    if geteuid().is_root() {
+        let account = super::refusal_account(user)?;
+        if chroot(JAIL).is_ok() {
+            chdir("/").map_err(|e| PrivilegeError::system("chdir(/) in /var/empty", e))?;
+        }
+        setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
+        setresgid(account.gid, account.gid, account.gid)
+            .map_err(|e| PrivilegeError::system("setresgid", e))?;
+        setresuid(account.uid, account.uid, account.uid)
+            .map_err(|e| PrivilegeError::system("setresuid", e))?;
+    }
+    crate::firewall::pf::pledge(REFUSAL_PROMISES)
+        .map_err(|e| PrivilegeError::system("pledge(\"stdio inet\")", e))
+}

@@ -95,6 +95,13 @@ pub enum Outcome {
     Idle,
     /// A termination signal arrived; installed return paths were removed.
     Stopped,
+    /// The firewall backend can no longer keep its promises
+    /// ([`Firewall::check_alive`]; logged): serving stopped before the
+    /// next datagram was read, after `handled` datagrams.
+    FirewallEnded {
+        /// Datagrams this process handled before.
+        handled: usize,
+    },
 }
 
 /// The helper's state while it serves one inherited socket.
@@ -138,6 +145,12 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             if stop.load(Ordering::Relaxed) {
                 self.close_all();
                 break Outcome::Stopped;
+            }
+            if let Err(e) = self.firewall.check_alive() {
+                self.log.error(&e);
+                break Outcome::FirewallEnded {
+                    handled: tally.handled(),
+                };
             }
             let now = Instant::now();
             for transfer in self.transfers.expire(now) {

@@ -21,6 +21,11 @@ pub(super) struct Tally {
 }
 
 impl Tally {
+    /// Datagrams counted, however they ended.
+    pub fn handled(&self) -> usize {
+        self.forwarded + self.retransmitted + self.refused + self.failed
+    }
+
     /// Counts one datagram.
     pub fn count(&mut self, disposition: Disposition) {
         match disposition {

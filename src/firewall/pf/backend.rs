@@ -7,14 +7,14 @@
 //! must not name a pf structure or an ioctl (that is `kernel/`).
 
 use super::kernel::{self, Device};
-use super::ledger::{InUse, Ledger};
+use super::ledger::{Clock, InUse, Ledger};
 use super::reaper::Reaper;
 use super::{anchor, interface, PfOptions};
 use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
 use nix::errno::Errno;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The pf backend: `/dev/pf`, the reaper that expires return paths, and
 /// the record of what this process installed.
@@ -28,6 +28,8 @@ pub struct Pf {
     /// `None` in a dry run.
     reaper: Option<Reaper>,
     ledger: Ledger,
+    /// Whether pf diverts requests to the helper (OpenBSD `divert-to`).
+    diverts: bool,
 }
 
 impl Pf {
@@ -61,21 +63,28 @@ impl Pf {
             });
         }
         let children = device.children(anchor::PARENT)?;
+        let diverts = main_ruleset_diverts(&device);
         // Rule changes are refused at a high securelevel (OpenBSD 2,
         // FreeBSD 3), and a kernel with another struct pf_rule does not
         // know this DIOCADDRULE (which would get a pledged OpenBSD helper
         // killed): find out now, with a transaction that leaves nothing
         // behind.
-        device.check_rule_changes(&anchor::path(std::process::id(), 0))?;
+        device.check_rule_changes(&anchor::scratch(std::process::id()))?;
         sweep(&device, &children);
         let reaper = Reaper::spawn(&device, options.wait(), &options.user)?;
-        let ledger = Ledger::new(reaper.pid());
+        // Before anything is installed: the ports earlier helpers' return
+        // paths still wait on (a helper killed before its reaper emptied
+        // them), read from the anchors' names.
+        let now = Instant::now();
+        let mut ledger = Ledger::new(reaper.pid(), clock(now)?);
+        ledger.learn(&children, now);
         Ok(Pf {
             options,
             device: Some(device),
             open_error: None,
             reaper: Some(reaper),
             ledger,
+            diverts,
         })
     }
 
@@ -95,8 +104,18 @@ impl Pf {
             device,
             open_error,
             reaper: None,
-            ledger: Ledger::new(std::process::id()),
+            ledger: Ledger::new(std::process::id(), clock(Instant::now())?),
+            // A dry run answers every request: with the socket for
+            // diverted ones too, as it cannot always read the ruleset.
+            diverts: true,
         })
+    }
+
+    /// Whether pf diverts requests to the helper (`divert-to` in the
+    /// main ruleset), so that the socket answering diverted requests is
+    /// needed; read at open.
+    pub fn diverts(&self) -> bool {
+        self.diverts
     }
 
     fn device(&self) -> Result<&Device, FirewallError> {
@@ -105,6 +124,34 @@ impl Pf {
             (None, errno) => Err(kernel::open_error(errno.unwrap_or(Errno::EBADF))),
         }
     }
+}
+
+/// Whether the main ruleset diverts requests (OpenBSD; FreeBSD's helper
+/// takes none). A ruleset that cannot be read counts as diverting: the
+/// socket then costs a privilege, its absence an answer.
+fn main_ruleset_diverts(device: &Device) -> bool {
+    #[cfg(target_os = "openbsd")]
+    {
+        device.main_ruleset_diverts().unwrap_or(true)
+    }
+    #[cfg(not(target_os = "openbsd"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// `now` read on the system's monotonic clock too, for the deadlines in
+/// anchor names (`ledger::Clock`).
+fn clock(now: Instant) -> Result<Clock, FirewallError> {
+    use nix::time::{clock_gettime, ClockId};
+    let spec = clock_gettime(ClockId::CLOCK_MONOTONIC)
+        .map_err(|e| FirewallError::errno("reading the monotonic clock", e as i32))?;
+    let ms = Duration::from(spec).as_millis();
+    Ok(Clock {
+        instant: now,
+        monotonic_ms: u64::try_from(ms).unwrap_or(u64::MAX),
+    })
 }
 
 /// Empties the anchors below `tftp-proxy` whose reaper is gone (their
@@ -140,7 +187,7 @@ impl Firewall for Pf {
         let now = Instant::now();
         let anchor = self
             .ledger
-            .reserve(path, now)
+            .reserve(path, now, self.options.wait())
             .map_err(|InUse| FirewallError::PathInUse {
                 proxy: path.proxy,
                 server: path.server,
@@ -169,6 +216,25 @@ impl Firewall for Pf {
         match self.ledger.take(path) {
             Some(entry) => self.device()?.empty(&entry.anchor),
             None => Ok(()),
+        }
+    }
+
+    /// Fails once the reaper has ended: nothing installed from then on
+    /// would be removed, so the helper stops serving and inetd starts a
+    /// whole one (which sweeps what this one left).
+    fn check_alive(&mut self) -> Result<(), FirewallError> {
+        let Some(reaper) = &self.reaper else {
+            return Ok(());
+        };
+        match super::liveness::ended(reaper.process()) {
+            None => Ok(()),
+            Some(why) => Err(FirewallError::Broken {
+                what: format!(
+                    "the reaper (pid {}) that removes return paths",
+                    reaper.pid()
+                ),
+                why,
+            }),
         }
     }
 

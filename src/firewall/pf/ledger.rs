@@ -1,11 +1,18 @@
 //! The backend's own record of the return paths it installed: which anchor
-//! holds each, and until when it may still match.
+//! holds each, and until when it may still match; and the ports earlier
+//! helpers' return paths still wait on.
 //!
 //! It owns anchor numbering and the "path in use" decision: a proxy port
 //! the kernel hands out again while an earlier path from the same server
 //! to that port may still match would send the new transfer's answers to
-//! the old client. Pure code with the clock passed in; it must not touch
-//! the kernel.
+//! the old client. That holds across helpers too: after an abnormal exit
+//! (a helper killed) its upstream sockets are closed, so the kernel may
+//! hand their ports to the next helper while the dead helper's anchors
+//! wait for the reaper. The next helper learns those ports and deadlines
+//! from the anchors' names (`anchor.rs`) before it installs anything
+//! ([`Ledger::learn`]) and treats them as in use, whatever the server.
+//!
+//! Pure code with the clock passed in; it must not touch the kernel.
 #![cfg_attr(
     not(any(target_os = "openbsd", target_os = "freebsd")),
     allow(dead_code)
@@ -20,6 +27,32 @@ use std::time::{Duration, Instant};
 /// anchor a moment after its deadline.
 const MARGIN: Duration = Duration::from_secs(1);
 
+/// One moment read on both clocks: an `Instant` and the system's
+/// monotonic clock in milliseconds (which every process shares, so a
+/// deadline written into an anchor's name by one helper means the same to
+/// the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// The moment as an `Instant`.
+    pub instant: Instant,
+    /// The same moment on the monotonic clock, in milliseconds.
+    pub monotonic_ms: u64,
+}
+
+impl Clock {
+    /// `at` on the monotonic clock, in milliseconds (rounded up).
+    pub fn ms(&self, at: Instant) -> u64 {
+        let ahead = at.saturating_duration_since(self.instant);
+        let ahead_ms = u64::try_from(ahead.as_micros().div_ceil(1000)).unwrap_or(u64::MAX);
+        self.monotonic_ms.saturating_add(ahead_ms)
+    }
+
+    /// Monotonic `ms` as an `Instant` (no earlier than this moment).
+    pub fn instant(&self, ms: u64) -> Instant {
+        self.instant + Duration::from_millis(ms.saturating_sub(self.monotonic_ms))
+    }
+}
+
 /// One installed return path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -31,12 +64,21 @@ pub struct Entry {
     pub until: Instant,
 }
 
+/// A port an earlier helper's return path still waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    port: u16,
+    until: Instant,
+}
+
 /// The installed paths of this process.
 #[derive(Debug)]
 pub struct Ledger {
     owner: u32,
     next: u64,
+    clock: Clock,
     live: Vec<Entry>,
+    held: Vec<Held>,
 }
 
 /// A path whose proxy port and server match a live one.
@@ -44,26 +86,62 @@ pub struct Ledger {
 pub struct InUse;
 
 impl Ledger {
-    /// An empty ledger for anchors named after `owner` (the reaper's pid).
-    pub fn new(owner: u32) -> Self {
+    /// An empty ledger for anchors named after `owner` (the reaper's pid),
+    /// their deadlines written on `clock`.
+    pub fn new(owner: u32, clock: Clock) -> Self {
         Ledger {
             owner,
             next: 1,
+            clock,
             live: Vec::new(),
+            held: Vec::new(),
         }
     }
 
-    /// The anchor for a new path, or [`InUse`] if a live path already
-    /// covers the same proxy address and port and the same server. Paths
-    /// past their time are forgotten first.
-    pub fn reserve(&mut self, path: &ReturnPath, now: Instant) -> Result<String, InUse> {
+    /// Learns the ports still held by the anchors `names` (directly below
+    /// `tftp-proxy`) of other owners, until their deadlines. Names without
+    /// a port (older helpers) and past deadlines teach nothing. Returns how
+    /// many ports were learned.
+    pub fn learn(&mut self, names: &[String], now: Instant) -> usize {
+        let before = self.held.len();
+        for name in names {
+            let Some(parsed) = anchor::parse(name) else {
+                continue;
+            };
+            let Some((port, until_ms)) = parsed.held else {
+                continue;
+            };
+            let margin_ms = u64::try_from(MARGIN.as_millis()).unwrap_or(u64::MAX);
+            let past = until_ms.saturating_add(margin_ms) <= self.clock.ms(now);
+            if parsed.owner != self.owner && !past {
+                let until = self.clock.instant(until_ms) + MARGIN;
+                self.held.push(Held { port, until });
+            }
+        }
+        self.held.len() - before
+    }
+
+    /// The anchor for a new path to be installed at `now` for `wait`, or
+    /// [`InUse`] if a live path already covers the same proxy address and
+    /// port and the same server, or an earlier helper's path waits on the
+    /// same port. Paths past their time are forgotten first.
+    pub fn reserve(
+        &mut self,
+        path: &ReturnPath,
+        now: Instant,
+        wait: Duration,
+    ) -> Result<String, InUse> {
         self.live.retain(|entry| entry.until > now);
-        if self.live.iter().any(|entry| {
+        self.held.retain(|held| held.until > now);
+        let own = self.live.iter().any(|entry| {
             entry.path.proxy == path.proxy && entry.path.server.ip() == path.server.ip()
-        }) {
+        });
+        let earlier = self.held.iter().any(|held| held.port == path.proxy.port());
+        if own || earlier {
             return Err(InUse);
         }
-        let name = anchor::path(self.owner, self.next);
+        let until = self.clock.ms(now + wait + MARGIN);
+        let name = anchor::path(self.owner, self.next, path.proxy.port(), until);
         self.next += 1;
         Ok(name)
     }
@@ -96,6 +174,8 @@ impl Ledger {
 mod tests {
     use super::*;
 
+    const WAIT: Duration = Duration::from_secs(2);
+
     fn path(proxy_port: u16, server: &str) -> ReturnPath {
         ReturnPath {
             client: "198.51.100.2:50232".parse().unwrap(),
@@ -104,50 +184,123 @@ mod tests {
         }
     }
 
+    fn clock_at(instant: Instant) -> Clock {
+        Clock {
+            instant,
+            monotonic_ms: 5_000_000,
+        }
+    }
+
     #[test]
-    fn anchors_are_numbered_per_owner() {
-        let mut ledger = Ledger::new(77);
+    fn anchors_are_numbered_per_owner_and_carry_port_and_deadline() {
         let now = Instant::now();
+        let mut ledger = Ledger::new(77, clock_at(now));
+        // Deadline: 5_000_000 ms + the wait (2 s) + the margin (1 s).
         assert_eq!(
-            ledger.reserve(&path(1000, "192.0.2.20:69"), now).unwrap(),
-            "tftp-proxy/77.1"
+            ledger
+                .reserve(&path(1000, "192.0.2.20:69"), now, WAIT)
+                .unwrap(),
+            "tftp-proxy/77.1.1000.5003000"
         );
         assert_eq!(
-            ledger.reserve(&path(1001, "192.0.2.20:69"), now).unwrap(),
-            "tftp-proxy/77.2"
+            ledger
+                .reserve(&path(1001, "192.0.2.20:69"), now, WAIT)
+                .unwrap(),
+            "tftp-proxy/77.2.1001.5003000"
         );
     }
 
     #[test]
     fn same_proxy_port_and_server_is_in_use_until_expiry() {
-        let wait = Duration::from_secs(2);
-        let mut ledger = Ledger::new(77);
         let t0 = Instant::now();
+        let mut ledger = Ledger::new(77, clock_at(t0));
         let first = path(1000, "192.0.2.20:69");
-        let anchor = ledger.reserve(&first, t0).unwrap();
-        ledger.record(first, anchor, t0, wait);
+        let anchor = ledger.reserve(&first, t0, WAIT).unwrap();
+        ledger.record(first, anchor, t0, WAIT);
 
         let again = path(1000, "192.0.2.20:69");
-        assert_eq!(ledger.reserve(&again, t0 + wait), Err(InUse));
+        assert_eq!(ledger.reserve(&again, t0 + WAIT, WAIT), Err(InUse));
         // Another server, or another port: no conflict.
-        assert!(ledger.reserve(&path(1000, "192.0.2.21:69"), t0).is_ok());
-        assert!(ledger.reserve(&path(1001, "192.0.2.20:69"), t0).is_ok());
+        assert!(ledger
+            .reserve(&path(1000, "192.0.2.21:69"), t0, WAIT)
+            .is_ok());
+        assert!(ledger
+            .reserve(&path(1001, "192.0.2.20:69"), t0, WAIT)
+            .is_ok());
         // Past the wait and the margin the old path is gone.
         assert!(ledger
-            .reserve(&again, t0 + wait + MARGIN + Duration::from_millis(1))
+            .reserve(&again, t0 + WAIT + MARGIN + Duration::from_millis(1), WAIT)
             .is_ok());
         assert_eq!(ledger.len(), 0);
     }
 
     #[test]
     fn take_removes_one_path() {
-        let mut ledger = Ledger::new(1);
         let now = Instant::now();
+        let mut ledger = Ledger::new(1, clock_at(now));
         let p = path(1000, "192.0.2.20:69");
-        let anchor = ledger.reserve(&p, now).unwrap();
-        ledger.record(p, anchor.clone(), now, Duration::from_secs(2));
+        let anchor = ledger.reserve(&p, now, WAIT).unwrap();
+        ledger.record(p, anchor.clone(), now, WAIT);
         assert_eq!(ledger.take(&p).map(|e| e.anchor), Some(anchor));
         assert_eq!(ledger.take(&p), None);
-        assert!(ledger.reserve(&p, now).is_ok());
+        assert!(ledger.reserve(&p, now, WAIT).is_ok());
+    }
+
+    #[test]
+    fn a_new_helper_learns_the_ports_a_killed_one_still_holds() {
+        // The killed helper's reaper (pid 77) named its anchors at its
+        // own time; the new helper (reaper 88) starts 1 s later.
+        let t0 = Instant::now() + Duration::from_secs(60);
+        let mut old = Ledger::new(77, clock_at(t0));
+        let held = old.reserve(&path(1000, "192.0.2.20:69"), t0, WAIT).unwrap();
+        // One of its anchors whose deadline passed 10 s ago, one of an
+        // older helper (no port in the name), one not ours.
+        let expired = "tftp-proxy/77.2.1002.4993000".to_owned();
+        let names: Vec<String> = [held, expired, "77.9".to_owned(), "x".to_owned()]
+            .iter()
+            .map(|a| a.trim_start_matches("tftp-proxy/").to_owned())
+            .collect();
+
+        let t1 = t0 + Duration::from_secs(1);
+        let mut new = Ledger::new(
+            88,
+            Clock {
+                instant: t1,
+                monotonic_ms: 5_001_000,
+            },
+        );
+        assert_eq!(new.learn(&names, t1), 1, "only the live, named port");
+        // Port 1000 is in use, toward any server, until the old deadline
+        // (t0 + 3 s) and the margin have passed.
+        assert_eq!(
+            new.reserve(&path(1000, "192.0.2.99:69"), t1, WAIT),
+            Err(InUse)
+        );
+        assert!(new.reserve(&path(1002, "192.0.2.20:69"), t1, WAIT).is_ok());
+        let later = t0 + WAIT + MARGIN + MARGIN + Duration::from_millis(1);
+        assert!(new
+            .reserve(&path(1000, "192.0.2.20:69"), later, WAIT)
+            .is_ok());
+    }
+
+    #[test]
+    fn its_own_names_teach_nothing() {
+        let now = Instant::now();
+        let mut ledger = Ledger::new(77, clock_at(now));
+        assert_eq!(ledger.learn(&["77.1.1000.9999999999".to_owned()], now), 0);
+        assert!(ledger
+            .reserve(&path(1000, "192.0.2.20:69"), now, WAIT)
+            .is_ok());
+    }
+
+    #[test]
+    fn the_clock_converts_both_ways() {
+        let now = Instant::now();
+        let clock = clock_at(now);
+        assert_eq!(clock.ms(now), 5_000_000);
+        assert_eq!(clock.ms(now + Duration::from_micros(1500)), 5_000_002);
+        assert_eq!(clock.ms(now - Duration::from_secs(1)), 5_000_000);
+        assert_eq!(clock.instant(5_002_000), now + Duration::from_secs(2));
+        assert_eq!(clock.instant(4_000_000), now);
     }
 }

@@ -5,11 +5,13 @@
 //! Shared by every kernel:
 //! - `backend.rs`: [`Pf`] itself, the request flow and the sweep of stale
 //!   anchors;
-//! - `anchor.rs`: anchor names, `tftp-proxy/<pid>.<n>`;
-//! - `ledger.rs`: pure bookkeeping of the paths this process installed;
+//! - `anchor.rs`: anchor names, `tftp-proxy/<pid>.<n>.<port>.<until>`;
+//! - `ledger.rs`: pure bookkeeping of the paths this process installed
+//!   and of the ports earlier helpers' paths still hold;
 //! - `reaper.rs`: the detached process that empties each anchor after the
 //!   transfer wait;
 //! - `fork.rs`: the fork that starts it;
+//! - `liveness.rs`: whether it still runs (waitpid);
 //! - `device.rs`: `/dev/pf` and the generic ioctl, its request codes
 //!   tied to their argument types;
 //! - `expiry.rs`: the line announcing each anchor to the reaper;
@@ -42,6 +44,7 @@ mod interface;
 mod kernel;
 mod ledger;
 pub mod limits;
+mod liveness;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod reaper;
 

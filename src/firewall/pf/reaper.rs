@@ -69,6 +69,11 @@ impl Reaper {
         }
     }
 
+    /// The reaper's process, for waitpid(2) (`liveness.rs`).
+    pub fn process(&self) -> Pid {
+        self.pid
+    }
+
     /// The reaper's pid: the owner part of the anchor names.
     pub fn pid(&self) -> u32 {
         u32::try_from(self.pid.as_raw()).unwrap_or_default()

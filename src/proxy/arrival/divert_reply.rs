@@ -43,8 +43,10 @@ sockopt_impl!(
 static SOCKET: OnceLock<Result<UdpSocket, String>> = OnceLock::new();
 
 /// Opens the IPv4 socket that answers diverted requests. Call it as root,
-/// before the privilege drop; a failure is remembered and told when an
-/// answer cannot be sent, it does not stop the helper.
+/// before the privilege drop, and only when pf diverts requests to the
+/// helper (a `divert-to` rule in the main ruleset): the socket keeps the
+/// privilege to send from any address. A failure is remembered and told
+/// when an answer cannot be sent; it does not stop the helper.
 pub fn open() {
     SOCKET.get_or_init(|| {
         let socket =
@@ -73,7 +75,7 @@ pub fn send(data: &[u8], to: SocketAddr, from: SocketAddr) -> io::Result<()> {
         }
         None => {
             return Err(io::Error::other(format!(
-                "not sent: no socket may send from {source} (opened only at start)"
+                "not sent: no socket may send from {source} (opened at start, only when the main ruleset has a divert-to rule)"
             )))
         }
     };

@@ -13,6 +13,11 @@ mod linux;
 #[cfg(target_os = "openbsd")]
 mod openbsd;
 
+/// Opens the socket that answers diverted IPv4 requests from their
+/// original destination (SO_BINDANY): only when pf diverts requests to
+/// the helper, as root, before the privilege drop (`divert_reply.rs`).
+#[cfg(target_os = "openbsd")]
+pub use divert_reply::open as open_divert_reply;
 #[cfg(target_os = "freebsd")]
 pub use freebsd::{prepare, receive, reply};
 #[cfg(target_os = "linux")]

@@ -48,15 +48,15 @@ sockopt_impl!(
     bool
 );
 
-/// Turns on the control messages that tell where each datagram arrived
-/// and, for IPv4, opens the socket that answers diverted requests (see
-/// `divert_reply.rs`): call it as root, before the privilege drop.
+/// Turns on the control messages that tell where each datagram arrived.
+/// The socket that answers diverted requests is opened apart, only when
+/// pf diverts (`open_divert_reply`): SO_BINDANY is a privilege the helper
+/// keeps after the drop, and `rdr-to` never needs it.
 pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
     match bound {
         SocketAddr::V4(_) => {
             setsockopt(&socket, sockopt::Ipv4RecvDstAddr, &true)?;
             setsockopt(&socket, RecvDstPort, &true)?;
-            super::divert_reply::open();
         }
         SocketAddr::V6(_) => {
             setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?;

@@ -308,6 +308,22 @@ impl Device {
     /// closes it (net/pf_ioctl.c). None of the three is allowed under
     /// pledge "pf" (kern/kern_pledge.c): call this before pledging.
     pub fn main_ruleset_calls(&self, parent: &str) -> Result<bool, FirewallError> {
+        self.main_ruleset_has(|rule| rule::calls_children_of(rule, parent))
+    }
+
+    /// Whether a rule of the main ruleset diverts packets to a local
+    /// socket (`divert-to`): only then does the helper open the socket
+    /// that answers diverted requests (SO_BINDANY). Read like
+    /// [`Device::main_ruleset_calls`], before pledging.
+    pub fn main_ruleset_diverts(&self) -> Result<bool, FirewallError> {
+        self.main_ruleset_has(rule::diverts)
+    }
+
+    /// Whether a rule of the main ruleset satisfies `wanted`.
+    fn main_ruleset_has(
+        &self,
+        wanted: impl Fn(&pfioc_rule) -> bool,
+    ) -> Result<bool, FirewallError> {
         let what = "reading pf's main ruleset (DIOCGETRULES)";
         let mut query = rule::rules_query("").map_err(encode_error)?;
         self.pf.call(GET_RULES, &mut query).map_err(|e| match e {
@@ -325,7 +341,7 @@ impl Device {
                 }
             };
             match self.pf.call(GET_RULE, &mut one) {
-                Ok(()) if rule::calls_children_of(&one, parent) => {
+                Ok(()) if wanted(&one) => {
                     found = Ok(true);
                     break;
                 }

@@ -288,6 +288,16 @@ pub fn next_rule_query(anchor: &str, ticket: u32) -> Result<pfioc_rule, EncodeEr
     Ok(query)
 }
 
+/// `PF_DIVERT_TO`, the second of `enum pf_divert_types` in net/pfvar.h
+/// (PF_DIVERT_NONE, PF_DIVERT_TO, PF_DIVERT_REPLY, PF_DIVERT_PACKET).
+pub const PF_DIVERT_TO: u8 = 1;
+
+/// Whether a rule read from the main ruleset diverts packets to a local
+/// socket (`divert-to`), as the shipped pf-divert.conf does.
+pub fn diverts(rule: &pfioc_rule) -> bool {
+    rule.rule.divert.type_ == PF_DIVERT_TO
+}
+
 /// Whether a rule read from the main ruleset is `anchor "<parent>/*"`,
 /// the rule that evaluates every anchor below `parent`. pf hands a rule's
 /// anchor back in `anchor_call` as pfctl wrote it: relative to the
@@ -670,6 +680,17 @@ mod tests {
         let mut rule = pfioc_rule::default();
         c_string(&mut rule.anchor_call, anchor_call).unwrap();
         rule
+    }
+
+    #[test]
+    fn divert_to_is_recognised() {
+        let mut rule = pfioc_rule::default();
+        assert!(!diverts(&rule));
+        rule.rule.divert.type_ = PF_DIVERT_TO;
+        rule.rule.divert.port = 6969u16.to_be();
+        assert!(diverts(&rule));
+        rule.rule.divert.type_ = PF_DIVERT_TO + 1; // divert-reply
+        assert!(!diverts(&rule));
     }
 
     #[test]
