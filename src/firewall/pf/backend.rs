@@ -226,7 +226,7 @@ impl Firewall for Pf {
         let Some(reaper) = &self.reaper else {
             return Ok(());
         };
-        match super::liveness::ended(reaper.process()) {
+        match reaper.ended() {
             None => Ok(()),
             Some(why) => Err(FirewallError::Broken {
                 what: format!(

@@ -29,6 +29,7 @@ use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -69,9 +70,9 @@ impl Reaper {
         }
     }
 
-    /// The reaper's process, for waitpid(2) (`liveness.rs`).
-    pub fn process(&self) -> Pid {
-        self.pid
+    /// Why the reaper is gone, or `None` while it runs (`liveness.rs`).
+    pub fn ended(&self) -> Option<String> {
+        super::liveness::ended(self.pid, self.pipe.as_fd())
     }
 
     /// The reaper's pid: the owner part of the anchor names.
