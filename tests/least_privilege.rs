@@ -6,7 +6,7 @@
 
 mod lab;
 
-use lab::{Lab, LabOptions, SERVER};
+use lab::{Lab, LabOptions};
 use std::time::Duration;
 
 /// The fields of `/proc/<pid>/status` line `name:`, split on whitespace.
@@ -22,26 +22,6 @@ fn status_field(pid: u32, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// A phone's GET through the failed helper: the ERROR it gets.
-fn get(lab: &Lab, name: &str) -> String {
-    let local = lab.dir.join(name);
-    let out = lab.client(&[
-        "tftp",
-        SERVER,
-        "-m",
-        "binary",
-        "-c",
-        "get",
-        name,
-        &local.to_string_lossy(),
-    ]);
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn a_helper_that_failed_to_start_drains_the_queue_without_root() {
     // No such user: the start fails at the privilege drop itself, the
@@ -53,7 +33,7 @@ fn a_helper_that_failed_to_start_drains_the_queue_without_root() {
             .collect(),
         ..LabOptions::default()
     });
-    let first = get(&lab, "a.cfg");
+    let (first, _) = lab.tftp_get("a.cfg");
     assert!(
         first.contains("Error code 0: tftp-proxy is not working, see its log"),
         "the queued request is answered: {first}\n{}",
@@ -100,7 +80,7 @@ fn a_helper_that_failed_to_start_drains_the_queue_without_root() {
 
     // A phone asking meanwhile still gets its ERROR, from the same
     // (unprivileged) process.
-    let second = get(&lab, "b.cfg");
+    let (second, _) = lab.tftp_get("b.cfg");
     assert!(
         second.contains("Error code 0: tftp-proxy is not working, see its log"),
         "{second}\n{}",

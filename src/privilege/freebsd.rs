@@ -6,7 +6,7 @@
 //! is its open descriptors and what the unprivileged user may do.
 
 use super::PrivilegeError;
-use nix::unistd::{chdir, chroot, geteuid, setgroups, setresgid, setresuid, User};
+use nix::unistd::{chdir, chroot, geteuid, User};
 
 /// The empty, root-owned directory the helper is confined to.
 const JAIL: &str = "/var/empty";
@@ -31,28 +31,5 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
         .ok_or_else(|| PrivilegeError::NoSuchUser(user.to_owned()))?;
     chroot(JAIL).map_err(|e| PrivilegeError::system("chroot(/var/empty)", e))?;
     chdir("/").map_err(|e| PrivilegeError::system("chdir(/) in /var/empty", e))?;
-    setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
-    setresgid(account.gid, account.gid, account.gid)
-        .map_err(|e| PrivilegeError::system("setresgid", e))?;
-    setresuid(account.uid, account.uid, account.uid)
-        .map_err(|e| PrivilegeError::system("setresuid", e))
-}
-
-/// Gives up everything for answering queued datagrams (see
-/// [`super::drop_for_refusal`]): as root, chroots to `/var/empty` (best
-/// effort: a start that failed after its chroot is there already) and
-/// becomes the refusal account. Nothing to narrow further without root.
-pub fn drop_all(user: &str) -> Result<(), PrivilegeError> {
-    if geteuid().is_root() {
-        let account = super::refusal_account(user)?;
-        if chroot(JAIL).is_ok() {
-            chdir("/").map_err(|e| PrivilegeError::system("chdir(/) in /var/empty", e))?;
-        }
-        setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
-        setresgid(account.gid, account.gid, account.gid)
-            .map_err(|e| PrivilegeError::system("setresgid", e))?;
-        setresuid(account.uid, account.uid, account.uid)
-            .map_err(|e| PrivilegeError::system("setresuid", e))?;
-    }
-    Ok(())
+    super::become_user(&account)
 }

@@ -5,7 +5,7 @@
 use super::PrivilegeError;
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::prctl;
-use nix::unistd::{geteuid, setgroups, setresgid, setresuid, User};
+use nix::unistd::{geteuid, User};
 
 /// Changes to `user` (when started as root), keeping only CAP_NET_ADMIN,
 /// and forbids gaining privileges again (no_new_privs).
@@ -16,11 +16,7 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
             .ok_or_else(|| PrivilegeError::NoSuchUser(user.to_owned()))?;
         prctl::set_keepcaps(true)
             .map_err(|e| PrivilegeError::system("prctl(PR_SET_KEEPCAPS)", e))?;
-        setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
-        setresgid(account.gid, account.gid, account.gid)
-            .map_err(|e| PrivilegeError::system("setresgid", e))?;
-        setresuid(account.uid, account.uid, account.uid)
-            .map_err(|e| PrivilegeError::system("setresuid", e))?;
+        super::become_user(&account)?;
         prctl::set_keepcaps(false)
             .map_err(|e| PrivilegeError::system("prctl(PR_SET_KEEPCAPS)", e))?;
     }
@@ -61,11 +57,7 @@ pub fn drop_all(user: &str) -> Result<(), PrivilegeError> {
         let account = super::refusal_account(user)?;
         prctl::set_keepcaps(false)
             .map_err(|e| PrivilegeError::system("prctl(PR_SET_KEEPCAPS)", e))?;
-        setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
-        setresgid(account.gid, account.gid, account.gid)
-            .map_err(|e| PrivilegeError::system("setresgid", e))?;
-        setresuid(account.uid, account.uid, account.uid)
-            .map_err(|e| PrivilegeError::system("setresuid", e))?;
+        super::become_user(&account)?;
     }
     let caps_error = |what: &'static str| {
         move |e: caps::errors::CapsError| PrivilegeError::System {

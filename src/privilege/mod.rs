@@ -38,8 +38,36 @@ pub fn drop_for_refusal(user: &str) -> Result<String, PrivilegeError> {
     #[cfg(target_os = "openbsd")]
     openbsd::drop_all(user)?;
     #[cfg(target_os = "freebsd")]
-    freebsd::drop_all(user)?;
+    jail_for_refusal(user)?;
     Ok(identity())
+}
+
+/// Becomes `account` for good: its group as the only one, then real,
+/// effective and saved group and user ids.
+#[cfg(any(target_os = "linux", target_os = "openbsd", target_os = "freebsd"))]
+fn become_user(account: &nix::unistd::User) -> Result<(), PrivilegeError> {
+    use nix::unistd::{setgroups, setresgid, setresuid};
+    setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
+    setresgid(account.gid, account.gid, account.gid)
+        .map_err(|e| PrivilegeError::system("setresgid", e))?;
+    setresuid(account.uid, account.uid, account.uid)
+        .map_err(|e| PrivilegeError::system("setresuid", e))
+}
+
+/// The BSDs' part of [`drop_for_refusal`]: as root, chroots to
+/// `/var/empty` (best effort: a start that failed after its chroot is
+/// there already) and becomes the refusal account; nothing without root.
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+fn jail_for_refusal(user: &str) -> Result<(), PrivilegeError> {
+    use nix::unistd::{chdir, chroot, geteuid};
+    if !geteuid().is_root() {
+        return Ok(());
+    }
+    let account = refusal_account(user)?;
+    if chroot("/var/empty").is_ok() {
+        chdir("/").map_err(|e| PrivilegeError::system("chdir(/) in /var/empty", e))?;
+    }
+    become_user(&account)
 }
 
 /// `user`, or [`FALLBACK_USER`] if there is no such user.

@@ -6,7 +6,7 @@
 //! socket) is open before it runs.
 
 use super::PrivilegeError;
-use nix::unistd::{chdir, chroot, geteuid, setgroups, setresgid, setresuid, User};
+use nix::unistd::{chdir, chroot, geteuid, User};
 
 /// The empty, root-owned directory the helper is confined to.
 const JAIL: &str = "/var/empty";
@@ -35,11 +35,7 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
         .ok_or_else(|| PrivilegeError::NoSuchUser(user.to_owned()))?;
     chroot(JAIL).map_err(|e| PrivilegeError::system("chroot(/var/empty)", e))?;
     chdir("/").map_err(|e| PrivilegeError::system("chdir(/) in /var/empty", e))?;
-    setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
-    setresgid(account.gid, account.gid, account.gid)
-        .map_err(|e| PrivilegeError::system("setresgid", e))?;
-    setresuid(account.uid, account.uid, account.uid)
-        .map_err(|e| PrivilegeError::system("setresuid", e))?;
+    super::become_user(&account)?;
     crate::firewall::pf::pledge(PROMISES)
         .map_err(|e| PrivilegeError::system("pledge(\"stdio inet pf\")", e))
 }
@@ -49,22 +45,11 @@ pub fn drop_privileges(user: &str) -> Result<(), PrivilegeError> {
 const REFUSAL_PROMISES: &std::ffi::CStr = c"stdio inet";
 
 /// Gives up everything for answering queued datagrams (see
-/// [`super::drop_for_refusal`]): as root, chroots to `/var/empty` (best
-/// effort: a start that failed after its chroot is there already) and
-/// becomes the refusal account; then pledges "stdio inet", which also
-/// narrows an earlier "stdio inet pf".
+/// [`super::drop_for_refusal`]): the BSDs' chroot and change of user,
+/// then pledge "stdio inet", which also narrows an earlier
+/// "stdio inet pf".
 pub fn drop_all(user: &str) -> Result<(), PrivilegeError> {
-    if geteuid().is_root() {
-        let account = super::refusal_account(user)?;
-        if chroot(JAIL).is_ok() {
-            chdir("/").map_err(|e| PrivilegeError::system("chdir(/) in /var/empty", e))?;
-        }
-        setgroups(&[account.gid]).map_err(|e| PrivilegeError::system("setgroups", e))?;
-        setresgid(account.gid, account.gid, account.gid)
-            .map_err(|e| PrivilegeError::system("setresgid", e))?;
-        setresuid(account.uid, account.uid, account.uid)
-            .map_err(|e| PrivilegeError::system("setresuid", e))?;
-    }
+    super::jail_for_refusal(user)?;
     crate::firewall::pf::pledge(REFUSAL_PROMISES)
         .map_err(|e| PrivilegeError::system("pledge(\"stdio inet\")", e))
 }

@@ -839,6 +839,18 @@ impl Lab {
     pub fn assert_get(&self, name: &str, len: usize, seed: u64, context: &str) {
         let src = self.server_root().join(name);
         Lab::make_file(&src, len, seed);
+        let (said, dst) = self.tftp_get(name);
+        assert_eq!(
+            std::fs::read(&dst).ok(),
+            std::fs::read(&src).ok(),
+            "{context}: {said}\n{}",
+            self.process_logs()
+        );
+    }
+
+    /// Has the phone GET `name` from tftpd-hpa with tftp-hpa: what the
+    /// client printed (an ERROR it got, say) and where the copy went.
+    pub fn tftp_get(&self, name: &str) -> (String, PathBuf) {
         let dst = self.dir.join(format!("got-{name}"));
         let out = self.client(&[
             "tftp",
@@ -850,14 +862,12 @@ impl Lab {
             name,
             &dst.to_string_lossy(),
         ]);
-        assert_eq!(
-            std::fs::read(&dst).ok(),
-            std::fs::read(&src).ok(),
-            "{context}: {}{}\n{}",
+        let said = format!(
+            "{}{}",
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.process_logs()
+            String::from_utf8_lossy(&out.stderr)
         );
+        (said, dst)
     }
 
     /// Waits up to `timeout` until `count` log messages satisfy `pred`.
