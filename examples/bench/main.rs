@@ -14,6 +14,7 @@
 #[path = "../../tests/lab/mod.rs"]
 mod lab;
 
+mod capacity;
 mod cost;
 mod paths;
 mod report;
@@ -46,6 +47,14 @@ struct Plan {
     steady: Duration,
     storms: Vec<usize>,
     storm_repetitions: usize,
+    /// Phones of the storms from dnsmasq with a cold helper and the
+    /// shipped receive buffer: one first request each, then the boot.
+    burst_phones: usize,
+    /// Whether those storms also run the seven-file boot.
+    burst_boot: bool,
+    /// Capacity search: the low rate, the first rate doubled from, the
+    /// highest tried, bisections, and how long each rate is held.
+    capacity: (u32, u32, u32, usize, Duration),
     get_mib: usize,
     get_repetitions: usize,
     cost_runs: usize,
@@ -64,6 +73,9 @@ impl Plan {
             steady: Duration::from_secs(10),
             storms: vec![50],
             storm_repetitions: 1,
+            burst_phones: 200,
+            burst_boot: false,
+            capacity: (10, 200, 400, 0, Duration::from_secs(2)),
             get_mib: 8,
             get_repetitions: 1,
             cost_runs: 10,
@@ -86,6 +98,9 @@ impl Plan {
             steady: Duration::from_secs(steady_secs),
             storms: vec![50, 200, 500],
             storm_repetitions: 3,
+            burst_phones: 1000,
+            burst_boot: true,
+            capacity: (10, 250, 16_000, 2, Duration::from_secs(30)),
             get_mib: 32,
             get_repetitions: 3,
             cost_runs: 60,
@@ -211,7 +226,7 @@ fn main() {
             ..LabOptions::default()
         },
     );
-    // BENCH_ONLY=latency,steady,storm,get,cost runs only those measures.
+    // BENCH_ONLY=latency,steady,storm,capacity,get,cost runs only those measures.
     let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |measure: &str| {
         only.as_deref()
@@ -393,6 +408,10 @@ fn main() {
         emit(&t, &mut md);
     }
 
+    // Storms run with the shipped receive buffer (etc/sysctl.d): each
+    // fresh inetd below creates its socket with it.
+    let shipped_rmem = wanted("storm").then(lab::sysctl::ShippedReceiveBuffer::set);
+
     // Boot storms.
     if wanted("storm") {
         let labels = [routed.label, kernel.label, proxy.label];
@@ -500,6 +519,195 @@ fn main() {
             }
         }
         emit(&t, &mut md);
+    }
+
+    // The first burst from dnsmasq, cold helper.
+    if wanted("storm") {
+        let rmem = shipped_rmem.as_ref().map_or(0, |r| r.bytes);
+        let mut kinds: Vec<(&str, &[&str])> = vec![("first request", &BOOT_FILES[..1])];
+        if plan.burst_boot {
+            kinds.push(("7-file boot", &BOOT_FILES[..]));
+        }
+        let phones = plan.burst_phones;
+        let mut t = Table::new(
+            format!(
+                "Cold storms from dnsmasq (one event loop, new port per transfer): {phones} phones at once, every first request sent in one burst into a freshly started inetd's socket (net.core.rmem_default = {rmem}, as etc/sysctl.d/60-tftp-proxy.conf sets it; the helper not running); median [min-max] of {} run(s); drops summed",
+                plan.storm_repetitions
+            ),
+            &[
+                "path",
+                "storm",
+                "wall s",
+                "phone p50 ms",
+                "failed phones",
+                "retransmits",
+                "rcvbuf drops firewall/server",
+                "helper starts",
+            ],
+        );
+        for (kind, files) in kinds {
+            let mut walls: Vec<Vec<f64>> = vec![Vec::new(); 2];
+            let mut phone_ms: Vec<Vec<f64>> = vec![Vec::new(); 2];
+            let mut fails = [0usize; 2];
+            let mut rexmt = [0u32; 2];
+            let mut drops = [(0u64, 0u64); 2];
+            let mut starts: Vec<Vec<f64>> = vec![Vec::new(); 2];
+            for _ in 0..plan.storm_repetitions {
+                for i in 0..2 {
+                    let s = if i == 0 {
+                        &kernel
+                    } else {
+                        proxy.restart();
+                        &proxy
+                    };
+                    let mark = s.log_mark();
+                    let before = (s.udp_rcvbuf_errors("f"), s.udp_rcvbuf_errors("s"));
+                    let run = storm::run(&s.client_ns(), s.dnsmasq(), phones, files);
+                    drops[i].0 += s.udp_rcvbuf_errors("f").saturating_sub(before.0);
+                    drops[i].1 += s.udp_rcvbuf_errors("s").saturating_sub(before.1);
+                    explain_failures(&format!("{} cold {kind} storm", s.label), &run.reads);
+                    walls[i].push(run.wall.as_secs_f64());
+                    phone_ms[i].extend(run.phone_times.iter().map(|&d| ms(d)));
+                    fails[i] += run.failed_phones;
+                    rexmt[i] += run.retransmits();
+                    if let Some(n) = s.starts_since(mark, run.reads.len() - failed(&run.reads)) {
+                        starts[i].push(n as f64);
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            let wall: Vec<Spread> = walls.iter().map(|w| Spread::of_repetitions(w)).collect();
+            for (i, label) in [kernel.label, proxy.label].iter().enumerate() {
+                t.row(vec![
+                    (*label).to_owned(),
+                    kind.to_owned(),
+                    wall[i].show(3),
+                    format!("{:.1}", percentile(&phone_ms[i], 50.0)),
+                    fails[i].to_string(),
+                    rexmt[i].to_string(),
+                    format!("{}/{}", drops[i].0, drops[i].1),
+                    if starts[i].is_empty() {
+                        "-".to_owned()
+                    } else {
+                        Spread::of_repetitions(&starts[i]).show(0)
+                    },
+                ]);
+            }
+            t.row(vec![
+                "(c)/(b)".into(),
+                kind.to_owned(),
+                ratio(wall[1].median, wall[0].median),
+                ratio(
+                    percentile(&phone_ms[1], 50.0),
+                    percentile(&phone_ms[0], 50.0),
+                ),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            if fails[1] > fails[0] {
+                helper_failures += fails[1] - fails[0];
+            }
+            targets.push(Target {
+                what: format!(
+                    "cold {kind} storm of {phones} phones: zero drops at the firewall, no phone lost that the kernel helper serves, wall <= 1.1x kernel"
+                ),
+                measured: format!(
+                    "{} drops, {} vs {} failed phones, {} wall",
+                    drops[1].0,
+                    fails[1],
+                    fails[0],
+                    ratio(wall[1].median, wall[0].median)
+                ),
+                met: Some(
+                    drops[1].0 == 0
+                        && fails[1] <= fails[0]
+                        && wall[1].median <= 1.1 * wall[0].median,
+                ),
+            });
+        }
+        emit(&t, &mut md);
+    }
+    drop(shipped_rmem);
+
+    // Capacity: the highest rate held with no failure and no drop.
+    if wanted("capacity") {
+        let (low, first, max, refine, hold) = plan.capacity;
+        proxy.restart();
+        let (kernel_steps, kernel_best) = capacity::search(&kernel, low, first, max, refine, hold);
+        let (proxy_steps, proxy_best) = capacity::search(&proxy, low, first, max, refine, hold);
+        let show = |best: Option<u32>| best.map_or("none".to_owned(), |r| r.to_string());
+        let mut t = Table::new(
+            format!(
+                "Capacity: one-block reads from dnsmasq started on a fixed schedule, each rate held {} s; a rate holds with zero failed reads, zero receive-buffer drops at the firewall and the clients on schedule; doubling from {first}/s, then {refine} bisection(s). Highest rate held: kernel helper {}/s, tftp-proxy {}/s ({}). The helper's CPU (user+sys, its processes and those inetd reaped) per read",
+                hold.as_secs(),
+                show(kernel_best),
+                show(proxy_best),
+                match (proxy_best, kernel_best) {
+                    (Some(p), Some(k)) => format!("(c)/(b) {}", ratio(p as f64, k as f64)),
+                    _ => "-".to_owned(),
+                }
+            ),
+            &[
+                "path",
+                "reads/s",
+                "reads",
+                "failed",
+                "retransmits",
+                "rcvbuf drops firewall/server",
+                "max start lag ms",
+                "held",
+                "helper CPU us/read",
+            ],
+        );
+        let mut csv = String::from("rate,reads,helper_cpu_us_per_read,held\n");
+        for (label, steps) in [(kernel.label, &kernel_steps), (proxy.label, &proxy_steps)] {
+            for s in steps.iter() {
+                let helper = label == proxy.label;
+                t.row(vec![
+                    label.to_owned(),
+                    s.rate.to_string(),
+                    s.reads.to_string(),
+                    s.failed.to_string(),
+                    s.retransmits.to_string(),
+                    format!("{}/{}", s.firewall_drops, s.server_drops),
+                    format!("{:.1}", ms(s.late)),
+                    if s.client_bound() {
+                        "clients late".to_owned()
+                    } else if s.held() {
+                        "yes".to_owned()
+                    } else {
+                        "no".to_owned()
+                    },
+                    if helper {
+                        format!("{:.1}", s.cpu_us_per_read())
+                    } else {
+                        "-".to_owned()
+                    },
+                ]);
+                if helper {
+                    let _ = writeln!(
+                        csv,
+                        "{},{},{:.2},{}",
+                        s.rate,
+                        s.reads,
+                        s.cpu_us_per_read(),
+                        s.held()
+                    );
+                }
+            }
+        }
+        emit(&t, &mut md);
+        std::fs::write(out.join("capacity.csv"), csv).expect("bench: writing capacity.csv");
+        targets.push(Target {
+            what: format!(
+                "capacity: the highest rate held {} s (aim 10000/s), beside the kernel helper's",
+                hold.as_secs()
+            ),
+            measured: format!("{}/s vs {}/s", show(proxy_best), show(kernel_best)),
+            met: Some(proxy_best.unwrap_or(0) >= 10_000),
+        });
     }
 
     // One large GET.

@@ -3,7 +3,7 @@
 //! (a) routed, no NAT; (b) NAT with the kernel's conntrack TFTP helper;
 //! (c) NAT with tftp-proxy under openbsd-inetd with the shipped lines.
 
-use crate::lab::{Lab, LabOptions, BOOT_FILES, MAX_PHONES, SERVER};
+use crate::lab::{Lab, LabOptions, BOOT_FILES, DNSMASQ_SERVER, MAX_PHONES, SERVER};
 use crate::setup;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -26,6 +26,7 @@ impl Subject {
     pub fn start(label: &'static str, options: LabOptions) -> Subject {
         let options = LabOptions {
             atftpd: true,
+            dnsmasq: true,
             phones: MAX_PHONES,
             ..options
         };
@@ -113,8 +114,56 @@ impl Subject {
             .unwrap_or(0)
     }
 
-    /// Writes a file for tftpd-hpa to serve.
+    /// Where dnsmasq answers (from a new port, one event loop: a server
+    /// that keeps up with storms and high rates).
+    pub fn dnsmasq(&self) -> SocketAddr {
+        SocketAddr::new(DNSMASQ_SERVER.parse().expect("lab address"), 69)
+    }
+
+    /// Writes a file for tftpd-hpa and dnsmasq to serve.
     pub fn serve_file(&self, name: &str, len: usize, seed: u64) {
         Lab::make_file(&self.lab.server_root().join(name), len, seed);
+        Lab::make_file(&self.lab.dnsmasq_root().join(name), len, seed);
+    }
+
+    /// CPU time the helper processes of this path have used so far: those
+    /// inetd has reaped (its children's time) and those still running.
+    /// Zero for a path without the helper.
+    pub fn helper_cpu(&self) -> Duration {
+        if !self.helper {
+            return Duration::ZERO;
+        }
+        let pids = std::process::Command::new("ip")
+            .args(["netns", "pids", &self.lab.ns("f")])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .unwrap_or(100) as f64;
+        let mut total = 0u64;
+        for pid in pids.split_whitespace() {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // After "(comm)": state is field 3; utime 14, stime 15,
+            // cutime 16, cstime 17 (proc(5)).
+            let Some((head, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let comm = head.split_once(" (").map_or("", |(_, c)| c);
+            let fields: Vec<u64> = rest
+                .split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect();
+            let at = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
+            total += match comm {
+                "tftp-proxy" => at(14) + at(15),
+                "inetd" => at(16) + at(17),
+                _ => 0,
+            };
+        }
+        Duration::from_secs_f64(total as f64 / ticks)
     }
 }

@@ -6,6 +6,7 @@ use crate::lab::client::{self, Read};
 use crate::lab::{phone_address, BOOT_FILES};
 use crate::netns;
 use crate::paths::Subject;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Client threads sharing the schedule: enough that a read waiting for a
@@ -20,12 +21,23 @@ pub struct Steady {
     pub late: Duration,
 }
 
-/// `rate` reads a second for `duration`.
+/// `rate` reads a second for `duration` from tftpd-hpa, a phone's boot
+/// files in turn.
 pub fn run(subject: &Subject, rate: u32, duration: Duration) -> Steady {
+    run_from(subject, subject.server(), &BOOT_FILES, rate, duration)
+}
+
+/// `rate` reads a second for `duration` from `server`, `files` in turn.
+pub fn run_from(
+    subject: &Subject,
+    server: SocketAddr,
+    files: &[&str],
+    rate: u32,
+    duration: Duration,
+) -> Steady {
     let total = (rate as f64 * duration.as_secs_f64()).round() as usize;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let ns = subject.client_ns();
-    let server = subject.server();
     let start = Instant::now() + Duration::from_millis(100);
     let per_worker: Vec<(Vec<Read>, Duration)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..WORKERS.min(total))
@@ -45,7 +57,7 @@ pub fn run(subject: &Subject, rate: u32, duration: Duration) -> Steady {
                         }
                         reads.push(client::read(
                             server,
-                            BOOT_FILES[k % BOOT_FILES.len()],
+                            files[k % files.len()],
                             Some(phone_address(k)),
                         ));
                     }

@@ -1,0 +1,144 @@
+//! Capacity: the highest rate of one-block reads a path sustains for a
+//! whole step with no failed read and no UDP receive-buffer drop at the
+//! firewall, found by doubling the rate and then halving the gap between
+//! the last rate that held and the first that did not; and the helper's
+//! CPU time per request at each rate on the way. The reads go to dnsmasq
+//! (one event loop, answering from a new port) so the server is not what
+//! gives out first; the kernel helper's path, measured the same way in the
+//! same run, shows where the machine and the clients give out.
+
+use crate::lab::client::Read;
+use crate::paths::Subject;
+use crate::setup;
+use crate::steady;
+use std::time::Duration;
+
+/// One rate held for one step.
+pub struct Step {
+    /// Reads started a second.
+    pub rate: u32,
+    /// Reads started.
+    pub reads: usize,
+    /// Reads that failed.
+    pub failed: usize,
+    /// RRQs and ACKs sent again.
+    pub retransmits: u32,
+    /// Receive-buffer drops in the firewall's namespace during the step.
+    pub firewall_drops: u64,
+    /// Receive-buffer drops in the server's namespace during the step.
+    pub server_drops: u64,
+    /// The latest a read started after its time: the clients' own limit.
+    pub late: Duration,
+    /// The helper's CPU time during the step (zero without the helper).
+    pub helper_cpu: Duration,
+}
+
+impl Step {
+    /// Every read done and nothing dropped at the firewall.
+    pub fn held(&self) -> bool {
+        self.failed == 0 && self.firewall_drops == 0
+    }
+
+    /// The clients could not keep the schedule (more than a second late):
+    /// the rate was not really offered.
+    pub fn client_bound(&self) -> bool {
+        self.late > Duration::from_secs(1)
+    }
+
+    /// The helper's CPU time per read, in microseconds.
+    pub fn cpu_us_per_read(&self) -> f64 {
+        if self.reads == 0 {
+            return 0.0;
+        }
+        self.helper_cpu.as_secs_f64() * 1e6 / self.reads as f64
+    }
+}
+
+/// `rate` reads a second for `duration` from dnsmasq.
+pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
+    let drops = (
+        subject.udp_rcvbuf_errors("f"),
+        subject.udp_rcvbuf_errors("s"),
+    );
+    let cpu = subject.helper_cpu();
+    let run = steady::run_from(subject, subject.dnsmasq(), &[setup::FILE], rate, duration);
+    // Reaped helpers' time is counted once inetd has waited for them; a
+    // running helper's is read as it stands.
+    let helper_cpu = subject.helper_cpu().saturating_sub(cpu);
+    let failed = run.reads.iter().filter(|r: &&Read| !r.ok()).count();
+    Step {
+        rate,
+        reads: run.reads.len(),
+        failed,
+        retransmits: run.reads.iter().map(|r| r.retransmits).sum(),
+        firewall_drops: subject.udp_rcvbuf_errors("f").saturating_sub(drops.0),
+        server_drops: subject.udp_rcvbuf_errors("s").saturating_sub(drops.1),
+        late: run.late,
+        helper_cpu,
+    }
+}
+
+/// The search on one path: `low` first (the CPU baseline), then doubling
+/// from `first` up to `max`, then `refine` bisections. Returns every step
+/// and the highest rate that held (None: not even `low`).
+pub fn search(
+    subject: &Subject,
+    low: u32,
+    first: u32,
+    max: u32,
+    refine: usize,
+    duration: Duration,
+) -> (Vec<Step>, Option<u32>) {
+    let mut steps = Vec::new();
+    let mut best: Option<u32> = None;
+    let mut failed_at: Option<u32> = None;
+    let try_rate = |rate: u32, steps: &mut Vec<Step>| -> bool {
+        let s = step(subject, rate, duration);
+        let held = s.held() && !s.client_bound();
+        eprintln!(
+            "bench: capacity {}: {rate}/s: {} reads, {} failed, firewall drops {}, server drops {}, late {} ms, helper CPU {:.1} us/read",
+            subject.label,
+            s.reads,
+            s.failed,
+            s.firewall_drops,
+            s.server_drops,
+            s.late.as_millis(),
+            s.cpu_us_per_read()
+        );
+        steps.push(s);
+        // Let the queues drain between steps.
+        std::thread::sleep(Duration::from_secs(1));
+        held
+    };
+    if try_rate(low, &mut steps) {
+        best = Some(low);
+        let mut rate = first.max(low + 1);
+        while rate <= max {
+            if try_rate(rate, &mut steps) {
+                best = Some(rate);
+                rate = rate.saturating_mul(2);
+            } else {
+                failed_at = Some(rate);
+                break;
+            }
+        }
+    } else {
+        failed_at = Some(low);
+    }
+    if let (Some(mut good), Some(mut bad)) = (best, failed_at) {
+        for _ in 0..refine {
+            let mid = good + (bad - good) / 2;
+            if mid <= good || mid >= bad {
+                break;
+            }
+            if try_rate(mid, &mut steps) {
+                good = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        best = Some(good);
+    }
+    steps.sort_by_key(|s| s.rate);
+    (steps, best)
+}
