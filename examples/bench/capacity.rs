@@ -107,7 +107,7 @@ pub fn search(
         );
         steps.push(s);
         // Let the queues drain between steps.
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(500));
         held
     };
     if try_rate(low, &mut steps) {

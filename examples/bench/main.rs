@@ -75,7 +75,7 @@ impl Plan {
             storm_repetitions: 1,
             burst_phones: 200,
             burst_boot: false,
-            capacity: (10, 200, 400, 0, Duration::from_secs(2)),
+            capacity: (10, 200, 200, 0, Duration::from_secs(1)),
             get_mib: 8,
             get_repetitions: 1,
             cost_runs: 10,
@@ -226,7 +226,7 @@ fn main() {
             ..LabOptions::default()
         },
     );
-    // BENCH_ONLY=latency,steady,storm,capacity,get,cost runs only those measures.
+    // BENCH_ONLY=latency,steady,storm,burst,capacity,get,cost runs only those measures.
     let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |measure: &str| {
         only.as_deref()
@@ -410,7 +410,8 @@ fn main() {
 
     // Storms run with the shipped receive buffer (etc/sysctl.d): each
     // fresh inetd below creates its socket with it.
-    let shipped_rmem = wanted("storm").then(lab::sysctl::ShippedReceiveBuffer::set);
+    let shipped_rmem =
+        (wanted("storm") || wanted("burst")).then(lab::sysctl::ShippedReceiveBuffer::set);
 
     // Boot storms.
     if wanted("storm") {
@@ -522,7 +523,7 @@ fn main() {
     }
 
     // The first burst from dnsmasq, cold helper.
-    if wanted("storm") {
+    if wanted("burst") {
         let rmem = shipped_rmem.as_ref().map_or(0, |r| r.bytes);
         let mut kinds: Vec<(&str, &[&str])> = vec![("first request", &BOOT_FILES[..1])];
         if plan.burst_boot {
@@ -634,7 +635,6 @@ fn main() {
     // Capacity: the highest rate held with no failure and no drop.
     if wanted("capacity") {
         let (low, first, max, refine, hold) = plan.capacity;
-        proxy.restart();
         let (kernel_steps, kernel_best) = capacity::search(&kernel, low, first, max, refine, hold);
         let (proxy_steps, proxy_best) = capacity::search(&proxy, low, first, max, refine, hold);
         let show = |best: Option<u32>| best.map_or("none".to_owned(), |r| r.to_string());
