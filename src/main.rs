@@ -63,6 +63,11 @@ fn main() -> ExitCode {
 /// system's `nobody` if there is no such user, with no capability and,
 /// on OpenBSD, pledged to "stdio inet"): answering needs only the socket.
 fn refuse_until_idle(user: &str, idle: Duration, log: &mut Log) {
+    let stdin = std::io::stdin();
+    if arrival::bound_address(stdin.as_fd()).is_err() {
+        // Not a socket: nothing to answer.
+        return;
+    }
     match tftp_proxy::privilege::drop_for_refusal(user) {
         Ok(identity) => log.notice(format_args!(
             "answering queued requests with a TFTP ERROR as {identity} until the socket has been idle for {} s",
@@ -72,7 +77,6 @@ fn refuse_until_idle(user: &str, idle: Duration, log: &mut Log) {
             "answering queued requests with a TFTP ERROR without giving up privileges: {e}"
         )),
     }
-    let stdin = std::io::stdin();
     let refused = proxy::refuse_until_idle(stdin.as_fd(), idle, log);
     if refused > 0 {
         log.notice(format_args!(
