@@ -11,6 +11,7 @@
 use super::{fail, repo};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
+use std::process::Command;
 
 const RMEM_DEFAULT: &str = "/proc/sys/net/core/rmem_default";
 const LOCK: &str = "/run/tftp-proxy-lab-rmem_default.lock";
@@ -25,7 +26,7 @@ pub struct ShippedReceiveBuffer {
 
 impl ShippedReceiveBuffer {
     /// Sets `net.core.rmem_default` to the value of
-    /// `etc/sysctl.d/60-tftp-proxy.conf`.
+    /// `etc/sysctl.d/60-tftp-proxy.conf` with `sysctl -p` on that file.
     pub fn set() -> ShippedReceiveBuffer {
         let conf = repo().join("etc/sysctl.d/60-tftp-proxy.conf");
         let text = std::fs::read_to_string(&conf)
@@ -40,8 +41,16 @@ impl ShippedReceiveBuffer {
             .unwrap_or_else(|(_, e)| fail(format!("locking {LOCK}: {e}")));
         let before = std::fs::read_to_string(RMEM_DEFAULT)
             .unwrap_or_else(|e| fail(format!("{RMEM_DEFAULT}: {e} (the lab needs root)")));
-        std::fs::write(RMEM_DEFAULT, bytes.to_string())
-            .unwrap_or_else(|e| fail(format!("writing {RMEM_DEFAULT}: {e} (the lab needs root)")));
+        // As doc/install-linux.md has the operator apply it.
+        super::run(Command::new("sysctl").args(["-q", "-p"]).arg(&conf));
+        let now = std::fs::read_to_string(RMEM_DEFAULT).unwrap_or_default();
+        if now.trim() != bytes.to_string() {
+            fail(format!(
+                "sysctl -p {} left {RMEM_DEFAULT} at {}",
+                conf.display(),
+                now.trim()
+            ));
+        }
         ShippedReceiveBuffer {
             before,
             bytes,
