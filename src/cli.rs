@@ -37,6 +37,12 @@ pub struct Cli {
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
 
+    /// On SIGTERM, SIGINT or SIGHUP remove the live return paths at once
+    /// (by default they are left to expire on their own, so transfers in
+    /// flight finish).
+    #[arg(long = "remove-on-exit")]
+    pub remove_on_exit: bool,
+
     /// Log request options and the installed rules.
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -35,11 +35,8 @@ fn main() -> ExitCode {
     }
     let mut log = Log::open(cli.debug, cli.syslog_socket.as_deref(), cli.verbose);
     match run(&cli, &mut log) {
-        Ok(Outcome::Idle) => ExitCode::SUCCESS,
-        Ok(Outcome::Stopped) => {
-            log.notice("stopped by signal; installed return paths removed");
-            ExitCode::SUCCESS
-        }
+        // A stop by signal has said what it left in place.
+        Ok(Outcome::Idle | Outcome::Stopped) => ExitCode::SUCCESS,
         // The backend ended after serving: what is queued is left for the
         // whole helper inetd starts next. Had it served nothing, the next
         // start could end the same way at once: refuse until idle instead,
@@ -201,6 +198,7 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
         strict_requests: cli.strict_requests,
         max_blksize: cli.max_blksize,
         source: SourceAddresses::new(&cli.address)?,
+        remove_on_exit: cli.remove_on_exit,
     };
     let transfer_wait = settings.transfer_wait;
     // While still root: room for a storm queued on the socket.

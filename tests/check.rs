@@ -221,6 +221,14 @@ fn a_working_gateway_passes_and_serves() {
     );
     assert_eq!(faults(&lines), Vec::<&str>::new(), "{}", lines.join("\n"));
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    // The lab's inetd line sets no --allow-server: a warning, not a fault.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("warning: the helper runs without --allow-server: it forwards to any server a phone names")),
+        "no warning about the missing --allow-server in:\n{}",
+        lines.join("\n")
+    );
     // And the setup --check passed really carries a transfer.
     lab.assert_get("checked.cfg", 2000, 51, "GET through the checked gateway");
     let logged = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("checked.cfg"));

@@ -418,15 +418,29 @@ fn read_only_refuses_put_with_tftp_error() {
 
 #[test]
 fn allow_server_refuses_other_servers() {
-    let lab = lab_with(&["--allow-server", "203.0.113.0/24"]);
-    Lab::make_file(&lab.server_root().join("x.cfg"), 100, 9);
-    let out = tftp_hpa(&lab, SERVER, "get", "x.cfg", &out_path(&lab, "x.cfg"));
+    // Two servers allowed: tftpd-hpa's is served, a third is refused.
+    let lab = lab_with(&[
+        "--allow-server",
+        &format!("{SERVER}/32"),
+        "--allow-server",
+        "198.51.100.3/32",
+    ]);
+    lab.assert_get("allowed.cfg", 100, 8, "GET from an allowed server");
+    let out = tftp_hpa(
+        &lab,
+        "198.51.100.4",
+        "get",
+        "x.cfg",
+        &out_path(&lab, "x.cfg"),
+    );
     assert!(
-        text(&out).contains("Error code 2: server not allowed"),
+        text(&out).contains("Error code 2: server not in the proxy's --allow-server"),
         "tftp-hpa must show the TFTP error: {}",
         text(&out)
     );
-    let refused = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("--allow-server"));
+    let refused = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.contains("server 198.51.100.4 is not in --allow-server (the helper's command line)")
+    });
     assert_eq!(refused.len(), 1, "{}", lab.process_logs());
 }
 

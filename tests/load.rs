@@ -6,7 +6,7 @@
 
 mod lab;
 
-use lab::{Lab, LabOptions, CLIENT, OTHER_CLIENTS, SERVER, SERVER6};
+use lab::{json_number as number, Lab, LabOptions, CLIENT, OTHER_CLIENTS, SERVER, SERVER6};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -72,19 +72,6 @@ fn bad_flag_in_the_inetd_line_answers_and_does_not_loop() {
         lab.process_logs()
     );
     assert_eq!(inetd_complaints(&lab), Vec::<String>::new());
-}
-
-/// A number in the one-line JSON object the traffic tool prints.
-fn number(json: &str, key: &str) -> u64 {
-    let pattern = format!("\"{key}\": ");
-    let rest = json
-        .split_once(&pattern)
-        .unwrap_or_else(|| panic!("no {key} in {json}"))
-        .1;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
 }
 
 /// A boolean in the traffic tool's JSON.

@@ -3,7 +3,9 @@
 //! the running inetd's configuration or the systemd socket units, and the
 //! syslog socket. The judging is in the pure modules next to this one.
 
-use super::{burst, inetd, nftables, systemd, CheckOptions, Finding, DEFAULT_HELPER_PORT};
+use super::{
+    burst, destinations, inetd, nftables, systemd, CheckOptions, Finding, DEFAULT_HELPER_PORT,
+};
 use crate::firewall::netfilter::{Netfilter, NetfilterOptions};
 use crate::firewall::{Firewall, FirewallError};
 use std::net::SocketAddr;
@@ -41,7 +43,9 @@ pub fn run(options: &CheckOptions) -> Vec<Finding> {
     ));
     findings.push(capability());
     findings.push(conntrack(&options.table));
-    findings.push(starter(port, options.arguments));
+    let (starter, command_lines) = starter(port, options.arguments);
+    findings.push(starter);
+    findings.push(destinations::judge(&command_lines));
     findings.push(receive_buffer());
     findings.push(syslog(options.syslog_socket.as_deref()));
     findings
@@ -221,12 +225,26 @@ fn receive_buffer() -> Finding {
     }
 }
 
-/// An inetd line or a systemd socket that starts the helper on `port`.
-fn starter(port: u16, arguments: fn(&[String]) -> Result<(), String>) -> Finding {
+/// An inetd line or a systemd socket that starts the helper on `port`,
+/// and the helper command lines that were judged.
+fn starter(
+    port: u16,
+    arguments: fn(&[String]) -> Result<(), String>,
+) -> (Finding, Vec<Vec<String>>) {
+    let judged = std::cell::RefCell::new(Vec::new());
+    let recording = |argv: &[String]| {
+        judged.borrow_mut().push(argv.to_vec());
+        arguments(argv)
+    };
     let programs = inetd::Programs {
         executable: &executable,
-        arguments: &arguments,
+        arguments: &recording,
     };
+    let finding = find_starter(port, &programs);
+    (finding, judged.into_inner())
+}
+
+fn find_starter(port: u16, programs: &inetd::Programs<'_>) -> Finding {
     let mut first = None;
     for config in running_inetd_configs() {
         let source = format!("inetd ({})", config.display());
@@ -237,7 +255,7 @@ fn starter(port: u16, arguments: fn(&[String]) -> Result<(), String>) -> Finding
                 continue;
             }
         };
-        match inetd::judge(&source, &inetd::parse(&text), port, &programs) {
+        match inetd::judge(&source, &inetd::parse(&text), port, programs) {
             Some(f) if f.status == super::Status::Ok => return f,
             Some(f) => {
                 first.get_or_insert(f);
@@ -245,7 +263,7 @@ fn starter(port: u16, arguments: fn(&[String]) -> Result<(), String>) -> Finding
             None => {}
         }
     }
-    if let Some(f) = systemd_socket(port, &programs) {
+    if let Some(f) = systemd_socket(port, programs) {
         if f.status == super::Status::Ok || first.is_none() {
             return f;
         }

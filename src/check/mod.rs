@@ -9,6 +9,7 @@
 //! Nothing here changes the system.
 
 pub mod burst;
+pub mod destinations;
 pub mod inetd;
 #[cfg(target_os = "linux")]
 mod linux;

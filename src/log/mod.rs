@@ -5,8 +5,9 @@
 //! logging from ever hurting serving: writes never block (a line syslog
 //! cannot take now waits in a short queue; past that it is dropped and
 //! counted, and the count is logged once syslog takes lines again), and
-//! refusals are rate-limited per client ([`Log::refusal`]). Callers own
-//! the wording.
+//! refusals are rate-limited per client and in total ([`Log::refusal`]),
+//! and no line is longer than [`bounded::MAX_LINE`]. Callers own the
+//! wording.
 //!
 //! It never writes to standard output or input, nor to standard error when
 //! that is a socket: under inetd those are the client's socket. When syslog
@@ -14,9 +15,10 @@
 //! (`console.rs`) and keeps going.
 //!
 //! Files: `datagram.rs` the non-blocking syslog socket; `throttle.rs` the
-//! per-client rate limit; `console.rs` the one-line fallback notice;
+//! refusals' rate limit; `bounded.rs` the longest line and bounded lists; `console.rs` the one-line fallback notice;
 //! `openbsd.rs` OpenBSD's syslog(3).
 
+pub mod bounded;
 mod console;
 mod datagram;
 #[cfg(target_os = "openbsd")]
@@ -77,6 +79,9 @@ enum Sink {
     /// `-d`, outside inetd.
     Stderr,
 }
+
+/// Summary lines logged at once; more clients are folded into one line.
+const MAX_SUMMARIES: usize = 10;
 
 /// Lines kept while syslog's socket is full, before lines are dropped.
 const MAX_PENDING: usize = 1024;
@@ -151,7 +156,8 @@ impl Log {
         if self.pending.len() >= MAX_PENDING {
             self.dropped += 1;
         } else {
-            self.pending.push_back((level, message.to_string()));
+            self.pending
+                .push_back((level, bounded::cap(message.to_string())));
         }
         self.flush();
     }
@@ -214,13 +220,17 @@ impl Log {
     }
 
     /// Writes a line about a refused datagram from `client`, rate-limited
-    /// per client: past a few lines in a window the rest are counted and
-    /// summarized ("suppressed N similar refusals from C") when the window
-    /// is over (see [`Log::tick`]).
-    pub fn refusal(&mut self, client: IpAddr, level: Level, message: impl Display) {
-        if self.refusals.admit(&client, Instant::now()) == Admit::Log {
+    /// per client and in total: past a few lines in a window the rest are
+    /// counted and summarized ("suppressed N similar refusals from C")
+    /// when the window is over (see [`Log::tick`]). Returns whether the
+    /// line was written: a refusal's ERROR reply is sent only then, so the
+    /// summary counts both.
+    pub fn refusal(&mut self, client: IpAddr, level: Level, message: impl Display) -> bool {
+        let admitted = self.refusals.admit(&client, Instant::now()) == Admit::Log;
+        if admitted {
             self.line(level, message);
         }
+        admitted
     }
 
     /// Housekeeping for a serve loop to call when it has time: summaries of
@@ -230,19 +240,36 @@ impl Log {
         self.flush();
     }
 
+    /// Logs the summaries that are due, at most [`MAX_SUMMARIES`] lines:
+    /// the rest are folded into one line.
     fn summarize(&mut self, flush: bool) {
-        for summary in self.refusals.due(Instant::now(), flush) {
+        let due = self.refusals.due(Instant::now(), flush);
+        let folded = due.len().saturating_sub(MAX_SUMMARIES - 1);
+        let shown = if folded > 1 {
+            MAX_SUMMARIES - 1
+        } else {
+            due.len()
+        };
+        for summary in &due[..shown] {
             let from = summary
                 .client
                 .map_or_else(|| "other clients".to_owned(), |c| c.to_string());
-            self.line(
-                Level::Notice,
-                format_args!(
-                    "suppressed {} similar refusals from {from}",
-                    summary.suppressed
-                ),
-            );
+            self.summary_line(summary.suppressed, &from);
         }
+        if shown < due.len() {
+            let rest = &due[shown..];
+            let suppressed = rest.iter().map(|s| s.suppressed).sum();
+            self.summary_line(suppressed, &format!("{} more clients", rest.len()));
+        }
+    }
+
+    fn summary_line(&mut self, suppressed: u64, from: &str) {
+        self.line(
+            Level::Notice,
+            format_args!(
+                "suppressed {suppressed} similar refusals from {from} (their log lines and ERROR replies)"
+            ),
+        );
     }
 
     /// Writes an error line.

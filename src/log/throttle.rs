@@ -1,6 +1,7 @@
-//! Rate limiting of repeated log lines per client: a few lines a window,
-//! then one summary ("suppressed N similar refusals from C") once the
-//! window is over.
+//! Rate limiting of refusals per client: a few a window, then one
+//! summary ("suppressed N similar refusals from C") once the window is
+//! over; and in total, so that spoofed sources, each a new client, cannot
+//! make a line (and an ERROR reply) of every datagram.
 //!
 //! Pure bookkeeping with the clock passed in; it never writes. Its memory
 //! is bounded: past [`MAX_CLIENTS`] clients at once, further clients share
@@ -16,6 +17,8 @@ pub const BURST: u32 = 5;
 pub const WINDOW: Duration = Duration::from_secs(10);
 /// Clients tracked at once; beyond that they share the overflow counter.
 pub const MAX_CLIENTS: usize = 4096;
+/// Lines logged per window from all clients together.
+pub const GLOBAL_BURST: u32 = 100;
 
 /// What to do with one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +46,14 @@ struct Window {
     suppressed: u64,
 }
 
-/// Per-client windows.
+/// Per-client windows, and the window of all clients together.
 #[derive(Debug)]
 pub struct Throttle<K> {
     windows: HashMap<K, Window>,
     overflow: u64,
     overflow_start: Option<Instant>,
+    /// When the global window started, and how many lines it let through.
+    global: Option<(Instant, u32)>,
 }
 
 impl<K> Default for Throttle<K> {
@@ -57,13 +62,16 @@ impl<K> Default for Throttle<K> {
             windows: HashMap::new(),
             overflow: 0,
             overflow_start: None,
+            global: None,
         }
     }
 }
 
 impl<K: Clone + Eq + Hash> Throttle<K> {
-    /// Decides about one line for `client` at `now`. Windows that are over
-    /// are not reset here: [`Throttle::due`] reports and resets them.
+    /// Decides about one line for `client` at `now`: past [`BURST`] for
+    /// the client or [`GLOBAL_BURST`] for all of them in a window, it is
+    /// counted for the client's summary. Client windows that are over are
+    /// not reset here: [`Throttle::due`] reports and resets them.
     pub fn admit(&mut self, client: &K, now: Instant) -> Admit {
         if !self.windows.contains_key(client) && self.windows.len() >= MAX_CLIENTS {
             self.windows
@@ -86,8 +94,13 @@ impl<K: Clone + Eq + Hash> Throttle<K> {
                 suppressed: 0,
             };
         }
-        if window.logged < BURST {
+        let global = match self.global {
+            Some((start, logged)) if now.duration_since(start) < WINDOW => (start, logged),
+            _ => (now, 0),
+        };
+        if window.logged < BURST && global.1 < GLOBAL_BURST {
             window.logged += 1;
+            self.global = Some((global.0, global.1 + 1));
             Admit::Log
         } else {
             window.suppressed += 1;
@@ -173,13 +186,31 @@ mod tests {
         }
         assert_eq!(t.admit(&MAX_CLIENTS, t0), Admit::Suppress);
         assert_eq!(t.admit(&(MAX_CLIENTS + 1), t0), Admit::Suppress);
+        // Past the global burst, the tracked clients were suppressed too;
+        // the two untracked ones share one counter.
         let summaries = t.due(t0, true);
+        let overflow: Vec<_> = summaries.iter().filter(|s| s.client.is_none()).collect();
         assert_eq!(
-            summaries,
-            vec![Summary {
+            overflow,
+            vec![&Summary {
                 client: None,
                 suppressed: 2
             }]
         );
+    }
+
+    #[test]
+    fn all_clients_together_are_bounded_too() {
+        let t0 = Instant::now();
+        let mut t = Throttle::default();
+        // Spoofed sources: every datagram a new client.
+        let logged = (0..1000u32)
+            .filter(|c| t.admit(c, t0) == Admit::Log)
+            .count();
+        assert_eq!(logged, GLOBAL_BURST as usize);
+        let suppressed: u64 = t.due(t0 + WINDOW, false).iter().map(|s| s.suppressed).sum();
+        assert_eq!(suppressed, 1000 - u64::from(GLOBAL_BURST));
+        // A new window lets lines through again.
+        assert_eq!(t.admit(&5000, t0 + WINDOW), Admit::Log);
     }
 }

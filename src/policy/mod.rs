@@ -107,7 +107,7 @@ pub enum Refusal {
     #[error("client {0} is not in --allow-client")]
     ClientNotAllowed(IpAddr),
     /// The server address matches no `--allow-server` network.
-    #[error("server {0} is not in --allow-server")]
+    #[error("server {0} is not in --allow-server (the helper's command line)")]
     ServerNotAllowed(IpAddr),
     /// A WRQ while access is read-only.
     #[error("WRQ refused: read-only")]
@@ -144,7 +144,7 @@ impl Refusal {
     pub fn tftp_message(&self) -> &'static str {
         match self {
             Refusal::ClientNotAllowed(_) => "client not allowed",
-            Refusal::ServerNotAllowed(_) => "server not allowed",
+            Refusal::ServerNotAllowed(_) => "server not in the proxy's --allow-server",
             Refusal::ReadOnly => "read-only",
             Refusal::WriteOnly => "write-only",
             Refusal::FilenameByte(_) => "filename not allowed",
@@ -312,8 +312,11 @@ mod tests {
         assert_eq!(check(&p, RRQ, "192.0.2.9", "198.51.100.7"), Ok(()));
         let e = check(&p, RRQ, "192.0.2.9", "203.0.113.7").unwrap_err();
         assert_eq!(e, Refusal::ServerNotAllowed(ip("203.0.113.7")));
-        assert_eq!(e.to_string(), "server 203.0.113.7 is not in --allow-server");
-        assert_eq!(e.tftp_message(), "server not allowed");
+        assert_eq!(
+            e.to_string(),
+            "server 203.0.113.7 is not in --allow-server (the helper's command line)"
+        );
+        assert_eq!(e.tftp_message(), "server not in the proxy's --allow-server");
         assert_eq!(
             check(&p, RRQ, "192.0.2.9", "2001:db8::7"),
             Err(Refusal::ServerNotAllowed(ip("2001:db8::7")))

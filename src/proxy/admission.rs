@@ -37,21 +37,21 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             })
             .err();
         if let Some(refusal) = refusal {
-            self.log.refusal(
-                client.ip(),
+            self.refuse(
+                arrival,
                 Level::Notice,
                 format_args!("{client} -> {server} {what}: refused: {refusal}"),
+                Some((ErrorCode::AccessViolation, refusal.tftp_message())),
             );
-            self.answer(arrival, ErrorCode::AccessViolation, refusal.tftp_message());
             return Some(Disposition::Refused);
         }
         if let Some(busy) = self.busy(client) {
-            self.log.refusal(
-                client.ip(),
+            self.refuse(
+                arrival,
                 Level::Warning,
                 format_args!("{client} -> {server} {what}: refused: {busy}"),
+                Some((ErrorCode::NotDefined, BUSY_MESSAGE)),
             );
-            self.answer(arrival, ErrorCode::NotDefined, BUSY_MESSAGE);
             return Some(Disposition::Refused);
         }
         None

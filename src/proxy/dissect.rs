@@ -46,25 +46,26 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     ) -> Result<Dissected<'d>, Disposition> {
         let client = arrival.client;
         if oversized {
-            self.log.refusal(
-                client.ip(),
+            self.refuse(
+                arrival,
                 Level::Warning,
                 format_args!(
                     "{client}: datagram longer than {} bytes, dropped",
                     tftp::MAX_DATAGRAM
                 ),
+                Some((ErrorCode::IllegalOperation, "datagram too long")),
             );
-            self.answer(arrival, ErrorCode::IllegalOperation, "datagram too long");
             return Err(Disposition::Refused);
         }
         if is_own_socket(client, self.bound, &self.settings.host) {
             // Never answered: an answer would go back to this socket.
-            self.log.refusal(
-                client.ip(),
+            self.refuse(
+                arrival,
                 Level::Warning,
                 format_args!(
                     "{client}: datagram from the helper's own address and port, dropped (a loop)"
                 ),
+                None,
             );
             return Err(Disposition::Refused);
         }
@@ -83,15 +84,16 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 })
             }
             Err(e) => {
-                self.log.refusal(
-                    client.ip(),
+                // Never answer an ERROR with an ERROR.
+                let text = e.to_string();
+                let reply = (tftp::Opcode::of(datagram) != Some(tftp::Opcode::Error))
+                    .then_some((ErrorCode::IllegalOperation, text.as_str()));
+                self.refuse(
+                    arrival,
                     Level::Warning,
                     format_args!("{client}: refused: {e}"),
+                    reply,
                 );
-                // Never answer an ERROR with an ERROR.
-                if tftp::Opcode::of(datagram) != Some(tftp::Opcode::Error) {
-                    self.answer(arrival, ErrorCode::IllegalOperation, &e.to_string());
-                }
                 Err(Disposition::Refused)
             }
         }

@@ -56,21 +56,20 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 Disposition::Forwarded
             }
             Err(e) if e.is_busy() => {
-                self.log.refusal(
-                    client.ip(),
+                self.refuse(
+                    arrival,
                     Level::Error,
                     format_args!("{client} -> {server} {what}: refused: {e}"),
+                    Some((ErrorCode::NotDefined, BUSY_MESSAGE)),
                 );
-                self.answer(arrival, ErrorCode::NotDefined, BUSY_MESSAGE);
                 Disposition::Refused
             }
             Err(e) => {
-                self.log
-                    .error(format_args!("{client} -> {server} {what}: {e}"));
-                self.answer(
+                self.refuse(
                     arrival,
-                    ErrorCode::NotDefined,
-                    "proxy cannot forward the request",
+                    Level::Error,
+                    format_args!("{client} -> {server} {what}: {e}"),
+                    Some((ErrorCode::NotDefined, "proxy cannot forward the request")),
                 );
                 Disposition::Failed
             }
@@ -110,6 +109,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             }
             self.request_forwarded(redirection);
             if let Err(e) = upstream.send(datagram) {
+                if e.kind() == std::io::ErrorKind::WouldBlock {
+                    self.tally.unsent += 1;
+                }
                 let _ = self.firewall.close_return_path(&path);
                 return Err(ForwardError::Send(e));
             }
@@ -170,5 +172,7 @@ fn open_upstream(server: SocketAddr, source: &SourceAddresses) -> std::io::Resul
         }
     })?;
     socket.connect(server)?;
+    // Never wait on a send: one that would block fails and is counted.
+    socket.set_nonblocking(true)?;
     Ok(socket)
 }

@@ -38,15 +38,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             }
         });
         found.map_err(|e| {
-            self.log.refusal(
-                client.ip(),
+            self.refuse(
+                arrival,
                 Level::Error,
                 format_args!("{client}: {}: {e}", request.what),
-            );
-            self.answer(
-                arrival,
-                ErrorCode::NotDefined,
-                "proxy cannot find the server",
+                Some((ErrorCode::NotDefined, "proxy cannot find the server")),
             );
             Disposition::Failed
         })

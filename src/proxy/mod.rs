@@ -29,6 +29,7 @@ mod reply;
 mod report;
 mod retransmit;
 mod source;
+mod stop;
 mod tally;
 mod transfers;
 
@@ -85,6 +86,9 @@ pub struct Settings {
     pub max_blksize: Option<u16>,
     /// `-a`: where requests to servers leave from.
     pub source: SourceAddresses,
+    /// `--remove-on-exit`: a signal removes the live return paths instead
+    /// of leaving them to expire on their own.
+    pub remove_on_exit: bool,
 }
 
 /// How the serving of the socket ended.
@@ -93,7 +97,9 @@ pub enum Outcome {
     /// The socket stayed empty for the idle time and no return path
     /// could still be used.
     Idle,
-    /// A termination signal arrived; installed return paths were removed.
+    /// A termination signal arrived: the helper stopped reading, left
+    /// the live return paths to expire on their own (or, with
+    /// `--remove-on-exit`, removed them) and logged which.
     Stopped,
     /// The firewall backend can no longer keep its promises
     /// ([`Firewall::check_alive`]; logged): serving stopped before the
@@ -112,6 +118,7 @@ pub struct Proxy<'a, F: Firewall> {
     socket: BorrowedFd<'a>,
     bound: SocketAddr,
     transfers: Transfers<UdpSocket>,
+    tally: Tally,
 }
 
 impl<'a, F: Firewall> Proxy<'a, F> {
@@ -130,6 +137,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             socket,
             bound,
             transfers: Transfers::default(),
+            tally: Tally::default(),
         }
     }
 
@@ -138,18 +146,17 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// `stop` is raised by a termination signal.
     pub fn serve(&mut self, stop: &AtomicBool) -> std::io::Result<Outcome> {
         let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
-        let mut tally = Tally::default();
         let mut last_arrival = Instant::now();
         let mut next_tick = last_arrival + TICK;
         let outcome = loop {
             if stop.load(Ordering::Relaxed) {
-                self.close_all();
+                self.stop();
                 break Outcome::Stopped;
             }
             if let Err(e) = self.firewall.check_alive() {
                 self.log.error(&e);
                 break Outcome::FirewallEnded {
-                    handled: tally.handled(),
+                    handled: self.tally.handled(),
                 };
             }
             let now = Instant::now();
@@ -179,17 +186,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             last_arrival = now;
             let datagram = &buf[..arrival.len];
             let oversized = arrival.truncated || arrival.len > tftp::MAX_DATAGRAM;
-            tally.count(self.handle(&arrival, datagram, oversized));
+            let disposition = self.handle(&arrival, datagram, oversized);
+            self.tally.count(disposition);
         };
         if self.log.verbose {
-            self.log.info(format_args!(
-                "exiting after {} s idle: {} forwarded, {} retransmitted, {} refused, {} failed",
-                self.settings.idle.as_secs_f64(),
-                tally.forwarded,
-                tally.retransmitted,
-                tally.refused,
-                tally.failed
-            ));
+            self.log_tally(outcome);
         }
         Ok(outcome)
     }
@@ -237,18 +238,6 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return disposition;
         }
         self.start_transfer(&redirection, arrival, &request)
-    }
-
-    /// Removes every return path this process installed.
-    fn close_all(&mut self) {
-        for Transfer { path, .. } in self.transfers.drain() {
-            if let Err(e) = self.firewall.close_return_path(&path) {
-                self.log.error(format_args!(
-                    "removing return path {} -> {}: {e}",
-                    path.server, path.client
-                ));
-            }
-        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! touches the firewall.
 
 use super::{arrival, is_broadcast_like};
-use crate::log::Log;
+use crate::log::{Level, Log};
 use crate::tftp::{self, ErrorCode};
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
@@ -39,8 +39,13 @@ pub fn refuse_until_idle(socket: BorrowedFd<'_>, idle: Duration, log: &mut Log) 
                     continue;
                 }
                 let packet = tftp::error_packet(ErrorCode::NotDefined, NOT_WORKING_MESSAGE);
+                // Never waits (arrival::reply); failures are rate-limited.
                 if let Err(e) = arrival::reply(socket, &packet, arrival.client, arrival.local) {
-                    log.warning(format_args!("{}: sending TFTP ERROR: {e}", arrival.client));
+                    log.refusal(
+                        arrival.client.ip(),
+                        Level::Warning,
+                        format_args!("{}: sending TFTP ERROR: {e}", arrival.client),
+                    );
                 }
             }
             Ok(None) => {

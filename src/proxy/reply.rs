@@ -9,23 +9,48 @@ use crate::firewall::Firewall;
 use crate::log::Level;
 use crate::policy::unmap;
 use crate::tftp::{self, ErrorCode};
+use std::fmt::Display;
+use std::io::ErrorKind;
 use std::net::IpAddr;
 
 impl<'a, F: Firewall> Proxy<'a, F> {
-    /// Answers the client with a TFTP ERROR from the address it wrote to.
+    /// Logs why `arrival` was refused or failed and answers it with a TFTP
+    /// ERROR (`reply`, if any), both rate-limited per client and in total
+    /// ([`crate::log::Log::refusal`]): past the limit neither is written,
+    /// and the summary line counts them.
+    pub(super) fn refuse(
+        &mut self,
+        arrival: &Arrival,
+        level: Level,
+        line: impl Display,
+        reply: Option<(ErrorCode, &str)>,
+    ) {
+        if self.log.refusal(arrival.client.ip(), level, line) {
+            if let Some((code, message)) = reply {
+                self.answer(arrival, code, message);
+            }
+        }
+    }
+
+    /// Answers the client with a TFTP ERROR from the address it wrote to,
+    /// without waiting: a reply the socket cannot take now is dropped and
+    /// counted.
     pub(super) fn answer(&mut self, arrival: &Arrival, code: ErrorCode, message: &str) {
         if arrival.client.port() == 0 || is_broadcast_like(arrival.client.ip()) {
             return;
         }
         let packet = tftp::error_packet(code, message);
-        if let Err(e) = arrival::reply(self.socket, &packet, arrival.client, arrival.local) {
-            // Rate-limited like the refusal it answers: a flood fills the
-            // send buffer too.
-            self.log.refusal(
-                arrival.client.ip(),
-                Level::Warning,
-                format_args!("{}: sending TFTP ERROR: {e}", arrival.client),
-            );
+        match arrival::reply(self.socket, &packet, arrival.client, arrival.local) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => self.tally.unsent += 1,
+            Err(e) => {
+                // Rate-limited like the refusal it answers.
+                self.log.refusal(
+                    arrival.client.ip(),
+                    Level::Warning,
+                    format_args!("{}: sending TFTP ERROR: {e}", arrival.client),
+                );
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 use super::dissect::Dissected;
 use super::Proxy;
 use crate::firewall::{Firewall, ReturnPath};
+use crate::log::bounded;
 use crate::tftp;
 
 impl<'a, F: Firewall> Proxy<'a, F> {
@@ -26,22 +27,22 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         self.log.info(line);
         if self.log.verbose {
             if let Some(lowered) = &request.lowered {
-                for requested in &lowered.requested {
-                    self.log.info(format_args!(
-                        "{}: blksize {} lowered to {} (--max-blksize)",
-                        path.client,
-                        tftp::quoted(requested),
-                        lowered.max
-                    ));
-                }
+                // One line, however many blksize options the request has.
+                let requested: Vec<String> =
+                    lowered.requested.iter().map(|r| tftp::quoted(r)).collect();
+                self.log.info(format_args!(
+                    "{}: blksize {} lowered to {} (--max-blksize)",
+                    path.client,
+                    bounded::join_bounded(&requested, ", ", bounded::MAX_LIST),
+                    lowered.max
+                ));
             }
             let irregularities = request.request.irregularities();
             if !irregularities.is_empty() {
-                let list: Vec<String> = irregularities.iter().map(ToString::to_string).collect();
+                let list = bounded::join_bounded(irregularities, "; ", bounded::MAX_LIST);
                 self.log.info(format_args!(
-                    "{}: not RFC-strict, forwarded as the servers take it: {}",
-                    path.client,
-                    list.join("; ")
+                    "{}: not RFC-strict, forwarded as the servers take it: {list}",
+                    path.client
                 ));
             }
         }

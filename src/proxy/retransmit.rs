@@ -23,10 +23,6 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     ) -> Option<Disposition> {
         let (client, server) = (arrival.client, redirection.original_destination);
         let what = &request.what;
-        self.transfers
-            .retransmission_of(client, server, request.datagram)?;
-        // Redirected again: forget that state too, before sending.
-        self.request_forwarded(redirection);
         let live = self
             .transfers
             .retransmission_of(client, server, request.datagram)?;
@@ -34,6 +30,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         let now = Instant::now();
         let since = now.saturating_duration_since(live.last_sent);
         if !live.resend_due(now) {
+            // Absorbed: the firewall's state of this copy is left alone.
             self.log.info(format_args!(
                 "{} -> {} -> {} {what}: retransmission {} ms after the last send, not sent again",
                 path.client,
@@ -43,6 +40,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             ));
             return Some(Disposition::Retransmitted);
         }
+        // Redirected again: forget that state too, before sending.
+        self.request_forwarded(redirection);
+        let live = self
+            .transfers
+            .retransmission_of(client, server, request.datagram)?;
         let sent = live.upstream.send(request.outgoing());
         if sent.is_ok() {
             live.last_sent = now;
@@ -56,6 +58,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 Disposition::Retransmitted
             }
             Err(e) => {
+                if e.kind() == std::io::ErrorKind::WouldBlock {
+                    self.tally.unsent += 1;
+                }
                 self.log.error(format_args!(
                     "{client} -> {server} {what}: sending the retransmission: {e}"
                 ));

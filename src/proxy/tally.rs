@@ -1,6 +1,9 @@
 //! How each datagram ended, counted for the summary line logged with `-v`.
 //!
-//! This file owns the count; it never logs.
+//! This file owns the count and that line.
+
+use super::{Outcome, Proxy};
+use crate::firewall::Firewall;
 
 /// How one datagram ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +21,8 @@ pub(super) struct Tally {
     pub retransmitted: usize,
     pub refused: usize,
     pub failed: usize,
+    /// Sends dropped because the socket could not take them at once.
+    pub unsent: usize,
 }
 
 impl Tally {
@@ -34,5 +39,28 @@ impl Tally {
             Disposition::Refused => self.refused += 1,
             Disposition::Failed => self.failed += 1,
         }
+    }
+}
+
+impl<'a, F: Firewall> Proxy<'a, F> {
+    /// The `-v` line that ends a process: why it ends and what it did.
+    pub(super) fn log_tally(&mut self, outcome: Outcome) {
+        let why = match outcome {
+            Outcome::Idle => format!("exiting after {} s idle", self.settings.idle.as_secs_f64()),
+            Outcome::Stopped => "exiting on a signal".to_owned(),
+            Outcome::FirewallEnded { .. } => "exiting: the firewall backend ended".to_owned(),
+        };
+        let t = &self.tally;
+        let mut line = format!(
+            "{why}: {} forwarded, {} retransmitted, {} refused, {} failed",
+            t.forwarded, t.retransmitted, t.refused, t.failed
+        );
+        if t.unsent > 0 {
+            line.push_str(&format!(
+                ", {} sends dropped (the socket could not take them at once)",
+                t.unsent
+            ));
+        }
+        self.log.info(line);
     }
 }

@@ -113,10 +113,14 @@ pub fn quoted(bytes: &[u8]) -> String {
 /// e.g. `blksize=1428 tsize=0 windowsize=8`; empty when there are none.
 /// Bytes are escaped as in [`quoted`] (without the quotes), and space and
 /// `=` are escaped too (`\x20`, `\x3d`) so the rendering stays unambiguous.
-/// The result is at most [`DESCRIBE_MAX`] bytes, ending in `...` when cut.
+/// The result is at most [`DESCRIBE_MAX`] bytes, ending in `... (N more)`
+/// when cut (N: the options not shown whole).
 pub fn describe_options(opts: &[TftpOption<'_>]) -> String {
     const ALSO: &[u8] = b" =";
-    let mut b = Bounded::new(DESCRIBE_MAX);
+    // Room for the count of options left out.
+    const MORE_MAX: usize = " (65535 more)".len();
+    let mut b = Bounded::new(DESCRIBE_MAX - ELLIPSIS.len() - MORE_MAX);
+    let mut shown = 0;
     for (i, opt) in opts.iter().enumerate() {
         let more = (i == 0 || b.push_str(" "))
             && b.push_bytes(opt.name, ALSO)
@@ -125,10 +129,12 @@ pub fn describe_options(opts: &[TftpOption<'_>]) -> String {
         if !more {
             break;
         }
+        shown += 1;
     }
     let (mut out, cut) = b.finish();
     if cut {
         out.push_str(ELLIPSIS);
+        out.push_str(&format!(" ({} more)", opts.len() - shown));
     }
     out
 }
@@ -202,6 +208,6 @@ mod tests {
         let d = describe_options(&opts);
         assert!(d.len() <= DESCRIBE_MAX);
         assert!(d.starts_with("a=1 \\xff"));
-        assert!(d.ends_with("\\xff..."), "{d}");
+        assert!(d.ends_with("\\xff... (2 more)"), "{d}");
     }
 }

@@ -161,7 +161,7 @@ fn helper_binary() -> String {
         .unwrap_or_else(|| fail("set TFTP_PROXY_BIN to the built tftp-proxy"))
 }
 
-fn repo() -> PathBuf {
+pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -820,6 +820,24 @@ impl Lab {
         cmd
     }
 
+    /// Runs the traffic tool to its end and returns its JSON line; fails
+    /// the test if the tool fails.
+    pub fn traffic_json(&self, args: &[&str]) -> String {
+        let out = self
+            .traffic(args)
+            .output()
+            .unwrap_or_else(|e| fail(format!("running the traffic tool: {e}")));
+        if !out.status.success() {
+            fail(format!(
+                "traffic tool {args:?} failed: {}{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.process_logs()
+            ));
+        }
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Everything a lab process (e.g. "inetd") wrote so far.
     pub fn process_output(&self, label: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("{label}.log"))).unwrap_or_default()
@@ -959,6 +977,19 @@ impl Lab {
         }
         out
     }
+}
+
+/// A number in the one-line JSON object the traffic tool prints.
+pub fn json_number(json: &str, key: &str) -> u64 {
+    let pattern = format!("\"{key}\": ");
+    let rest = json
+        .split_once(&pattern)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        .1;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
 }
 
 /// An inetd.conf line that starts its program through `wrapper` (path,

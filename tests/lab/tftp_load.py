@@ -17,6 +17,23 @@ Each mode prints one JSON object on standard output:
   junk SERVER COUNT SECONDS BIND[,BIND...]
       sends COUNT junk datagrams (random bytes, DATA, truncated RRQs)
       spread over SECONDS, round-robin from the BIND addresses.
+  spoof SERVER COUNT FIRST N
+      sends COUNT junk datagrams at once through a raw socket, their
+      source addresses spoofed round-robin from FIRST and the N-1 IPv4
+      addresses after it (needs root).
+  first-data SERVER FILE COUNT
+      COUNT reads one after another; reports how many got the whole file
+      and the longest wait for a first DATA.
+  first-try SERVER FILE COUNT WAIT
+      COUNT reads at once, each sending its RRQ once and waiting WAIT
+      seconds for DATA block 1: counts those answered at the first try.
+  options SERVER COUNT
+      one RRQ carrying COUNT options (as many as fit in 64 KB); reports
+      its size.
+  respond-late ADDR DELAY
+      a TFTP server on ADDR:69 (run in the server namespace) that answers
+      each RRQ after DELAY seconds, from a new port, with a one-block
+      file; runs until stopped.
 """
 
 import json
@@ -42,8 +59,10 @@ def new_socket(server, bind=None):
     return s
 
 
-def read_file(server, name, bind=None):
-    """Returns (data or None, retransmissions, error text)."""
+def read_file(server, name, bind=None, timing=None):
+    """Returns (data or None, retransmissions, error text); sets
+    timing["first"] to the seconds until the first DATA, if given."""
+    started = time.monotonic()
     s = new_socket(server, bind)
     retransmissions = 0
     try:
@@ -77,6 +96,8 @@ def read_file(server, name, bind=None):
             if op != 3:
                 continue
             block = int.from_bytes(pkt[2:4], "big")
+            if timing is not None and "first" not in timing:
+                timing["first"] = time.monotonic() - started
             if block == expected:
                 data += pkt[4:]
                 last = b"\x00\x04" + pkt[2:4]
@@ -224,6 +245,127 @@ def mode_junk(server, count, seconds, binds):
     print(json.dumps({"sent": sent, "seconds": round(time.monotonic() - start, 2)}))
 
 
+def checksum(data):
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def mode_spoof(server, count, first, n):
+    count, n = int(count), int(n)
+    base = int.from_bytes(socket.inet_aton(first), "big")
+    dst = socket.inet_aton(server)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    rng = random.Random(15)
+    sent = 0
+    for i in range(count):
+        src = (base + i % n).to_bytes(4, "big")
+        payload = b"\x00\x09" + bytes(rng.randrange(256) for _ in range(30))
+        sport = 20000 + rng.randrange(20000)
+        length = 8 + len(payload)
+        udp = sport.to_bytes(2, "big") + (69).to_bytes(2, "big") + length.to_bytes(2, "big")
+        pseudo = src + dst + b"\x00\x11" + length.to_bytes(2, "big")
+        csum = checksum(pseudo + udp + b"\x00\x00" + payload) or 0xFFFF
+        udp += csum.to_bytes(2, "big") + payload
+        ip = (b"\x45\x00" + (20 + length).to_bytes(2, "big") + (i & 0xFFFF).to_bytes(2, "big")
+              + b"\x00\x00\x40\x11\x00\x00" + src + dst)
+        ip = ip[:10] + checksum(ip).to_bytes(2, "big") + ip[12:]
+        try:
+            s.sendto(ip + udp, (server, 0))
+            sent += 1
+        except OSError:
+            pass
+    print(json.dumps({"sent": sent}))
+
+
+def mode_first_data(server, name, count):
+    stats = {"ok": 0, "failed": 0, "max_first_ms": 0, "errors": []}
+    for _ in range(int(count)):
+        timing = {}
+        data, _, error = read_file(server, name, timing=timing)
+        first = timing.get("first")
+        if data is not None and first is not None:
+            stats["ok"] += 1
+            stats["max_first_ms"] = max(stats["max_first_ms"], int(first * 1000))
+        else:
+            stats["failed"] += 1
+            stats["errors"].append(error)
+    print(json.dumps(stats))
+
+
+def mode_first_try(server, name, count, wait):
+    count, wait = int(count), float(wait)
+    lock = threading.Lock()
+    stats = {"count": count, "answered": 0}
+
+    def one():
+        s = socket.socket(family_of(server), socket.SOCK_DGRAM)
+        s.settimeout(wait)
+        s.sendto(b"\x00\x01" + name.encode() + b"\x00octet\x00", (server, 69))
+        deadline = time.monotonic() + wait
+        try:
+            while time.monotonic() < deadline:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                pkt, addr = s.recvfrom(70000)
+                if pkt[:4] == b"\x00\x03\x00\x01":
+                    s.sendto(b"\x00\x04\x00\x01", addr)
+                    with lock:
+                        stats["answered"] += 1
+                    return
+        except socket.timeout:
+            pass
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps(stats))
+
+
+def mode_options(server, count):
+    request = b"\x00\x01big.cfg\x00octet\x00"
+    options = 0
+    for i in range(int(count)):
+        option = b"o%04d\x00%06d\x00" % (i, i)
+        if len(request) + len(option) > 65400:
+            break
+        request += option
+        options += 1
+    s = new_socket(server)
+    s.sendto(request, (server, 69))
+    print(json.dumps({"bytes": len(request), "options": options}))
+
+
+def mode_respond_late(addr, delay):
+    delay = float(delay)
+    listener = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    listener.bind((addr, 69))
+
+    def answer(client):
+        time.sleep(delay)
+        s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+        s.bind((addr, 0))
+        s.settimeout(1.0)
+        try:
+            s.sendto(b"\x00\x03\x00\x01late answer\n", client)
+            s.recvfrom(100)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+    while True:
+        pkt, client = listener.recvfrom(70000)
+        if pkt[:2] == b"\x00\x01":
+            threading.Thread(target=answer, args=(client,), daemon=True).start()
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     {
@@ -231,6 +373,11 @@ def main():
         "get": mode_get,
         "rrq-wrq": mode_rrq_wrq,
         "junk": mode_junk,
+        "spoof": mode_spoof,
+        "first-data": mode_first_data,
+        "first-try": mode_first_try,
+        "options": mode_options,
+        "respond-late": mode_respond_late,
     }[mode](*args)
 
 

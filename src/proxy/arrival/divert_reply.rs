@@ -86,7 +86,7 @@ pub fn send(data: &[u8], to: SocketAddr, from: SocketAddr) -> io::Result<()> {
         socket.as_raw_fd(),
         &[IoSlice::new(data)],
         &[ControlMessage::Ipv4SendSrcAddr(&source)],
-        MsgFlags::empty(),
+        MsgFlags::MSG_DONTWAIT,
         Some(&SockaddrStorage::from(to)),
     )?;
     Ok(())

@@ -90,7 +90,7 @@ fn send_plain(socket: BorrowedFd<'_>, data: &[u8], to: SocketAddr) -> io::Result
         socket.as_raw_fd(),
         data,
         &SockaddrStorage::from(to),
-        MsgFlags::empty(),
+        MsgFlags::MSG_DONTWAIT,
     )?;
     Ok(())
 }
@@ -113,7 +113,7 @@ fn send_from(
                 socket.as_raw_fd(),
                 &iov,
                 &[ControlMessage::Ipv4SendSrcAddr(&addr)],
-                MsgFlags::empty(),
+                MsgFlags::MSG_DONTWAIT,
                 Some(&dest),
             )?;
         }
@@ -129,7 +129,7 @@ fn send_from(
                 socket.as_raw_fd(),
                 &iov,
                 &[ControlMessage::Ipv6PacketInfo(&info)],
-                MsgFlags::empty(),
+                MsgFlags::MSG_DONTWAIT,
                 Some(&dest),
             )?;
         }

@@ -71,7 +71,7 @@ pub fn reply(
                 socket.as_raw_fd(),
                 &iov,
                 &[ControlMessage::Ipv4PacketInfo(&info)],
-                MsgFlags::empty(),
+                MsgFlags::MSG_DONTWAIT,
                 Some(&dest),
             )
         }
@@ -86,7 +86,7 @@ pub fn reply(
                 socket.as_raw_fd(),
                 &iov,
                 &[ControlMessage::Ipv6PacketInfo(&info)],
-                MsgFlags::empty(),
+                MsgFlags::MSG_DONTWAIT,
                 Some(&dest),
             )
         }

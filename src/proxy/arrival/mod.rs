@@ -3,6 +3,9 @@
 //!
 //! This module owns the socket options and control messages that tell
 //! where a datagram was addressed; it knows nothing of TFTP or firewalls.
+//! Every receive and every reply is non-blocking (`MSG_DONTWAIT`): a reply
+//! that would block fails with `WouldBlock` at once, for the caller to
+//! drop and count.
 
 #[cfg(target_os = "openbsd")]
 mod divert_reply;

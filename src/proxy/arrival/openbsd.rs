@@ -174,7 +174,7 @@ fn send_plain(socket: BorrowedFd<'_>, data: &[u8], to: SocketAddr) -> io::Result
         socket.as_raw_fd(),
         data,
         &SockaddrStorage::from(to),
-        MsgFlags::empty(),
+        MsgFlags::MSG_DONTWAIT,
     )?;
     Ok(())
 }
@@ -197,7 +197,7 @@ fn send_from(
                 socket.as_raw_fd(),
                 &iov,
                 &[ControlMessage::Ipv4SendSrcAddr(&addr)],
-                MsgFlags::empty(),
+                MsgFlags::MSG_DONTWAIT,
                 Some(&dest),
             )?;
             Ok(())

@@ -1,0 +1,178 @@
+//! The serve loop against a hostile LAN and an operator's restarts, in
+//! the lab: spoofed floods whose ERRORs cannot be delivered, requests
+//! made to produce huge log lines, forwards that fail, and a SIGTERM
+//! while transfers are in flight. The helper must never be the reason a
+//! transfer fails or waits. They need root; without it they fail and say
+//! so.
+
+mod lab;
+
+use lab::{json_number, Lab, LabOptions, SERVER};
+use std::time::{Duration, Instant};
+use tftp_proxy::log::bounded::MAX_LINE;
+
+fn lab_with(args: &[&str]) -> Lab {
+    Lab::start(LabOptions {
+        helper_args: args.iter().map(|s| s.to_string()).collect(),
+        ..LabOptions::default()
+    })
+}
+
+/// 600 junk datagrams from 150 spoofed LAN addresses nobody answers ARP
+/// for: every ERROR to them sits in the neighbour queue, charged to the
+/// helper's socket. Then 30 reads from a real phone: all served, none
+/// waiting more than 0.5 s for its first DATA.
+#[test]
+fn spoofed_junk_never_stalls_the_serve_loop() {
+    let lab = lab_with(&[]);
+    Lab::make_file(&lab.server_root().join("after.cfg"), 1200, 151);
+    // Warm the helper up so the flood meets a running process.
+    lab.assert_get("warm.cfg", 100, 152, "a read before the flood");
+    let flood = lab.traffic_json(&["spoof", SERVER, "600", "192.0.2.100", "150"]);
+    assert_eq!(json_number(&flood, "sent"), 600, "{flood}");
+    let reads = lab.traffic_json(&["first-data", SERVER, "after.cfg", "30"]);
+    println!("spoofed flood: {flood}; reads after it: {reads}");
+    assert_eq!(
+        (json_number(&reads, "ok"), json_number(&reads, "failed")),
+        (30, 0),
+        "{reads}\n{}",
+        lab.process_logs()
+    );
+    let slowest = json_number(&reads, "max_first_ms");
+    assert!(
+        slowest <= 500,
+        "a read waited {slowest} ms for its first DATA: {reads}\n{}",
+        lab.process_logs()
+    );
+    // The refusals were bounded in total, not one line per spoofed source.
+    let refusals = lab
+        .helper_messages()
+        .iter()
+        .filter(|m| m.contains("refused"))
+        .count();
+    assert!(
+        refusals <= 100,
+        "{refusals} refusal lines for 600 spoofed datagrams\n{}",
+        lab.process_logs()
+    );
+}
+
+/// A 64 KB request with 5,000 options under -v: every line stays under
+/// the limit, and the cut ones say how much was left out.
+#[test]
+fn a_request_with_thousands_of_options_makes_bounded_lines() {
+    let lab = lab_with(&["-v"]);
+    Lab::make_file(&lab.server_root().join("big.cfg"), 100, 153);
+    let sent = lab.traffic_json(&["options", SERVER, "5000"]);
+    assert!(json_number(&sent, "options") >= 5000, "{sent}");
+    let lines = lab.wait_for_log(1, Duration::from_secs(5), |m| {
+        m.contains("RRQ \"big.cfg\"") && m.contains(" more)")
+    });
+    let longest = lab.helper_messages().iter().map(String::len).max();
+    println!("longest helper line: {longest:?} bytes; request line: {lines:?}");
+    assert_eq!(lines.len(), 1, "{}", lab.process_logs());
+    assert!(
+        longest.is_some_and(|l| l <= MAX_LINE),
+        "a line of {longest:?} bytes (limit {MAX_LINE})\n{}",
+        lab.process_logs()
+    );
+}
+
+/// `-a` naming an address the firewall does not have: the forward fails,
+/// and the phone's client receives the ERROR (from the address it wrote
+/// to, or it would ignore it).
+#[test]
+fn a_failed_forward_reaches_the_phone_as_an_error() {
+    let lab = lab_with(&["-a", "198.51.100.99"]);
+    Lab::make_file(&lab.server_root().join("never.cfg"), 100, 154);
+    let got = lab.traffic_json(&["get", SERVER, "never.cfg"]);
+    println!("read with a missing -a address: {got}");
+    assert!(
+        got.contains("\"error\": \"ERROR 0: proxy cannot forward the request\""),
+        "the phone must get the ERROR: {got}\n{}",
+        lab.process_logs()
+    );
+    let logged = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.contains("never.cfg") && m.contains("-a 198.51.100.99")
+    });
+    assert_eq!(logged.len(), 1, "{}", lab.process_logs());
+}
+
+/// 100 reads to a server that answers after 1 s; SIGTERM to the helper
+/// 0.5 s in. The return paths stay until they expire, so at least 95 of
+/// 100 phones are answered at the first try, and the exit line says
+/// what was left.
+#[test]
+fn a_sigterm_costs_no_transfer_in_flight() {
+    const LATE: &str = "198.51.100.6";
+    let mut lab = lab_with(&["-v"]);
+    lab.command(
+        "s",
+        &["ip", "addr", "add", "198.51.100.6/24", "dev", "eth0"],
+    )
+    .status()
+    .expect("adding the late server's address");
+    let script = lab::repo().join("tests/lab/tftp_load.py");
+    lab.spawn(
+        "late-server",
+        "s",
+        &[
+            "python3",
+            &script.to_string_lossy(),
+            "respond-late",
+            LATE,
+            "1",
+        ],
+    );
+    lab.wait_for_udp("s", LATE, 69);
+    let reads = lab
+        .traffic(&["first-try", LATE, "late.cfg", "100", "2.5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the reads");
+    let started = Instant::now();
+    let pid = wait_for_helper_pid(&lab, started);
+    std::thread::sleep(Duration::from_millis(500).saturating_sub(started.elapsed()));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success(), "SIGTERM to helper {pid}");
+    let out = reads.wait_with_output().expect("the reads");
+    let reads = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let stop = lab.wait_for_log(1, Duration::from_secs(3), |m| {
+        m.starts_with("stopped by signal")
+    });
+    println!("reads: {reads}; exit line: {stop:?}");
+    let answered = json_number(&reads, "answered");
+    assert!(
+        answered >= 95,
+        "{answered} of 100 answered at the first try\n{}",
+        lab.process_logs()
+    );
+    assert!(
+        stop.len() == 1 && stop[0].contains("left to expire on their own, the last in"),
+        "{stop:?}\n{}",
+        lab.process_logs()
+    );
+    assert!(
+        !lab.helper_messages().iter().any(|m| m.contains(" s idle")),
+        "after a signal no line may claim an idle exit\n{}",
+        lab.process_logs()
+    );
+}
+
+/// The pid of the helper that serves the reads (from its syslog tag).
+fn wait_for_helper_pid(lab: &Lab, since: Instant) -> String {
+    while since.elapsed() < Duration::from_secs(2) {
+        if let Some(pid) = lab.helper_log().iter().find_map(|l| {
+            l.split_once("tftp-proxy[")
+                .and_then(|(_, r)| r.split_once(']'))
+                .map(|(p, _)| p.to_owned())
+        }) {
+            return pid;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no helper logged within 2 s\n{}", lab.process_logs());
+}
