@@ -5,7 +5,8 @@
 //! logging from ever hurting serving: writes never block (a line syslog
 //! cannot take now waits in a short queue; past that it is dropped and
 //! counted, and the count is logged once syslog takes lines again), and
-//! refusals are rate-limited per client and in total ([`Log::refusal`]),
+//! refusals and ERROR replies are rate-limited per client and in total
+//! ([`Log::refusal`], [`Log::reply_allowed`]),
 //! and no line is longer than [`bounded::MAX_LINE`]. Callers own the
 //! wording.
 //!
@@ -100,6 +101,7 @@ pub struct Log {
     /// Lines that could not be written, not yet reported.
     dropped: u64,
     refusals: Throttle<IpAddr>,
+    replies: Throttle<IpAddr>,
 }
 
 impl Log {
@@ -145,6 +147,7 @@ impl Log {
             pending: VecDeque::new(),
             dropped: 0,
             refusals: Throttle::default(),
+            replies: Throttle::new(throttle::REPLY_BURST, throttle::GLOBAL_REPLY_BURST),
         }
     }
 
@@ -222,15 +225,19 @@ impl Log {
     /// Writes a line about a refused datagram from `client`, rate-limited
     /// per client and in total: past a few lines in a window the rest are
     /// counted and summarized ("suppressed N similar refusals from C")
-    /// when the window is over (see [`Log::tick`]). Returns whether the
-    /// line was written: a refusal's ERROR reply is sent only then, so the
-    /// summary counts both.
-    pub fn refusal(&mut self, client: IpAddr, level: Level, message: impl Display) -> bool {
-        let admitted = self.refusals.admit(&client, Instant::now()) == Admit::Log;
-        if admitted {
+    /// when the window is over (see [`Log::tick`]).
+    pub fn refusal(&mut self, client: IpAddr, level: Level, message: impl Display) {
+        if self.refusals.admit(&client, Instant::now()) == Admit::Log {
             self.line(level, message);
         }
-        admitted
+    }
+
+    /// Whether a TFTP ERROR reply to `client` may be sent now: replies are
+    /// rate-limited like refusal lines (per client and in total, with
+    /// larger bursts), and the ones withheld are summarized ("withheld N
+    /// ERROR replies to C").
+    pub fn reply_allowed(&mut self, client: IpAddr) -> bool {
+        self.replies.admit(&client, Instant::now()) == Admit::Log
     }
 
     /// Housekeeping for a serve loop to call when it has time: summaries of
@@ -240,10 +247,18 @@ impl Log {
         self.flush();
     }
 
-    /// Logs the summaries that are due, at most [`MAX_SUMMARIES`] lines:
-    /// the rest are folded into one line.
+    /// Logs the summaries that are due, of refusal lines and of ERROR
+    /// replies, each at most [`MAX_SUMMARIES`] lines: the rest are folded
+    /// into one line.
     fn summarize(&mut self, flush: bool) {
-        let due = self.refusals.due(Instant::now(), flush);
+        let now = Instant::now();
+        let lines = self.refusals.due(now, flush);
+        self.summary_lines(&lines, "suppressed", "similar refusals from");
+        let replies = self.replies.due(now, flush);
+        self.summary_lines(&replies, "withheld", "TFTP ERROR replies to");
+    }
+
+    fn summary_lines(&mut self, due: &[throttle::Summary<IpAddr>], verb: &str, what: &str) {
         let folded = due.len().saturating_sub(MAX_SUMMARIES - 1);
         let shown = if folded > 1 {
             MAX_SUMMARIES - 1
@@ -254,22 +269,19 @@ impl Log {
             let from = summary
                 .client
                 .map_or_else(|| "other clients".to_owned(), |c| c.to_string());
-            self.summary_line(summary.suppressed, &from);
+            self.line(
+                Level::Notice,
+                format_args!("{verb} {} {what} {from}", summary.suppressed),
+            );
         }
         if shown < due.len() {
             let rest = &due[shown..];
-            let suppressed = rest.iter().map(|s| s.suppressed).sum();
-            self.summary_line(suppressed, &format!("{} more clients", rest.len()));
+            let count: u64 = rest.iter().map(|s| s.suppressed).sum();
+            self.line(
+                Level::Notice,
+                format_args!("{verb} {count} {what} {} more clients", rest.len()),
+            );
         }
-    }
-
-    fn summary_line(&mut self, suppressed: u64, from: &str) {
-        self.line(
-            Level::Notice,
-            format_args!(
-                "suppressed {suppressed} similar refusals from {from} (their log lines and ERROR replies)"
-            ),
-        );
     }
 
     /// Writes an error line.

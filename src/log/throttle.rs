@@ -19,6 +19,11 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 pub const MAX_CLIENTS: usize = 4096;
 /// Lines logged per window from all clients together.
 pub const GLOBAL_BURST: u32 = 100;
+/// TFTP ERROR replies sent per client and window: more than log lines, so
+/// a phone refused a few times in a row still hears why each time.
+pub const REPLY_BURST: u32 = 20;
+/// TFTP ERROR replies sent per window to all clients together.
+pub const GLOBAL_REPLY_BURST: u32 = 200;
 
 /// What to do with one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,22 +59,37 @@ pub struct Throttle<K> {
     overflow_start: Option<Instant>,
     /// When the global window started, and how many lines it let through.
     global: Option<(Instant, u32)>,
+    /// Lines let through per client and window.
+    burst: u32,
+    /// Lines let through per window from all clients.
+    global_burst: u32,
 }
 
 impl<K> Default for Throttle<K> {
+    /// The log lines' limits: [`BURST`] and [`GLOBAL_BURST`].
     fn default() -> Self {
+        Throttle::new(BURST, GLOBAL_BURST)
+    }
+}
+
+impl<K> Throttle<K> {
+    /// Lets `burst` items a window through per client and `global_burst`
+    /// from all clients together.
+    pub fn new(burst: u32, global_burst: u32) -> Self {
         Throttle {
             windows: HashMap::new(),
             overflow: 0,
             overflow_start: None,
             global: None,
+            burst,
+            global_burst,
         }
     }
 }
 
 impl<K: Clone + Eq + Hash> Throttle<K> {
-    /// Decides about one line for `client` at `now`: past [`BURST`] for
-    /// the client or [`GLOBAL_BURST`] for all of them in a window, it is
+    /// Decides about one line for `client` at `now`: past the client's
+    /// burst or the global one (for all clients) in a window, it is
     /// counted for the client's summary. Client windows that are over are
     /// not reset here: [`Throttle::due`] reports and resets them.
     pub fn admit(&mut self, client: &K, now: Instant) -> Admit {
@@ -98,7 +118,7 @@ impl<K: Clone + Eq + Hash> Throttle<K> {
             Some((start, logged)) if now.duration_since(start) < WINDOW => (start, logged),
             _ => (now, 0),
         };
-        if window.logged < BURST && global.1 < GLOBAL_BURST {
+        if window.logged < self.burst && global.1 < self.global_burst {
             window.logged += 1;
             self.global = Some((global.0, global.1 + 1));
             Admit::Log

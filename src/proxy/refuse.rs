@@ -35,6 +35,7 @@ pub fn refuse_until_idle(socket: BorrowedFd<'_>, idle: Duration, log: &mut Log) 
                 if tftp::Opcode::of(&buf[..arrival.len]) == Some(tftp::Opcode::Error)
                     || is_broadcast_like(arrival.client.ip())
                     || arrival.client.port() == 0
+                    || !log.reply_allowed(arrival.client.ip())
                 {
                     continue;
                 }

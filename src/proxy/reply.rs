@@ -16,8 +16,8 @@ use std::net::IpAddr;
 impl<'a, F: Firewall> Proxy<'a, F> {
     /// Logs why `arrival` was refused or failed and answers it with a TFTP
     /// ERROR (`reply`, if any), both rate-limited per client and in total
-    /// ([`crate::log::Log::refusal`]): past the limit neither is written,
-    /// and the summary line counts them.
+    /// ([`crate::log::Log::refusal`], [`crate::log::Log::reply_allowed`]):
+    /// past the limits they are counted for the summary lines instead.
     pub(super) fn refuse(
         &mut self,
         arrival: &Arrival,
@@ -25,8 +25,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         line: impl Display,
         reply: Option<(ErrorCode, &str)>,
     ) {
-        if self.log.refusal(arrival.client.ip(), level, line) {
-            if let Some((code, message)) = reply {
+        self.log.refusal(arrival.client.ip(), level, line);
+        if let Some((code, message)) = reply {
+            if self.log.reply_allowed(arrival.client.ip()) {
                 self.answer(arrival, code, message);
             }
         }
