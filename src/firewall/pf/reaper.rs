@@ -151,15 +151,21 @@ fn empty(device: &Device, anchor: &str) {
 }
 
 /// Leaves the helper's session (a hangup there is not ours; the reaper
-/// also ignores SIGHUP) and its standard descriptors, which inetd made
-/// the client socket: they become /dev/null.
+/// also ignores SIGHUP, SIGTERM and SIGINT) and its standard descriptors,
+/// which inetd made the client socket: they become /dev/null.
 fn detach() {
     let _ = nix::unistd::setsid();
-    // A handler that only sets a flag nobody reads: SIGHUP is ignored.
-    let _ = signal_hook::flag::register(
+    // Handlers that only set a flag nobody reads: SIGHUP, SIGTERM and
+    // SIGINT are ignored, so that a signal stopping the helper (or a
+    // pkill by name) never cuts the anchors' deadlines short; the reaper
+    // exits by itself once the last one is emptied.
+    for signal in [
         signal_hook::consts::SIGHUP,
-        Arc::new(AtomicBool::new(false)),
-    );
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ] {
+        let _ = signal_hook::flag::register(signal, Arc::new(AtomicBool::new(false)));
+    }
     if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stdin(&null);
         let _ = nix::unistd::dup2_stdout(&null);
