@@ -176,3 +176,88 @@ fn wait_for_helper_pid(lab: &Lab, since: Instant) -> String {
     }
     panic!("no helper logged within 2 s\n{}", lab.process_logs());
 }
+
+/// The code block between `<!-- name -->` and `<!-- /name -->` in
+/// doc/operation.md, its indentation removed.
+fn operation_block(name: &str) -> String {
+    let guide = std::fs::read_to_string(lab::repo().join("doc/operation.md")).expect("guide");
+    let (_, rest) = guide
+        .split_once(&format!("<!-- {name} -->"))
+        .unwrap_or_else(|| panic!("doc/operation.md has no <!-- {name} -->"));
+    let (section, _) = rest
+        .split_once(&format!("<!-- /{name} -->"))
+        .unwrap_or_else(|| panic!("doc/operation.md has no <!-- /{name} -->"));
+    let body: Vec<&str> = section
+        .lines()
+        .map(str::trim_start)
+        .skip_while(|l| !l.starts_with("```"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    assert!(!body.is_empty(), "<!-- {name} --> has no code block");
+    body.join("\n") + "\n"
+}
+
+/// The reloads doc/operation.md shows keep a live return path (a map
+/// element) and leave tftp-proxy's rules as they were; the `flush
+/// ruleset` reload it warns about loses it.
+#[test]
+fn the_documented_reloads_keep_return_paths() {
+    let lab = lab_with(&[]);
+    let nft = |args: &[&str]| {
+        let out = lab.command("f", args).output().expect("nft");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let element = "198.51.100.2 . 198.51.100.1 . 40000 timeout 60s : 192.0.2.20 . 50000";
+    nft(&[
+        "nft",
+        "add",
+        "element",
+        "inet",
+        "tftp_proxy",
+        "return_v4",
+        &format!("{{ {element} }}"),
+    ]);
+    let rules =
+        |chain: &str| -> String { nft(&["nft", "list", "chain", "inet", "tftp_proxy", chain]) };
+    let before = rules("prerouting");
+    let load = |name: &str, text: &str| {
+        let path = lab.dir.join(name);
+        std::fs::write(&path, text).expect("writing the reload file");
+        nft(&["nft", "-f", &path.to_string_lossy()]);
+    };
+    let shipped = lab::repo().join("etc/tftp-proxy.nft");
+    let own = operation_block("reload-tftp-proxy")
+        .replace("\"eth1\"", "\"lan0\"")
+        .replace("\"eth0\"", "\"wan0\"")
+        .replace(
+            "/usr/local/share/tftp-proxy/tftp-proxy.nft",
+            &shipped.to_string_lossy(),
+        );
+    load("reload-tftp-proxy.nft", &own);
+    load("reload-own-table.nft", &operation_block("reload-own-table"));
+    let kept = lab.map_elements("return_v4");
+    assert!(
+        kept.iter().any(|e| e.contains("192.0.2.20 . 50000")),
+        "the element must survive the documented reloads: {kept:?}"
+    );
+    assert_eq!(
+        rules("prerouting"),
+        before,
+        "rules neither lost nor doubled"
+    );
+    // What the guide warns about: flush ruleset empties the maps.
+    load(
+        "flush.nft",
+        &format!(
+            "flush ruleset\ndefine int_if = \"lan0\"\ndefine ext_if = \"wan0\"\ninclude \"{}\"\n",
+            shipped.display()
+        ),
+    );
+    assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
+}
