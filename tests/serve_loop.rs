@@ -261,3 +261,65 @@ fn the_documented_reloads_keep_return_paths() {
     );
     assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
 }
+
+/// While the helper is alive, the LAN side is renumbered (192.0.2.1
+/// removed, 192.0.2.254 added, the phone's gateway moved): the phone's
+/// next read succeeds, and a request to the new address itself is refused
+/// as the firewall's own.
+#[test]
+fn addresses_follow_a_renumbering() {
+    let lab = lab_with(&["--idle", "30"]);
+    lab.assert_get("before.cfg", 700, 155, "a read before the renumbering");
+    let run = |host: &str, args: &[&str]| {
+        let status = lab.command(host, args).status().expect("ip");
+        assert!(status.success(), "{host}: {args:?}");
+    };
+    run("f", &["ip", "addr", "del", "192.0.2.1/24", "dev", "lan0"]);
+    run("f", &["ip", "addr", "add", "192.0.2.254/24", "dev", "lan0"]);
+    run(
+        "c",
+        &["ip", "route", "replace", "default", "via", "192.0.2.254"],
+    );
+    lab.assert_get("after.cfg", 900, 156, "a read after the renumbering");
+    // An operator's redirect of requests to the firewall itself: the
+    // helper must see the new address as its own.
+    run(
+        "f",
+        &[
+            "nft",
+            "add",
+            "rule",
+            "inet",
+            "tftp_proxy",
+            "prerouting",
+            "iifname",
+            "lan0",
+            "ip",
+            "daddr",
+            "192.0.2.254",
+            "udp",
+            "dport",
+            "69",
+            "redirect",
+            "to",
+            ":6969",
+        ],
+    );
+    let own = lab.traffic_json(&["get", "192.0.2.254", "after.cfg"]);
+    println!("request to the new address: {own}");
+    assert!(
+        own.contains("ERROR 2: destination not allowed"),
+        "{own}\n{}",
+        lab.process_logs()
+    );
+    let refused = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.contains("destination 192.0.2.254 is one of the firewall's own addresses")
+    });
+    assert_eq!(refused.len(), 1, "{}", lab.process_logs());
+    assert_eq!(
+        lab.helper_starts(),
+        1,
+        "one helper all along\n{}",
+        lab.process_logs()
+    );
+}

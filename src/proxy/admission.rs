@@ -29,7 +29,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     ) -> Option<Disposition> {
         let (client, server) = (arrival.client, redirection.original_destination);
         let what = &request.what;
-        let refusal: Option<Refusal> = check_destination(server.ip(), &self.settings.host)
+        let refusal: Option<Refusal> = check_destination(server.ip(), self.own.host())
             .and_then(|()| {
                 self.settings
                     .policy

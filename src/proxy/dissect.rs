@@ -13,6 +13,7 @@ use crate::log::Level;
 use crate::policy::{unmap, Host};
 use crate::tftp::{self, ErrorCode, Request};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 /// A request that passed the first look.
 pub(super) struct Dissected<'d> {
@@ -57,7 +58,14 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             );
             return Err(Disposition::Refused);
         }
-        if is_own_socket(client, self.bound, &self.settings.host) {
+        if let Some(e) = self.own.follow(arrival.local.ip(), Instant::now()) {
+            self.log.refusal(
+                client.ip(),
+                Level::Warning,
+                format_args!("reading the firewall's own addresses again: {e}"),
+            );
+        }
+        if is_own_socket(client, self.bound, self.own.host()) {
             // Never answered: an answer would go back to this socket.
             self.refuse(
                 arrival,

@@ -8,8 +8,10 @@
 
 use super::arrival::Arrival;
 use super::dissect::Dissected;
+#[cfg(target_os = "openbsd")]
+use super::divert;
 use super::tally::Disposition;
-use super::{divert, unmapped_addr, Proxy};
+use super::{unmapped_addr, Proxy};
 use crate::firewall::{Firewall, FirewallError, Redirection};
 use crate::log::Level;
 use crate::tftp::ErrorCode;
@@ -48,13 +50,16 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         })
     }
 
-    /// Where the datagram was going. A diverted datagram (pf divert-to,
-    /// see [`divert::is_diverted`]) still carries its original
+    /// Where the datagram was going. On OpenBSD a diverted datagram (pf
+    /// divert-to, see `divert::is_diverted`) still carries its original
     /// destination, so the firewall need not be asked.
     fn original_destination(&mut self, arrival: &Arrival) -> Result<Redirection, FirewallError> {
         let client = unmapped_addr(arrival.client);
         let local = unmapped_addr(arrival.local);
-        if divert::is_diverted(local, self.bound, &self.settings.host) {
+        // Only pf's divert-to delivers a datagram unchanged; elsewhere an
+        // address that is not the firewall's is looked up like any other.
+        #[cfg(target_os = "openbsd")]
+        if divert::is_diverted(local, self.bound, self.own.host()) {
             return Ok(Redirection {
                 client,
                 original_destination: local,

@@ -20,10 +20,12 @@
 mod admission;
 pub mod arrival;
 mod dissect;
+#[cfg(any(target_os = "openbsd", test))]
 mod divert;
 mod forward;
 mod host;
 mod lookup;
+mod own_addresses;
 mod refuse;
 mod reply;
 mod report;
@@ -45,6 +47,7 @@ use crate::log::Log;
 use crate::policy::{unmap, Host, Policy};
 use crate::tftp;
 use arrival::Arrival;
+use own_addresses::OwnAddresses;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,6 +122,7 @@ pub struct Proxy<'a, F: Firewall> {
     bound: SocketAddr,
     transfers: Transfers<UdpSocket>,
     tally: Tally,
+    own: OwnAddresses,
 }
 
 impl<'a, F: Firewall> Proxy<'a, F> {
@@ -138,6 +142,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             bound,
             transfers: Transfers::default(),
             tally: Tally::default(),
+            own: OwnAddresses::new(settings.host.clone(), Instant::now(), host::local_host),
         }
     }
 
