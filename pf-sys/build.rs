@@ -104,6 +104,7 @@ const FREEBSD: Kernel = Kernel {
         "pfioc_trans_pfioc_trans_e",
         "pfioc_ruleset",
         "pfioc_pooladdr",
+        "pfioc_nv",
         "pf_sys_ioctl_codes",
         "pf_sys_freebsd_version",
         "nlmsghdr",

@@ -214,6 +214,9 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
         log.info(format_args!(
             "socket receive buffer: {receive_buffer} bytes"
         ));
+        if let Some(interface) = firewall.kernel_interface() {
+            log.info(format_args!("kernel interface: {interface}"));
+        }
     }
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -69,6 +69,17 @@ pub const DIOCGETRULESET: c_ulong = iowr(b'D', 59, std::mem::size_of::<pfioc_rul
 pub const DIOCXBEGIN: c_ulong = iowr(b'D', 81, std::mem::size_of::<pfioc_trans>());
 /// Commits a transaction (`pfioc_trans`).
 pub const DIOCXCOMMIT: c_ulong = iowr(b'D', 82, std::mem::size_of::<pfioc_trans>());
+/// Counts the rules of one ruleset of an anchor and hands out the ticket
+/// to read them with (`pfioc_rule`: `anchor`, `rule.action` in; `nr`,
+/// `ticket` out).
+pub const DIOCGETRULES: c_ulong = iowr(b'D', 6, std::mem::size_of::<pfioc_rule>());
+/// Reads one rule as an nvlist (`pfioc_nv`; keys `anchor`, `ruleset`,
+/// `ticket`, `nr` in; `nr`, `rule`, `anchor_call` out).
+pub const DIOCGETRULENV: c_ulong = iowr(b'D', 7, std::mem::size_of::<pfioc_nv>());
+/// pf's status as an nvlist (`pfioc_nv`; `running` among the keys).
+pub const DIOCGETSTATUSNV: c_ulong = iowr(b'D', 21, std::mem::size_of::<pfioc_nv>());
+/// Kills the states an nvlist describes (`pfioc_nv`; answers `killed`).
+pub const DIOCKILLSTATESNV: c_ulong = iowr(b'D', 41, std::mem::size_of::<pfioc_nv>());
 
 // The codes computed from the Rust layouts equal those clang computed from
 // the C header: same sizes, same numbers.
@@ -81,6 +92,10 @@ const _: () = {
     assert!(DIOCGETRULESET == PF_SYS_DIOCGETRULESET as c_ulong);
     assert!(DIOCXBEGIN == PF_SYS_DIOCXBEGIN as c_ulong);
     assert!(DIOCXCOMMIT == PF_SYS_DIOCXCOMMIT as c_ulong);
+    assert!(DIOCGETRULES == PF_SYS_DIOCGETRULES as c_ulong);
+    assert!(DIOCGETRULENV == PF_SYS_DIOCGETRULENV as c_ulong);
+    assert!(DIOCGETSTATUSNV == PF_SYS_DIOCGETSTATUSNV as c_ulong);
+    assert!(DIOCKILLSTATESNV == PF_SYS_DIOCKILLSTATESNV as c_ulong);
 };
 
 #[cfg(test)]
@@ -98,6 +113,7 @@ mod tests {
         assert_eq!(size_of::<pfioc_natlook>(), 76);
         assert_eq!(size_of::<pfioc_rule>(), 3040);
         assert_eq!(size_of::<pfioc_pooladdr>(), 1136);
+        assert_eq!(size_of::<pfioc_nv>(), 24);
         assert_eq!(size_of::<pfioc_trans>(), 16);
         assert_eq!(size_of::<pfioc_trans_e>(), 1032);
         assert_eq!(size_of::<pfioc_ruleset>(), 1092);

@@ -98,4 +98,11 @@ pub trait Firewall {
         let _ = redirection;
         Ok(())
     }
+
+    /// Which of the kernel's interfaces the backend found to talk to the
+    /// filter, where the kernel offers more than one (FreeBSD pf: nvlist
+    /// ioctls or netlink), for the `-v` log. The default is `None`.
+    fn kernel_interface(&self) -> Option<String> {
+        None
+    }
 }

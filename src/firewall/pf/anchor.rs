@@ -47,6 +47,15 @@ pub fn child_path(name: &str) -> String {
     format!("{PARENT}/{name}")
 }
 
+/// Whether a rule's anchor call, as pf hands it out (`"tftp-proxy/*"`,
+/// or `"/tftp-proxy/*"` when written absolute), evaluates every anchor
+/// directly below `parent`: what `anchor "tftp-proxy/*"` in the main
+/// ruleset does.
+pub fn calls_children_of(call: &str, parent: &str) -> bool {
+    let call = call.strip_prefix('/').unwrap_or(call);
+    call.strip_suffix("/*") == Some(parent)
+}
+
 /// What a name below [`PARENT`] tells, or `None` for a name this helper
 /// did not make.
 pub fn parse(name: &str) -> Option<Name> {
@@ -85,6 +94,15 @@ mod tests {
         // The longest name fits pf's PF_ANCHOR_NAME_SIZE (64, NUL included).
         let longest = path(u32::MAX, u64::MAX, u16::MAX, u64::MAX);
         assert!(longest.len() - PARENT.len() - 1 < 64, "{longest}");
+    }
+
+    #[test]
+    fn a_wildcard_call_of_the_parent_calls_its_children() {
+        assert!(calls_children_of("tftp-proxy/*", PARENT));
+        assert!(calls_children_of("/tftp-proxy/*", PARENT));
+        for other in ["tftp-proxy", "tftp-proxy/1.2", "relayd/*", "", "*"] {
+            assert!(!calls_children_of(other, PARENT), "{other:?}");
+        }
     }
 
     #[test]

@@ -238,6 +238,17 @@ impl Firewall for Pf {
         }
     }
 
+    fn kernel_interface(&self) -> Option<String> {
+        #[cfg(target_os = "freebsd")]
+        {
+            self.device.as_ref().map(|d| d.interface().to_owned())
+        }
+        #[cfg(not(target_os = "freebsd"))]
+        {
+            None
+        }
+    }
+
     fn describe_return_path(&self, path: &ReturnPath) -> String {
         match interface::holding(path.proxy.ip()) {
             Ok(interface) => kernel::describe(path, &interface, self.options.verbose),
@@ -246,7 +257,7 @@ impl Firewall for Pf {
     }
 
     /// Forgets the client's redirected request where the kernel can
-    /// (FreeBSD: over netlink; OpenBSD: not under pledge, see its
+    /// (FreeBSD: DIOCKILLSTATESNV or netlink; OpenBSD: not under pledge, see its
     /// kernel). A dry run changes nothing.
     fn request_forwarded(&mut self, redirection: &Redirection) -> Result<(), FirewallError> {
         if self.options.dry_run {

@@ -1,9 +1,15 @@
 //! The thin system layer of FreeBSD's pf: `/dev/pf` and its ioctls, and
-//! the netlink socket that asks pf's status.
+//! the netlink socket some kernels answer pf's status on.
+//!
+//! pf's status and the killing of a state go through the nvlist ioctls
+//! (`DIOCGETSTATUSNV`, `DIOCKILLSTATESNV`: FreeBSD 13 to 15, and the only
+//! way on 14.0, whose netlink family lacks both commands); where those
+//! are gone, through generic netlink. Which one answered is chosen once,
+//! when `/dev/pf` is opened, and named by [`Device::interface`].
 //!
 //! With `fork.rs` and the shared `device.rs`, the only files of the
-//! FreeBSD backend with `unsafe`: the transaction ioctls, and socket(2)
-//! for netlink, have no safe wrapper. Every other ioctl goes through
+//! FreeBSD backend with `unsafe`: the transaction and nvlist ioctls carry
+//! pointers, and socket(2) for netlink has no safe wrapper. Every other ioctl goes through
 //! `device.rs`, its argument type tied to its request code there. Every
 //! errno is turned into a [`FirewallError`] here, named by its likely
 //! cause.
@@ -13,6 +19,8 @@
 //! sys/netpfil/pf/pf_ioctl.c (pfioctl and pf_ioctl_addrule).
 
 use super::netlink as status;
+use super::nvlist::NvList;
+use super::nvrequest::{self, MainRuleset};
 use super::rule::{self, Staged};
 use crate::firewall::pf::device::{Argument, PfDevice, Request};
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
@@ -21,9 +29,10 @@ use nix::errno::Errno;
 use nix::sys::socket::{recv, send, setsockopt, sockopt, MsgFlags};
 use nix::sys::time::TimeVal;
 use pf_sys::freebsd::{
-    ioctl_param_len, pfioc_natlook, pfioc_pooladdr, pfioc_rule, pfioc_ruleset, pfioc_trans,
-    pfioc_trans_e, AF_NETLINK, DIOCADDADDR, DIOCADDRULE, DIOCBEGINADDRS, DIOCGETRULESET,
-    DIOCGETRULESETS, DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT, HEADERS_VERSION, NETLINK_GENERIC,
+    ioctl_param_len, pfioc_natlook, pfioc_nv, pfioc_pooladdr, pfioc_rule, pfioc_ruleset,
+    pfioc_trans, pfioc_trans_e, AF_NETLINK, DIOCADDADDR, DIOCADDRULE, DIOCBEGINADDRS,
+    DIOCGETRULENV, DIOCGETRULES, DIOCGETRULESET, DIOCGETRULESETS, DIOCGETSTATUSNV,
+    DIOCKILLSTATESNV, DIOCNATLOOK, DIOCXBEGIN, DIOCXCOMMIT, HEADERS_VERSION, NETLINK_GENERIC,
 };
 use std::cell::Cell;
 use std::mem::size_of;
@@ -50,6 +59,7 @@ const BEGIN_ADDRS: Request<pfioc_pooladdr> = Request::new(DIOCBEGINADDRS);
 const ADD_ADDR: Request<pfioc_pooladdr> = Request::new(DIOCADDADDR);
 const GET_RULESETS: Request<pfioc_ruleset> = Request::new(DIOCGETRULESETS);
 const GET_RULESET: Request<pfioc_ruleset> = Request::new(DIOCGETRULESET);
+const GET_RULES: Request<pfioc_rule> = Request::new(DIOCGETRULES);
 
 /// The two transaction steps the helper uses.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +87,36 @@ impl Step {
 const _: () = {
     assert!(ioctl_param_len(DIOCXBEGIN) == size_of::<pfioc_trans>());
     assert!(ioctl_param_len(DIOCXCOMMIT) == size_of::<pfioc_trans>());
+    assert!(ioctl_param_len(DIOCGETSTATUSNV) == size_of::<pfioc_nv>());
+    assert!(ioctl_param_len(DIOCKILLSTATESNV) == size_of::<pfioc_nv>());
+    assert!(ioctl_param_len(DIOCGETRULENV) == size_of::<pfioc_nv>());
 };
+
+/// The first answer buffer of an nvlist ioctl; doubled while the kernel
+/// answers ENOSPC, up to [`NV_ANSWER_MAX`].
+const NV_ANSWER_MIN: usize = 4096;
+/// The largest nvlist answer read (a rule with its labels is a few
+/// kilobytes; the status with its counters' names about ten).
+const NV_ANSWER_MAX: usize = 1 << 20;
+
+/// Why an nvlist ioctl failed.
+enum NvFailed {
+    /// The ioctl failed.
+    System(Errno),
+    /// The answer is not a packed nvlist.
+    Answer(super::nvlist::NvError),
+}
+
+/// Which of the kernel's interfaces answers pf's status and kills states.
+#[derive(Debug)]
+enum StateInterface {
+    /// `DIOCGETSTATUSNV` and `DIOCKILLSTATESNV` (FreeBSD 13 to 15).
+    Nvlist,
+    /// pf's generic netlink family "pfctl", for a kernel without them.
+    Netlink(Netlink),
+    /// Neither answered.
+    Neither,
+}
 
 /// A failed call and the step it was.
 type Failed = (&'static str, Errno);
@@ -86,8 +125,8 @@ type Failed = (&'static str, Errno);
 #[derive(Debug)]
 pub struct Device {
     pf: PfDevice,
-    /// pf's netlink family, where the kernel has it.
-    netlink: Option<Netlink>,
+    /// What answers the status and kills states on this kernel.
+    states: StateInterface,
 }
 
 /// A socket on pf's generic netlink family, opened with `/dev/pf` while
@@ -168,6 +207,40 @@ impl Netlink {
     }
 }
 
+/// Kills the request's state over netlink (`PFNL_CMD_KILLSTATES`).
+fn netlink_kill(
+    netlink: &Netlink,
+    client: SocketAddr,
+    server: SocketAddr,
+) -> Result<(), FirewallError> {
+    const WHAT: &str = "forgetting the redirected request's state (PFNL_CMD_KILLSTATES)";
+    let family = netlink.family;
+    let Some(request) = status::kill_request(family, netlink.next_seq(), client, server) else {
+        return Ok(());
+    };
+    let errno = match netlink.exchange(&request, |answer| status::done(answer, family)) {
+        Ok(()) => return Ok(()),
+        Err(Exchange::System(e)) => e,
+        // netlink answers errors as negative errno values.
+        Err(Exchange::Answer(status::StatusError::Kernel(code))) => {
+            Errno::from_raw(code.saturating_abs())
+        }
+        Err(Exchange::Answer(e)) => {
+            return Err(FirewallError::System {
+                what: WHAT,
+                source: std::io::Error::other(e),
+            })
+        }
+    };
+    Err(match errno {
+        Errno::EPERM | Errno::EACCES => FirewallError::PermissionDenied {
+            what: WHAT,
+            hint: " (pf's netlink socket lacks PRIV_NETINET_PF)",
+        },
+        e => FirewallError::errno(WHAT, e as i32),
+    })
+}
+
 /// The error for a failed open of `/dev/pf`.
 pub fn open_error(errno: Errno) -> FirewallError {
     match errno {
@@ -245,10 +318,76 @@ impl Device {
     /// Opens `/dev/pf`, for writing too when `writable`.
     pub fn open(writable: bool) -> Result<Device, Errno> {
         let pf = PfDevice::open(writable)?;
-        Ok(Device {
+        let mut device = Device {
             pf,
-            netlink: Netlink::open(),
-        })
+            states: StateInterface::Nvlist,
+        };
+        if device.nv_status().is_err() {
+            device.states =
+                Netlink::open().map_or(StateInterface::Neither, StateInterface::Netlink);
+        }
+        Ok(device)
+    }
+
+    /// Which kernel interface answers pf's status and kills states, for
+    /// the log.
+    pub fn interface(&self) -> &'static str {
+        match self.states {
+            StateInterface::Nvlist => "pf's nvlist ioctls (DIOCGETSTATUSNV, DIOCKILLSTATESNV)",
+            StateInterface::Netlink(_) => "pf's netlink family \"pfctl\" (PFNL_CMD_GET_STATUS, PFNL_CMD_KILLSTATES)",
+            StateInterface::Neither => "neither pf's nvlist ioctls nor its netlink family: pf's status is not checked and single-port servers are not served",
+        }
+    }
+
+    /// Issues the nvlist ioctl `code` with `request` and reads the
+    /// kernel's answer into `buffer`, grown while the kernel says it is
+    /// too small (pf_ioctl.c: ENOSPC when `size` is below the answer's
+    /// length).
+    fn nv_call(
+        &self,
+        code: c_ulong,
+        request: &NvList,
+        buffer: &mut Vec<u8>,
+    ) -> Result<NvList, NvFailed> {
+        let packed = request.pack();
+        let mut capacity = packed.len().max(NV_ANSWER_MIN).max(buffer.len());
+        loop {
+            buffer.clear();
+            buffer.resize(capacity, 0);
+            buffer[..packed.len()].copy_from_slice(&packed);
+            let mut nv = pfioc_nv {
+                data: buffer.as_mut_ptr().cast(),
+                len: packed.len(),
+                size: buffer.len(),
+            };
+            // SAFETY: the descriptor is open for as long as `self.pf`
+            // lives; `code` encodes `size_of::<pfioc_nv>()` (checked above)
+            // and `nv` is exclusively borrowed for the call. The kernel
+            // copies in `nv.len` bytes from `nv.data` and copies out at
+            // most `nv.size` bytes to it (pf_ioctl.c: copyin of `len`,
+            // ENOSPC rather than a copyout beyond `size`); `nv.data` points
+            // at `buffer`, `nv.size == buffer.len()` bytes, exclusively
+            // borrowed and not moved for the whole call, and
+            // `nv.len <= nv.size`.
+            let rc = unsafe { libc::ioctl(self.pf.as_raw_fd(), code, std::ptr::from_mut(&mut nv)) };
+            match Errno::result(rc) {
+                Ok(_) => {
+                    let len = nv.len.min(buffer.len());
+                    return NvList::unpack(&buffer[..len]).map_err(NvFailed::Answer);
+                }
+                Err(Errno::ENOSPC) if capacity < NV_ANSWER_MAX => capacity *= 2,
+                Err(e) => return Err(NvFailed::System(e)),
+            }
+        }
+    }
+
+    /// pf's status over `DIOCGETSTATUSNV`.
+    fn nv_status(&self) -> Result<NvList, NvFailed> {
+        self.nv_call(
+            DIOCGETSTATUSNV,
+            &nvrequest::status_request(),
+            &mut Vec::new(),
+        )
     }
 
     /// Runs one transaction step over `elements` (the kernel fills in the
@@ -271,71 +410,141 @@ impl Device {
         Errno::result(rc).map(drop).map_err(|e| (step.what(), e))
     }
 
-    /// Whether pf is enabled. FreeBSD 15 removed `DIOCGETSTATUS`; its
-    /// status is read over generic netlink (`PFNL_CMD_GET_STATUS`, see
-    /// `status.rs`). Where the kernel cannot answer (no netlink, no
-    /// "pfctl" family, an answer without the flag) the check is skipped
-    /// and pf is taken as enabled: with pf disabled nothing is
-    /// redirected, and every lookup reports that no redirect was found.
+    /// Whether pf is enabled. FreeBSD 15 removed `DIOCGETSTATUS`; the
+    /// status is read with `DIOCGETSTATUSNV`, or over generic netlink
+    /// (`PFNL_CMD_GET_STATUS`, see `netlink.rs`) where that is gone.
+    /// Where the kernel cannot answer (neither interface, an answer
+    /// without the flag) the check is skipped and pf is taken as enabled:
+    /// with pf disabled nothing is redirected, and every lookup reports
+    /// that no redirect was found.
     pub fn running(&self) -> Result<bool, FirewallError> {
-        Ok(self
-            .netlink
-            .as_ref()
-            .and_then(Netlink::running)
-            .unwrap_or(true))
+        let running = match &self.states {
+            StateInterface::Nvlist => self
+                .nv_status()
+                .ok()
+                .and_then(|answer| nvrequest::running(&answer)),
+            StateInterface::Netlink(netlink) => netlink.running(),
+            StateInterface::Neither => None,
+        };
+        Ok(running.unwrap_or(true))
     }
 
     /// Kills pf's state of the UDP flow from `client` to `server`: the
-    /// client's redirected request (`PFNL_CMD_KILLSTATES`; FreeBSD 15 has
-    /// no plain `DIOCKILLSTATES`). No state to kill is no error.
+    /// client's redirected request (`DIOCKILLSTATESNV`, or
+    /// `PFNL_CMD_KILLSTATES`; FreeBSD 15 has no plain `DIOCKILLSTATES`).
+    /// No state to kill is no error.
     pub fn kill_request_state(
         &self,
         client: SocketAddr,
         server: SocketAddr,
     ) -> Result<(), FirewallError> {
-        const WHAT: &str = "forgetting the redirected request's state (PFNL_CMD_KILLSTATES)";
-        let Some(netlink) = &self.netlink else {
-            return Err(FirewallError::System {
-                what: WHAT,
-                source: std::io::Error::other("this kernel's pf has no netlink family \"pfctl\""),
-            });
-        };
-        let family = netlink.family;
-        let Some(request) = status::kill_request(family, netlink.next_seq(), client, server) else {
-            return Ok(());
-        };
-        let errno = match netlink.exchange(&request, |answer| status::done(answer, family)) {
-            Ok(()) => return Ok(()),
-            Err(Exchange::System(e)) => e,
-            // netlink answers errors as negative errno values.
-            Err(Exchange::Answer(status::StatusError::Kernel(code))) => {
-                Errno::from_raw(code.saturating_abs())
-            }
-            Err(Exchange::Answer(e)) => {
-                return Err(FirewallError::System {
-                    what: WHAT,
-                    source: std::io::Error::other(e),
-                })
-            }
-        };
-        Err(match errno {
-            Errno::EPERM | Errno::EACCES => FirewallError::PermissionDenied {
-                what: WHAT,
-                hint: " (pf's netlink socket lacks PRIV_NETINET_PF)",
-            },
-            e => FirewallError::errno(WHAT, e as i32),
-        })
+        match &self.states {
+            StateInterface::Nvlist => self.nv_kill(client, server),
+            StateInterface::Netlink(netlink) => netlink_kill(netlink, client, server),
+            StateInterface::Neither => Err(FirewallError::System {
+                what: "forgetting the redirected request's state",
+                source: std::io::Error::other(
+                    "this kernel's pf has neither DIOCKILLSTATESNV nor a netlink family \"pfctl\"",
+                ),
+            }),
+        }
     }
 
-    /// Whether the main ruleset holds `anchor "<parent>/*"`. Not checked
-    /// on FreeBSD: its pf hands rules out only as nvlists
-    /// (`DIOCGETRULENV`) or over netlink since the plain `DIOCGETRULE`
-    /// was removed (15's pfvar.h), and the helper speaks neither for
-    /// rules. A ruleset without the anchor rule shows as transfers whose
-    /// answers never arrive; `children` already fails when no anchor
-    /// `tftp-proxy` exists at all.
-    pub fn main_ruleset_calls(&self, _parent: &str) -> Result<bool, FirewallError> {
+    fn nv_kill(&self, client: SocketAddr, server: SocketAddr) -> Result<(), FirewallError> {
+        const WHAT: &str = "forgetting the redirected request's state (DIOCKILLSTATESNV)";
+        let Some(request) = nvrequest::kill_request(client, server) else {
+            return Ok(());
+        };
+        match self.nv_call(DIOCKILLSTATESNV, &request, &mut Vec::new()) {
+            Ok(_) => Ok(()),
+            Err(NvFailed::Answer(e)) => Err(FirewallError::BadAnswer {
+                what: WHAT,
+                detail: e.to_string(),
+            }),
+            Err(NvFailed::System(errno)) => Err(match errno {
+                // pfioctl: a descriptor opened read-only may not kill.
+                Errno::EACCES => FirewallError::PermissionDenied {
+                    what: WHAT,
+                    hint: " (/dev/pf is open read-only)",
+                },
+                Errno::EPERM => FirewallError::PermissionDenied {
+                    what: WHAT,
+                    hint: " (pf refuses state changes at securelevel 3, see security(7))",
+                },
+                Errno::ENODEV => incompatible(WHAT),
+                e => FirewallError::errno(WHAT, e as i32),
+            }),
+        }
+    }
+
+    /// Whether the main ruleset calls `<parent>/*` from both rulesets the
+    /// return paths live in: `rdr-anchor "<parent>/*"` (translation) and
+    /// `anchor "<parent>/*"` (filter). A missing one is
+    /// [`FirewallError::RulesetMissing`] naming the line. Each rule is
+    /// read with `DIOCGETRULES` (count and ticket) and `DIOCGETRULENV`
+    /// (the rule as an nvlist with its `anchor_call`). A kernel without
+    /// `DIOCGETRULENV` cannot be asked: then the rulesets are not checked.
+    pub fn main_ruleset_calls(&self, parent: &str) -> Result<bool, FirewallError> {
+        for ruleset in MainRuleset::ALL {
+            match self.main_calls(ruleset, parent)? {
+                Some(false) => {
+                    return Err(FirewallError::RulesetMissing {
+                        what: format!("the line `{}` in pf's main ruleset", ruleset.line(parent)),
+                    })
+                }
+                Some(true) => {}
+                None => return Ok(true),
+            }
+        }
         Ok(true)
+    }
+
+    /// Whether the main ruleset's `ruleset` holds a rule calling
+    /// `<parent>/*` (stopping at the first), or `None` if this kernel
+    /// cannot say. A ruleset replaced while it is read (EBUSY) is read
+    /// again.
+    fn main_calls(
+        &self,
+        ruleset: MainRuleset,
+        parent: &str,
+    ) -> Result<Option<bool>, FirewallError> {
+        const WHAT: &str = "reading pf's main ruleset (DIOCGETRULES)";
+        const WHAT_NV: &str = "reading a rule of pf's main ruleset (DIOCGETRULENV)";
+        let mut buffer = Vec::new();
+        let mut last = Errno::EBUSY;
+        'attempt: for _ in 0..ATTEMPTS {
+            let mut query = rule::main_rules_query(ruleset.action());
+            self.pf.call(GET_RULES, &mut query).map_err(|e| match e {
+                Errno::ENODEV => incompatible(WHAT),
+                _ => FirewallError::errno(WHAT, e as i32),
+            })?;
+            for nr in 0..query.nr {
+                let request = nvrequest::rule_request(ruleset, query.ticket, nr);
+                match self.nv_call(DIOCGETRULENV, &request, &mut buffer) {
+                    Ok(answer) => {
+                        let call = nvrequest::anchor_call(&answer).unwrap_or_default();
+                        if nvrequest::calls_children(&[call.to_owned()], parent) {
+                            return Ok(Some(true));
+                        }
+                    }
+                    Err(NvFailed::System(Errno::ENODEV | Errno::ENOTTY)) => return Ok(None),
+                    // The ruleset was replaced meanwhile (a new ticket).
+                    Err(NvFailed::System(Errno::EBUSY)) => continue 'attempt,
+                    Err(NvFailed::System(e)) => {
+                        last = e;
+                        break 'attempt;
+                    }
+                    Err(NvFailed::Answer(e)) => {
+                        return Err(FirewallError::BadAnswer {
+                            what: WHAT_NV,
+                            detail: e.to_string(),
+                        })
+                    }
+                }
+            }
+            return Ok(Some(false));
+        }
+        Err(FirewallError::errno(WHAT_NV, last as i32))
     }
 
     /// Looks up the redirected flow a datagram from `client` to `local`

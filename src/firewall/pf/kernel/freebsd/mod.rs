@@ -6,8 +6,12 @@
 //! - `rule.rs`: pure encoding of rules, pool address, transactions and
 //!   lookups;
 //! - `syntax.rs`: pure rendering of encoded rules as FreeBSD pf.conf text;
-//! - `netlink.rs`: pure encoding of pf's netlink requests: whether
-//!   pf is enabled (FreeBSD 15 has no `DIOCGETSTATUS`), forgetting a state;
+//! - `nvlist.rs`: FreeBSD's packed nvlist format (libnv), built and read;
+//! - `nvrequest.rs`: pure encoding of pf's nvlist ioctls (13 to 15):
+//!   whether pf is enabled, forgetting a state, reading the main
+//!   ruleset's anchor calls;
+//! - `netlink.rs`: pure encoding of pf's netlink requests for the same
+//!   status and state killing, used where the nvlist ioctls are gone;
 //! - `ioctl.rs` (FreeBSD only): every ioctl and that netlink exchange,
 //!   errno turned into [`FirewallError`](crate::firewall::FirewallError)
 //!   by cause.
@@ -19,6 +23,8 @@
 #[allow(unsafe_code)] // the thin layer of kernel calls; each block says why it is sound
 mod ioctl;
 mod netlink;
+mod nvlist;
+mod nvrequest;
 mod rule;
 mod syntax;
 

@@ -297,6 +297,16 @@ pub fn ruleset_query(path: &str, nr: u32) -> Result<pfioc_ruleset, EncodeError> 
     Ok(query)
 }
 
+/// `DIOCGETRULES` of the main ruleset's ruleset holding rules of
+/// `action` (PF_RDR, PF_PASS): the kernel answers the count and the
+/// ticket to read them with (pf_ioctl.c maps the action with
+/// pf_get_ruleset_number).
+pub fn main_rules_query(action: u8) -> pfioc_rule {
+    let mut query = pfioc_rule::default();
+    query.rule.action = action;
+    query
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

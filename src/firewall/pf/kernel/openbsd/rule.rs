@@ -304,9 +304,7 @@ pub fn diverts(rule: &pfioc_rule) -> bool {
 /// ruleset (`tftp-proxy/*`) or absolute (`/tftp-proxy/*`), the wildcard
 /// as `/*` (pf_anchor_copyout() in net/pf_ruleset.c).
 pub fn calls_children_of(rule: &pfioc_rule, parent: &str) -> bool {
-    let call = from_c_string(&rule.anchor_call);
-    let call = call.strip_prefix('/').unwrap_or(&call);
-    call.strip_suffix("/*") == Some(parent)
+    crate::firewall::pf::anchor::calls_children_of(&from_c_string(&rule.anchor_call), parent)
 }
 
 #[cfg(test)]
