@@ -1,10 +1,12 @@
 //! The shipped FreeBSD and pfSense files agree with each other: pf
-//! redirects the requests to the addresses and port xinetd binds, inetd's
+//! redirects the requests to addresses and a port xinetd and inetd listen
+//! on, never IPv6 to a loopback address (FreeBSD drops it), inetd's
 //! service name resolves to that port through the documented
 //! /etc/services line, and the anchors are the ones the helper fills.
 //! (No FreeBSD machine runs them in CI; this keeps them consistent.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::Path;
 
 fn shipped(name: &str) -> String {
@@ -20,8 +22,22 @@ fn rules(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The (address, port) pairs the `rdr ... -> address port p` lines name.
-fn rdr_targets(pf_conf: &str) -> BTreeSet<(String, String)> {
+/// The `name = "value"` macros of a pf.conf.
+fn macros(pf_conf: &str) -> BTreeMap<String, String> {
+    rules(pf_conf)
+        .into_iter()
+        .filter_map(|l| {
+            let (name, value) = l.split_once('=')?;
+            let value = value.split('#').next()?.trim().strip_prefix('"')?;
+            Some((name.trim().to_owned(), value.strip_suffix('"')?.to_owned()))
+        })
+        .collect()
+}
+
+/// The (address, port) pairs the `rdr ... -> address port p` lines name,
+/// macros expanded.
+fn rdr_targets(pf_conf: &str) -> BTreeSet<(IpAddr, String)> {
+    let macros = macros(pf_conf);
     rules(pf_conf)
         .into_iter()
         .filter(|l| l.starts_with("rdr ") && l.contains("port tftp"))
@@ -33,8 +49,27 @@ fn rdr_targets(pf_conf: &str) -> BTreeSet<(String, String)> {
                 .split_whitespace()
                 .collect();
             assert_eq!(target.get(1), Some(&"port"), "{l}");
-            (target[0].to_owned(), target[2].to_owned())
+            let address = match target[0].strip_prefix('$') {
+                Some(name) => macros
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no macro {name}")),
+                None => target[0],
+            };
+            let address = address
+                .parse()
+                .unwrap_or_else(|e| panic!("{l}: target {address}: {e}"));
+            (address, target[2].to_owned())
         })
+        .collect()
+}
+
+/// The IPv6 redirect targets FreeBSD would drop: loopback addresses
+/// (ip6_input() refuses them on another interface after pf's rewrite).
+fn loopback_ipv6_targets(targets: &BTreeSet<(IpAddr, String)>) -> Vec<IpAddr> {
+    targets
+        .iter()
+        .map(|(a, _)| *a)
+        .filter(|a| a.is_ipv6() && a.is_loopback())
         .collect()
 }
 
@@ -66,19 +101,42 @@ fn get<'a>(service: &'a [(String, String)], key: &str) -> &'a str {
 }
 
 #[test]
+fn ipv6_is_redirected_to_an_address_freebsd_accepts() {
+    let pf_conf = shipped("pf.conf.freebsd");
+    let targets = rdr_targets(&pf_conf);
+    assert!(
+        targets.iter().any(|(a, _)| a.is_ipv6()),
+        "no IPv6 redirect: {targets:?}"
+    );
+    assert_eq!(loopback_ipv6_targets(&targets), Vec::<IpAddr>::new());
+    // The check above catches the old redirect to ::1.
+    let old = pf_conf.replace("-> $int_ip6 port", "-> ::1 port");
+    assert_eq!(
+        loopback_ipv6_targets(&rdr_targets(&old)),
+        ["::1".parse::<IpAddr>().unwrap()]
+    );
+    // IPv4 to 127.0.0.1 is what pfSense does, and works.
+    assert!(targets.contains(&("127.0.0.1".parse().unwrap(), "6969".to_owned())));
+}
+
+#[test]
 fn pf_redirects_where_xinetd_listens() {
     let targets = rdr_targets(&shipped("pf.conf.freebsd"));
-    let expected: BTreeSet<(String, String)> = [("127.0.0.1", "6969"), ("::1", "6969")]
-        .into_iter()
-        .map(|(a, p)| (a.to_owned(), p.to_owned()))
-        .collect();
-    assert_eq!(targets, expected);
     let services = xinetd_services(&shipped("xinetd.d/tftp-proxy"));
-    let bound: BTreeSet<(String, String)> = services
-        .iter()
-        .map(|s| (get(s, "bind").to_owned(), get(s, "port").to_owned()))
-        .collect();
-    assert_eq!(bound, targets);
+    assert_eq!(services.len(), 2, "one service per address family");
+    for (address, port) in &targets {
+        let listening = services.iter().any(|s| {
+            let ipv6 = s.iter().any(|(k, v)| k == "flags" && v.contains("IPv6"));
+            let bind: IpAddr = get(s, "bind").parse().expect("bind address");
+            get(s, "port") == port
+                && ipv6 == address.is_ipv6()
+                && (bind == *address || bind.is_unspecified())
+        });
+        assert!(
+            listening,
+            "no xinetd service listens on {address} port {port}"
+        );
+    }
     for service in &services {
         // pfSense's generated service, as FreeBSD's tftp-proxy needs it.
         assert_eq!(get(service, "socket_type"), "dgram");
@@ -123,23 +181,34 @@ fn inetd_service_name_resolves_to_the_redirect_port() {
         .split_once(char::is_whitespace)
         .expect("name and port");
     assert_eq!(port.trim(), "6969/udp");
-    let line = rules(&inetd);
-    assert_eq!(line.len(), 1, "one inetd.conf line");
-    let fields: Vec<&str> = line[0].split_whitespace().collect();
-    assert_eq!(
-        fields,
-        [
-            name,
-            "dgram",
-            "udp",
-            "wait",
-            "root",
-            "/usr/local/libexec/tftp-proxy",
-            "tftp-proxy"
-        ]
-    );
+    let lines = rules(&inetd);
+    assert_eq!(lines.len(), 2, "one inetd.conf line per address family");
+    for (line, protocol) in lines.iter().zip(["udp", "udp6"]) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            fields,
+            [
+                name,
+                "dgram",
+                protocol,
+                "wait",
+                "root",
+                "/usr/local/libexec/tftp-proxy",
+                "tftp-proxy"
+            ]
+        );
+    }
+    // Every redirect goes to port 6969, where inetd binds every address
+    // of each family: no -a (which would bind one address only, and no
+    // IPv6 line with an IPv4 one).
+    let targets = rdr_targets(&shipped("pf.conf.freebsd"));
     assert!(
-        inetd.contains("-a 127.0.0.1"),
-        "inetd bound to the redirect's address"
+        targets.iter().all(|(_, port)| port == "6969"),
+        "{targets:?}"
     );
+    let flags = inetd
+        .lines()
+        .find(|l| l.contains("inetd_flags="))
+        .expect("the documented inetd_flags");
+    assert!(!flags.contains("-a"), "{flags}");
 }

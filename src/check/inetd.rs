@@ -59,6 +59,26 @@ pub fn parse(text: &str) -> Vec<InetdLine> {
         .collect()
 }
 
+/// Replaces service names (FreeBSD's inetd takes only names) by the UDP
+/// port `services` (an /etc/services text) gives them; names it lacks
+/// stay as they are.
+pub fn resolve_services(lines: &mut [InetdLine], services: &str) {
+    for line in lines.iter_mut().filter(|l| l.port().is_none()) {
+        let port = services.lines().find_map(|entry| {
+            let entry = entry.split('#').next().unwrap_or_default();
+            let mut fields = entry.split_whitespace();
+            let name = fields.next()?;
+            let (port, protocol) = fields.next()?.split_once('/')?;
+            let aliases: Vec<&str> = fields.collect();
+            let named = name == line.service || aliases.contains(&line.service.as_str());
+            (named && protocol == "udp").then(|| port.to_owned())
+        });
+        if let Some(port) = port {
+            line.service = port;
+        }
+    }
+}
+
 /// What [`judge`] asks of the system about a line's program.
 pub struct Programs<'a> {
     /// Whether a program path exists and may be run.
@@ -164,6 +184,22 @@ mod tests {
             judge("x", &parse("tftp dgram udp wait root /a b\n"), 6969, all),
             None
         );
+    }
+
+    #[test]
+    fn service_names_resolve_through_etc_services() {
+        let mut lines = parse(
+            "tftp-proxy\tdgram\tudp\twait\troot\t/usr/local/libexec/tftp-proxy\ttftp-proxy\nunknown dgram udp wait root /x x\n",
+        );
+        resolve_services(
+            &mut lines,
+            "# comment\ntftp\t69/udp\ntftp-proxy\t6969/tcp\ntftp-proxy\t6969/udp\t# the helper\n",
+        );
+        assert_eq!(lines[0].port(), Some(6969));
+        assert_eq!(lines[1].service, "unknown");
+        let mut aliased = parse("tp dgram udp wait root /x x\n");
+        resolve_services(&mut aliased, "tftp-proxy 7000/udp tp\n");
+        assert_eq!(aliased[0].port(), Some(7000));
     }
 
     #[test]

@@ -3,13 +3,15 @@
 //! This module owns the findings (one line each: `ok`, a warning, or a
 //! fault with its fix) and the pure functions that judge what the system
 //! reports: the nftables ruleset as `nft -j list ruleset` prints it, inetd
-//! lines, pf's and the system's answers on OpenBSD. Each platform's file
+//! lines, pf's and the system's answers on OpenBSD and FreeBSD. Each platform's file
 //! only gathers that data (it may run `nft` or `pfctl`: the check is run by
 //! an operator, never while serving) and hands it to the pure functions.
 //! Nothing here changes the system.
 
 pub mod burst;
 pub mod destinations;
+#[cfg(any(target_os = "freebsd", test))]
+pub mod freebsd;
 pub mod inetd;
 #[cfg(target_os = "linux")]
 mod linux;
@@ -17,7 +19,11 @@ mod linux;
 pub mod nftables;
 #[cfg(any(target_os = "openbsd", test))]
 pub mod openbsd;
+#[cfg(any(target_os = "openbsd", target_os = "freebsd", test))]
+pub mod pf;
 pub mod systemd;
+#[cfg(any(target_os = "freebsd", test))]
+pub mod xinetd;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -111,7 +117,11 @@ pub fn run(options: &CheckOptions) -> Vec<Finding> {
     {
         openbsd::run(options)
     }
-    #[cfg(not(any(target_os = "linux", target_os = "openbsd")))]
+    #[cfg(target_os = "freebsd")]
+    {
+        freebsd::run(options)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "openbsd", target_os = "freebsd")))]
     {
         let _ = options;
         vec![Finding::fault("--check knows no checks for this system")]

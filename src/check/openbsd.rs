@@ -6,70 +6,35 @@
 //! The pf backend (`crate::firewall::pf`) is not touched: this file only
 //! reads pfctl's text output.
 
-use super::{burst, inetd, Finding, DEFAULT_HELPER_PORT};
-use crate::firewall::pf::limits;
+use super::pf::{self, is_tftp_port, tokens};
+use super::{inetd, Finding, DEFAULT_HELPER_PORT};
 
 /// `pfctl -s info`: enabled or not.
 pub fn check_enabled(info: &str) -> Finding {
-    let status = info
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Status:"))
-        .and_then(|s| s.split_whitespace().next());
-    match status {
-        Some("Enabled") => Finding::ok("pf is enabled"),
-        Some(other) => Finding::fault(format!(
-            "pf is {other}: enable it with pfctl -e (and pf=YES in rc.conf.local)"
-        )),
-        None => Finding::fault("pfctl -s info printed no status: is pf available?"),
-    }
+    pf::check_enabled(info, "pfctl -e (and pf=YES in rc.conf.local)")
 }
 
-/// Opening /dev/pf for writing: `Ok` or the error.
-pub fn check_device(open: Result<(), std::io::Error>) -> Finding {
-    match open {
-        Ok(()) => Finding::ok("/dev/pf opens for writing"),
-        Err(e) => Finding::fault(format!(
-            "/dev/pf does not open for writing ({e}): run --check and the helper as root"
-        )),
-    }
-}
+pub use super::pf::{anchor_limit, check_device, check_receive_space};
 
 /// `sysctl -n kern.securelevel`: pf refuses rule changes above 1.
 pub fn check_securelevel(value: &str) -> Finding {
-    match value.trim().parse::<i32>() {
-        Ok(level) if level <= 1 => Finding::ok(format!("securelevel {level} allows pf rule changes")),
-        Ok(level) => Finding::fault(format!(
-            "securelevel {level} forbids pf rule changes, so no return path can be installed: set securelevel=1 in /etc/rc.securelevel and reboot"
-        )),
-        Err(_) => Finding::fault(format!("cannot read kern.securelevel ({value:?})")),
-    }
-}
-
-/// The tokens of one `pfctl -s rules` line.
-fn tokens(line: &str) -> Vec<&str> {
-    line.split_whitespace().collect()
+    pf::check_securelevel(
+        value,
+        1,
+        "set securelevel=1 in /etc/rc.securelevel and reboot",
+    )
 }
 
 /// `pfctl -s rules` of the main ruleset: a real `anchor "tftp-proxy/*"`
 /// rule (child anchors left behind in `pfctl -s Anchors` do not count).
 pub fn check_anchor(rules: &str) -> Finding {
-    let found = rules.lines().any(|l| {
-        let t = tokens(l);
-        t.first() == Some(&"anchor") && t.get(1) == Some(&"\"tftp-proxy/*\"")
-    });
-    if found {
+    if pf::has_anchor_line(rules, "anchor", "tftp-proxy") {
         Finding::ok("the main ruleset has anchor \"tftp-proxy/*\"")
     } else {
         Finding::fault(
             "the main ruleset has no anchor \"tftp-proxy/*\" rule, so the return paths are never evaluated: add `anchor \"tftp-proxy/*\"` to pf.conf above your block rules and reload it (pfctl -f /etc/pf.conf)",
         )
     }
-}
-
-fn is_tftp_port(t: &[&str], i: usize) -> bool {
-    t.get(i) == Some(&"port")
-        && t.get(i + 1) == Some(&"=")
-        && matches!(t.get(i + 2), Some(&"69") | Some(&"tftp"))
 }
 
 /// The helper's port a rule redirects or diverts UDP port 69 to.
@@ -95,123 +60,28 @@ pub fn check_redirect(rules: &str) -> Finding {
     }
 }
 
-/// A `nat-to` rule that also rewrites the helper's own requests (from the
-/// firewall's address to port 69): one whose source is `any`, `self` or
-/// an interface's own address rather than the inside network.
+/// A `nat-to` rule that also rewrites the helper's own requests.
 pub fn check_nat(rules: &str) -> Finding {
-    for line in rules.lines() {
-        let t = tokens(line);
-        if !t.contains(&"nat-to") || t.contains(&"static-port") {
-            continue;
-        }
-        let from = t
-            .iter()
-            .position(|w| *w == "from")
-            .and_then(|i| t.get(i + 1));
-        // "all" is how pfctl prints "from any to any".
-        let source = match from {
-            None if t.contains(&"all") => "any",
-            None => continue,
-            Some(s) => s,
-        };
-        let catches_firewall = source == "any"
-            || source == "self"
-            || (source.starts_with('(') && !source.contains(":network"));
-        if catches_firewall {
-            return Finding::fault(format!(
-                "`{}` also rewrites the helper's own requests to the servers (their source port is what the return path waits on): restrict its source to the inside network, e.g. `from ($int_if:network)`",
-                line.trim()
-            ));
-        }
-    }
-    Finding::ok("no nat-to rewrites the helper's own requests")
+    pf::check_nat(rules, |t| t.contains(&"nat-to"))
 }
 
-/// The anchor limit in `pfctl -s memory` output (`anchors       hard
-/// limit      512`, pfctl_show_limits() in sbin/pfctl/pfctl.c);
-/// `Some(u32::MAX)` for `unlimited`.
-pub fn anchor_limit(memory: &str) -> Option<u32> {
-    memory.lines().find_map(|line| {
-        let t = tokens(line);
-        match t.as_slice() {
-            ["anchors", "unlimited"] => Some(u32::MAX),
-            ["anchors", "hard", "limit", n] => n.parse().ok(),
-            _ => None,
-        }
-    })
-}
-
-/// `pfctl -s memory`: pf's anchor limit against what the helper may hold.
-/// Each live return path holds one anchor for the transfer wait: a limit
-/// below the storm the shipped pf.conf is sized for
-/// ([`limits::anchors_for_storm`]) turns phones away as busy in a boot
-/// storm, and one at or below twice `--max-per-client` lets a single
-/// client address take half of every anchor on the firewall (ftp-proxy's
-/// and relayd's included).
+/// `pfctl -s memory`: pf's anchor limit against what the helper may hold
+/// (OpenBSD always prints one).
 pub fn check_anchor_limit(memory: &str, max_per_client: u64) -> Finding {
-    let Some(limit) = anchor_limit(memory) else {
-        return Finding::warning(
+    pf::check_anchor_limit(memory, max_per_client).unwrap_or_else(|| {
+        Finding::warning(
             "pfctl -s memory printed no anchors limit: cannot compare it with the helper's caps",
-        );
-    };
-    let storm = limits::anchors_for_storm(limits::STORM_PHONES, limits::STORM_FILES);
-    let fix = format!(
-        "add `{}` to /etc/pf.conf and reload it (pfctl -f /etc/pf.conf)",
-        limits::RAISE_LINE
-    );
-    if u64::from(limit) <= 2 * max_per_client {
-        Finding::warning(format!(
-            "pf's anchor limit is {limit}, while one client address may hold {max_per_client} return paths (--max-per-client), one anchor each: a single host can take most of pf's anchors; {fix}, or lower --max-per-client"
-        ))
-    } else if limit < storm {
-        Finding::warning(format!(
-            "pf's anchor limit is {limit}: a boot storm of {} phones fetching {} files each needs up to {storm} anchors within one transfer wait, and past the limit phones are told the proxy is busy; {fix}",
-            limits::STORM_PHONES,
-            limits::STORM_FILES
-        ))
-    } else {
-        Finding::ok(format!(
-            "pf's anchor limit {limit} holds a {}-phone storm ({storm}) and is above twice --max-per-client ({max_per_client})",
-            limits::STORM_PHONES
-        ))
-    }
-}
-
-/// `sysctl -n net.inet.udp.recvspace`: room on the listening socket for
-/// the first requests of a boot storm, which arrive before the helper
-/// runs and enlarges the socket's buffer ([`burst`]).
-pub fn check_receive_space(value: &str) -> Finding {
-    let Ok(bytes) = value.trim().parse::<usize>() else {
-        return Finding::warning(format!(
-            "cannot read net.inet.udp.recvspace ({:?})",
-            value.trim()
-        ));
-    };
-    let fits = burst::bsd_phones_that_fit(bytes);
-    let need = burst::bsd_receive_space(burst::PHONES_TO_FIT);
-    if bytes < need {
-        Finding::warning(format!(
-            "net.inet.udp.recvspace is {bytes} bytes: the first requests of {fits} phones fit before the helper runs, not of {} (needs {need}); a phone whose request is dropped waits for its retransmission: add net.inet.udp.recvspace={} to /etc/sysctl.conf and run sysctl net.inet.udp.recvspace={}",
-            burst::PHONES_TO_FIT,
-            burst::SHIPPED_BSD_RECEIVE_SPACE,
-            burst::SHIPPED_BSD_RECEIVE_SPACE
-        ))
-    } else {
-        Finding::ok(format!(
-            "net.inet.udp.recvspace {bytes} bytes holds the first requests of {fits} phones before the helper runs"
-        ))
-    }
+        )
+    })
 }
 
 /// /etc/passwd: the helper's unprivileged user exists.
 pub fn check_user(passwd: &str, user: &str) -> Finding {
-    if passwd.lines().any(|l| l.split(':').next() == Some(user)) {
-        Finding::ok(format!("user {user} exists"))
-    } else {
-        Finding::fault(format!(
-            "user {user} does not exist: it ships with OpenBSD's base system (uid 108); name another with -u"
-        ))
-    }
+    pf::check_user(
+        passwd,
+        user,
+        "it ships with OpenBSD's base system (uid 108)",
+    )
 }
 
 /// /etc/inetd.conf: a line starts the helper on `port`.

@@ -95,6 +95,16 @@ impl PfOptions {
 
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 pub use backend::Pf;
+
+/// Which kernel interface pf's status and state kills go through on this
+/// FreeBSD kernel (nvlist ioctls or netlink), found by opening `/dev/pf`
+/// read-only as the backend does: for `--check`.
+#[cfg(target_os = "freebsd")]
+pub fn kernel_interface() -> Result<&'static str, crate::firewall::FirewallError> {
+    kernel::Device::open(false)
+        .map(|device| device.interface())
+        .map_err(kernel::open_error)
+}
 /// The pf.conf text of a return path's rules (`-n`, `-v`).
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 pub use kernel::describe;
