@@ -127,6 +127,10 @@ pub struct Device {
     pf: PfDevice,
     /// What answers the status and kills states on this kernel.
     states: StateInterface,
+    /// Whether pf was running when `open` asked which interface answers,
+    /// taken by the first [`Device::running`] (which then needs no second
+    /// question: the helper's start-up cost is mostly such calls).
+    probed_running: Cell<Option<bool>>,
 }
 
 /// A socket on pf's generic netlink family, opened with `/dev/pf` while
@@ -321,10 +325,14 @@ impl Device {
         let mut device = Device {
             pf,
             states: StateInterface::Nvlist,
+            probed_running: Cell::new(None),
         };
-        if device.nv_status().is_err() {
-            device.states =
-                Netlink::open().map_or(StateInterface::Neither, StateInterface::Netlink);
+        match device.nv_status() {
+            Ok(answer) => device.probed_running.set(nvrequest::running(&answer)),
+            Err(_) => {
+                device.states =
+                    Netlink::open().map_or(StateInterface::Neither, StateInterface::Netlink)
+            }
         }
         Ok(device)
     }
@@ -418,6 +426,9 @@ impl Device {
     /// with pf disabled nothing is redirected, and every lookup reports
     /// that no redirect was found.
     pub fn running(&self) -> Result<bool, FirewallError> {
+        if let Some(running) = self.probed_running.take() {
+            return Ok(running);
+        }
         let running = match &self.states {
             StateInterface::Nvlist => self
                 .nv_status()
