@@ -9,10 +9,10 @@
 //!
 //! With `fork.rs` and the shared `device.rs`, the only files of the
 //! FreeBSD backend with `unsafe`: the transaction and nvlist ioctls carry
-//! pointers, and socket(2) for netlink has no safe wrapper. Every other ioctl goes through
-//! `device.rs`, its argument type tied to its request code there. Every
-//! errno is turned into a [`FirewallError`] here, named by its likely
-//! cause.
+//! pointers, and socket(2) for netlink has no safe wrapper. Every other
+//! ioctl goes through `device.rs`, its argument type tied to its request
+//! code there. Every errno is turned into a [`FirewallError`] here, named
+//! by its likely cause.
 //!
 //! It must not decide anything (what to install, when to remove it): that
 //! is `backend.rs` and `reaper.rs`. Kernel behaviour relied on is from
