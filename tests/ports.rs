@@ -329,6 +329,29 @@ fn openbsd_plist_names_every_installed_file() {
         );
     }
 
+    // Its pf.conf lines are the shipped example's, its sysctl the guide's.
+    let pf_conf = read("etc/pf.conf");
+    let guide = read("doc/install-openbsd.md");
+    let mut pf_lines = 0;
+    for line in readme.lines().filter(|l| l.starts_with('\t')) {
+        let line = line.trim();
+        if let Some(command) = line.strip_prefix("# ") {
+            if command.contains("recvspace=") {
+                assert!(
+                    guide.contains(command),
+                    "pkg/README: {command:?} is not in doc/install-openbsd.md"
+                );
+            }
+        } else {
+            pf_lines += 1;
+            assert!(
+                pf_conf.lines().any(|l| l.trim() == line),
+                "pkg/README shows {line:?}, which etc/pf.conf does not have"
+            );
+        }
+    }
+    assert!(pf_lines >= 3, "pkg/README shows no pf.conf line");
+
     check_sources_and_start_lines(
         "OpenBSD",
         &steps,
@@ -405,6 +428,21 @@ fn freebsd_plist_names_every_installed_file() {
         assert!(
             installed.contains(&path),
             "pkg-message names {path}, which the port does not install"
+        );
+    }
+
+    // Its commands are the shipped inetd lines' own.
+    let inetd = read("etc/inetd.conf.freebsd");
+    let commands: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains("recvspace=") || l.contains("inetd_flags="))
+        .collect();
+    assert!(commands.len() >= 3, "pkg-message: {commands:?}");
+    for command in commands {
+        assert!(
+            inetd.contains(command),
+            "pkg-message says {command:?}, etc/inetd.conf.freebsd does not"
         );
     }
 
