@@ -66,7 +66,10 @@ pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
     // running helper's is read as it stands.
     let helper_cpu = subject.helper_cpu().saturating_sub(cpu);
     let failed = run.reads.iter().filter(|r: &&Read| !r.ok()).count();
-    crate::explain_failures(&format!("capacity {} at {rate}/s", subject.label), &run.reads);
+    crate::explain_failures(
+        &format!("capacity {} at {rate}/s", subject.label),
+        &run.reads,
+    );
     Step {
         rate,
         reads: run.reads.len(),
