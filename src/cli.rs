@@ -2,6 +2,7 @@
 
 use clap::{ArgGroup, Parser};
 use std::path::PathBuf;
+use tftp_proxy::log::LogFormat;
 use tftp_proxy::policy::Cidr;
 
 /// `--idle` when none is given: spaced requests cost at most one start per
@@ -116,4 +117,18 @@ pub struct Cli {
     /// Syslog socket to log to (default: the system's).
     #[arg(long = "syslog-socket", value_name = "path")]
     pub syslog_socket: Option<PathBuf>,
+
+    /// Shape of log lines: "text" (readable sentences) or "kv" (logfmt key=value pairs).
+    #[arg(long = "log-format", value_name = "format", default_value = "text",
+          value_parser = parse_log_format)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`'s value.
+pub fn parse_log_format(text: &str) -> Result<LogFormat, String> {
+    match text {
+        "text" => Ok(LogFormat::Readable),
+        "kv" => Ok(LogFormat::Kv),
+        other => Err(format!("{other:?} is not a log format (text or kv)")),
+    }
 }

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         return check(&cli);
     }
     let mut log = Log::open(cli.debug, cli.syslog_socket.as_deref(), cli.verbose);
+    log.set_format(cli.log_format);
     match run(&cli, &mut log) {
         // A stop by signal has said what it left in place.
         Ok(Outcome::Idle | Outcome::Stopped) => ExitCode::SUCCESS,
@@ -91,8 +92,13 @@ fn usage_error(error: clap::Error) -> ExitCode {
     if arrival::bound_address(stdin.as_fd()).is_err() {
         error.exit();
     }
-    let socket = syslog_socket_argument();
+    let socket = argument("--syslog-socket").map(std::path::PathBuf::from);
     let mut log = Log::syslog(socket.as_deref(), false);
+    if let Some(format) =
+        argument("--log-format").and_then(|f| cli::parse_log_format(f.to_str()?).ok())
+    {
+        log.set_format(format);
+    }
     let text = error.to_string();
     let first = text.lines().next().unwrap_or_default();
     log.error(format_args!(
@@ -107,16 +113,18 @@ fn usage_error(error: clap::Error) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// `--syslog-socket`'s value, read from a command line clap refused.
-fn syslog_socket_argument() -> Option<std::path::PathBuf> {
+/// The value of the long flag `name` (`--syslog-socket`,
+/// `--log-format`), read from a command line clap refused.
+fn argument(name: &str) -> Option<std::ffi::OsString> {
     let mut args = std::env::args_os();
     while let Some(arg) = args.next() {
-        if arg == "--syslog-socket" {
-            return args.next().map(Into::into);
+        if arg == name {
+            return args.next();
         }
         if let Some(value) = arg
             .to_str()
-            .and_then(|a| a.strip_prefix("--syslog-socket="))
+            .and_then(|a| a.strip_prefix(name))
+            .and_then(|a| a.strip_prefix('='))
         {
             return Some(value.into());
         }
@@ -256,7 +264,9 @@ fn open_firewall(cli: &Cli, transfer_wait: Duration) -> Result<impl Firewall, Fi
     use tftp_proxy::firewall::netfilter::{Netfilter, NetfilterOptions};
     Netfilter::open(NetfilterOptions {
         table: cli.table.clone(),
-        transfer_wait,
+        // The element outlives the wait just long enough for its counter
+        // to be read when the wait is over (the outcome line).
+        transfer_wait: transfer_wait + proxy::OUTCOME_GRACE,
         upstream_mark: cli.mark,
     })
 }

@@ -374,11 +374,12 @@ fn return_path_expires_after_transwait() {
         installed[0].contains(&format!(": {CLIENT} . ")),
         "{installed:?}"
     );
-    std::thread::sleep(Duration::from_millis(2600));
+    // -w 2, and 1 s more for the helper to read the element's counter.
+    std::thread::sleep(Duration::from_millis(3600));
     assert_eq!(
         lab.map_elements("return_v4"),
         Vec::<String>::new(),
-        "the map must be empty once -w has passed"
+        "the map must be empty once -w and the outcome read have passed"
     );
 }
 
@@ -528,16 +529,16 @@ fn verbose_logs_options_and_installed_element() {
     assert_eq!(identity, vec![expected], "{}", lab.process_logs());
     // The helper stays until the socket has been idle for --idle and the
     // return path's wait (-w 2) is over, then says what it did.
-    let tally = lab.wait_for_log(1, Duration::from_secs(5), |m| {
-        m.starts_with("exiting after ")
-    });
-    assert_eq!(
-        tally,
-        vec![
-            "exiting after 1 s idle: 1 forwarded, 0 retransmitted, 0 refused, 0 failed".to_owned()
-        ],
+    let tally = lab.wait_for_log(1, Duration::from_secs(5), |m| m.starts_with("summary: "));
+    assert_eq!(tally.len(), 1, "{}", lab.process_logs());
+    let (counts, end) = tally[0].split_once(" in ").unwrap();
+    assert_eq!(counts, "summary: 1 requests from 1 clients");
+    assert!(
+        end.ends_with(
+            " s: 1 forwarded, 1 answered, 0 unanswered, 0 refused, 0 failed, 0 retransmissions; exiting after 1 s idle"
+        ),
         "{}",
-        lab.process_logs()
+        tally[0]
     );
 }
 

@@ -105,4 +105,55 @@ pub trait Firewall {
     fn kernel_interface(&self) -> Option<String> {
         None
     }
+
+    /// How the kernel has seen `path` used so far: whether a server's
+    /// answer took it. This is kernel state an outsider cannot forge with
+    /// an ICMP error, unlike the upstream socket's error slot. The default
+    /// cannot tell.
+    fn path_use(&mut self, path: &ReturnPath) -> Result<PathUse, FirewallError> {
+        let _ = path;
+        Ok(PathUse::Unknown)
+    }
+
+    /// [`Firewall::path_use`] for many paths at once, in their order: a
+    /// backend reads them in one batch (one dump of a map), off the
+    /// request path. The default asks about each.
+    fn paths_use(&mut self, paths: &[ReturnPath]) -> Result<Vec<PathUse>, FirewallError> {
+        paths.iter().map(|p| self.path_use(p)).collect()
+    }
+
+    /// Counts `path`'s transfer wait again from now: the request was sent
+    /// again (a retransmission), and a server answering that copy must
+    /// find the path as one answering the first would. Called only for a
+    /// path the kernel saw unused. The default does nothing.
+    fn renew_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// How a return path has been used, as the kernel counted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathUse {
+    /// No datagram has taken the path.
+    Unused,
+    /// The server's answer took it: `packets` datagrams, `bytes` bytes
+    /// (the path carries a transfer's first answer; connection tracking
+    /// carries the rest).
+    Used {
+        /// Datagrams the path redirected.
+        packets: u64,
+        /// Their bytes, as the kernel counts them.
+        bytes: u64,
+    },
+    /// The path is gone, or the backend cannot count (a map declared
+    /// without `counter`).
+    Unknown,
+}
+
+impl PathUse {
+    /// Whether the server's answer is known to have taken the path.
+    pub fn answered(self) -> bool {
+        matches!(self, PathUse::Used { packets, .. } if packets > 0)
+    }
 }

@@ -15,19 +15,26 @@
 //! cannot be reached at start it says so once on the kernel log or console
 //! (`console.rs`) and keeps going.
 //!
-//! Files: `datagram.rs` the non-blocking syslog socket; `throttle.rs` the
+//! Every line goes through [`Log::line`] or [`Log::event`], which write it
+//! in the chosen [`LogFormat`] (a sentence, or logfmt with `--log-format
+//! kv`).
+//!
+//! Files: `datagram.rs` the non-blocking syslog socket; `format.rs` the
+//! line's shape (sentence or logfmt); `throttle.rs` the
 //! refusals' rate limit; `bounded.rs` the longest line and bounded lists; `console.rs` the one-line fallback notice;
 //! `openbsd.rs` OpenBSD's syslog(3).
 
 pub mod bounded;
 mod console;
 mod datagram;
+pub mod format;
 #[cfg(target_os = "openbsd")]
 #[allow(unsafe_code)] // two libc calls; each block says why it is sound
 mod openbsd;
 pub mod throttle;
 
 use datagram::Datagram;
+pub use format::{Event, LogFormat};
 use std::collections::VecDeque;
 use std::fmt::Display;
 use std::io::Write;
@@ -51,6 +58,16 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level's name in a logfmt line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+            Level::Info => "info",
+        }
+    }
+
     fn severity(self) -> Severity {
         match self {
             Level::Error => Severity::LOG_ERR,
@@ -96,6 +113,8 @@ pub struct Log {
     sink: Sink,
     /// Whether `-v` asked for details (options, installed rules).
     pub verbose: bool,
+    /// The shape of every line.
+    format: LogFormat,
     /// Lines waiting for syslog's socket to have room.
     pending: VecDeque<(Level, String)>,
     /// Lines that could not be written, not yet reported.
@@ -144,6 +163,7 @@ impl Log {
         Log {
             sink,
             verbose,
+            format: LogFormat::Readable,
             pending: VecDeque::new(),
             dropped: 0,
             refusals: Throttle::default(),
@@ -156,11 +176,35 @@ impl Log {
     /// past that, or while syslog is unreachable, lines are counted, and
     /// the count is logged first once lines go through again.
     pub fn line(&mut self, level: Level, message: impl Display) {
+        // Bounded before it is shaped, so a logfmt value is never cut.
+        let message = bounded::cap(message.to_string());
+        let text = match self.format {
+            LogFormat::Readable => message,
+            LogFormat::Kv => format::kv_message(level.name(), &message),
+        };
+        self.queue(level, text);
+    }
+
+    /// Writes a line with named fields: its sentence, or its fields with
+    /// `--log-format kv`.
+    pub fn event(&mut self, level: Level, event: &Event) {
+        let text = match self.format {
+            LogFormat::Readable => bounded::cap(event.text.clone()),
+            LogFormat::Kv => format::kv_event(level.name(), event),
+        };
+        self.queue(level, text);
+    }
+
+    /// Sets the shape of every line from now on.
+    pub fn set_format(&mut self, format: LogFormat) {
+        self.format = format;
+    }
+
+    fn queue(&mut self, level: Level, text: String) {
         if self.pending.len() >= MAX_PENDING {
             self.dropped += 1;
         } else {
-            self.pending
-                .push_back((level, bounded::cap(message.to_string())));
+            self.pending.push_back((level, text));
         }
         self.flush();
     }
@@ -169,10 +213,14 @@ impl Log {
     pub fn flush(&mut self) {
         loop {
             if self.dropped > 0 {
-                let report = format!(
+                let sentence = format!(
                     "{} log line(s) dropped: syslog was not taking lines",
                     self.dropped
                 );
+                let report = match self.format {
+                    LogFormat::Readable => sentence,
+                    LogFormat::Kv => format::kv_message(Level::Warning.name(), &sentence),
+                };
                 match self.emit(Level::Warning, &report) {
                     Sent::Yes => self.dropped = 0,
                     Sent::Later | Sent::Lost => return,

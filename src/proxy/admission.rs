@@ -43,7 +43,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 format_args!("{client} -> {server} {what}: refused: {refusal}"),
                 Some((ErrorCode::AccessViolation, refusal.tftp_message())),
             );
-            return Some(Disposition::Refused);
+            return Some(Disposition::Refused("not allowed"));
         }
         if let Some(busy) = self.busy(client) {
             self.refuse(
@@ -52,7 +52,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 format_args!("{client} -> {server} {what}: refused: {busy}"),
                 Some((ErrorCode::NotDefined, BUSY_MESSAGE)),
             );
-            return Some(Disposition::Refused);
+            return Some(Disposition::Refused("busy"));
         }
         None
     }

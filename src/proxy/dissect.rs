@@ -6,6 +6,7 @@
 //! the firewall.
 
 use super::arrival::Arrival;
+use super::outcome::RequestLabel;
 use super::tally::Disposition;
 use super::{Proxy, Settings};
 use crate::firewall::Firewall;
@@ -23,6 +24,8 @@ pub(super) struct Dissected<'d> {
     pub request: Request<'d>,
     /// `RRQ "file"`, for log lines.
     pub what: String,
+    /// The opcode and the quoted filename, for the outcome line.
+    pub label: RequestLabel,
     /// The request with its blksize lowered (`--max-blksize`), if it was.
     pub lowered: Option<tftp::LoweredBlksize>,
 }
@@ -56,7 +59,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 ),
                 Some((ErrorCode::IllegalOperation, "datagram too long")),
             );
-            return Err(Disposition::Refused);
+            return Err(Disposition::Refused("too long"));
         }
         if let Some(e) = self.own.follow(arrival.local.ip(), Instant::now()) {
             self.log.refusal(
@@ -75,11 +78,18 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 ),
                 None,
             );
-            return Err(Disposition::Refused);
+            return Err(Disposition::Refused("loop"));
         }
         match parse(datagram, self.settings) {
             Ok(request) => {
-                let what = format!("{} {}", request.kind(), tftp::quoted(request.filename()));
+                let label = RequestLabel {
+                    opcode: match request.kind() {
+                        tftp::Kind::Read => "RRQ",
+                        tftp::Kind::Write => "WRQ",
+                    },
+                    filename: tftp::quoted(request.filename()),
+                };
+                let what = format!("{} {}", label.opcode, label.filename);
                 let lowered = self
                     .settings
                     .max_blksize
@@ -88,6 +98,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                     datagram,
                     request,
                     what,
+                    label,
                     lowered,
                 })
             }
@@ -102,7 +113,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                     format_args!("{client}: refused: {e}"),
                     reply,
                 );
-                Err(Disposition::Refused)
+                Err(Disposition::Refused("malformed"))
             }
         }
     }

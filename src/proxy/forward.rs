@@ -16,7 +16,7 @@ use crate::log::Level;
 use crate::tftp::ErrorCode;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// How many times a return path is tried with a fresh proxy port when the
 /// kernel reports the key in use.
@@ -34,7 +34,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         let (client, server) = (arrival.client, redirection.original_destination);
         let what = &request.what;
         match self.forward(redirection, request.outgoing()) {
-            Ok((path, upstream)) => {
+            Ok((path, upstream, sent_at)) => {
                 self.log_forwarded(&path, request);
                 if self.settings.dry_run {
                     self.answer(
@@ -51,6 +51,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                         upstream,
                         until: now + self.settings.transfer_wait,
                         last_sent: now,
+                        last_sent_at: sent_at,
+                        label: request.label.clone(),
+                        retransmissions: 0,
                     });
                 }
                 Disposition::Forwarded
@@ -62,7 +65,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                     format_args!("{client} -> {server} {what}: refused: {e}"),
                     Some((ErrorCode::NotDefined, BUSY_MESSAGE)),
                 );
-                Disposition::Refused
+                Disposition::Refused("busy")
             }
             Err(e) => {
                 self.refuse(
@@ -77,12 +80,14 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     }
 
     /// Opens the socket toward the server, installs the return path and
-    /// sends the request. Returns the installed path and the socket.
+    /// sends the request. Returns the installed path, the socket, and the
+    /// real-time clock just before the send (a datagram the kernel queued
+    /// before it was queued before the request left).
     fn forward(
         &mut self,
         redirection: &Redirection,
         datagram: &[u8],
-    ) -> Result<(ReturnPath, UdpSocket), ForwardError> {
+    ) -> Result<(ReturnPath, UdpSocket, SystemTime), ForwardError> {
         let server = redirection.original_destination;
         // Sockets of refused attempts stay open until the loop ends so the
         // kernel cannot hand out the same port again.
@@ -97,7 +102,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 server,
             };
             if self.settings.dry_run {
-                return Ok((path, upstream));
+                return Ok((path, upstream, SystemTime::now()));
             }
             match self.firewall.open_return_path(&path, upstream.as_fd()) {
                 Ok(()) => {}
@@ -108,6 +113,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 Err(e) => return Err(ForwardError::Firewall(e)),
             }
             self.request_forwarded(redirection);
+            let sent_at = SystemTime::now();
             if let Err(e) = upstream.send(datagram) {
                 if e.kind() == std::io::ErrorKind::WouldBlock {
                     self.tally.unsent += 1;
@@ -115,7 +121,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 let _ = self.firewall.close_return_path(&path);
                 return Err(ForwardError::Send(e));
             }
-            return Ok((path, upstream));
+            return Ok((path, upstream, sent_at));
         }
         Err(ForwardError::NoFreePort)
     }

@@ -25,6 +25,7 @@ mod divert;
 mod forward;
 mod host;
 mod lookup;
+mod outcome;
 mod own_addresses;
 mod refuse;
 mod reply;
@@ -42,11 +43,12 @@ pub use source::{SourceAddresses, SourceError};
 
 pub(crate) use reply::is_broadcast_like;
 
-use crate::firewall::Firewall;
-use crate::log::Log;
+use crate::firewall::{Firewall, PathUse, ReturnPath};
+use crate::log::{Level, Log};
 use crate::policy::{unmap, Host, Policy};
 use crate::tftp;
 use arrival::Arrival;
+use outcome::{RequestLabel, Summary, Verdict};
 use own_addresses::OwnAddresses;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::BorrowedFd;
@@ -61,6 +63,19 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// How soon the loop comes back while log lines wait for syslog.
 const PENDING_LOG_POLL: Duration = Duration::from_millis(20);
+
+/// How often the return paths whose wait is over are read, all in one
+/// batch: outcomes are read off the request path, at most this often.
+const READ_EVERY: Duration = Duration::from_millis(100);
+
+/// How long a return path outlives its transfer wait in the kernel: the
+/// flow reads its counter when the wait is over (within [`READ_EVERY`]
+/// and a busy loop's lag), which must happen before the element expires
+/// (an expired element is no longer listed). Backends install return
+/// paths for `transfer_wait + OUTCOME_GRACE`; a server's answer arriving
+/// in the grace still reaches the client, and its outcome line says no
+/// answer came within the wait.
+pub const OUTCOME_GRACE: Duration = Duration::from_secs(1);
 
 /// How often the log's housekeeping runs (summaries of suppressed lines,
 /// the count of dropped ones).
@@ -123,6 +138,23 @@ pub struct Proxy<'a, F: Firewall> {
     transfers: Transfers<UdpSocket>,
     tally: Tally,
     own: OwnAddresses,
+    /// Transfers whose wait is over, their outcome not yet read.
+    finished: Vec<Finished>,
+    /// When the finished transfers may be read next.
+    next_read: Instant,
+    summary: Summary,
+    started: Instant,
+}
+
+/// A transfer whose wait is over, waiting for its counter to be read.
+struct Finished {
+    path: ReturnPath,
+    label: RequestLabel,
+    retransmissions: u32,
+    /// An ICMP error the upstream socket held.
+    socket_error: Option<std::io::Error>,
+    /// How long the path waited for an answer after the last send.
+    waited: Duration,
 }
 
 impl<'a, F: Firewall> Proxy<'a, F> {
@@ -143,6 +175,10 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             transfers: Transfers::default(),
             tally: Tally::default(),
             own: OwnAddresses::new(settings.host.clone(), Instant::now(), host::local_host),
+            finished: Vec::new(),
+            next_read: Instant::now(),
+            summary: Summary::default(),
+            started: Instant::now(),
         }
     }
 
@@ -166,7 +202,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             }
             let now = Instant::now();
             for transfer in self.transfers.expire(now) {
-                self.log_unanswered(&transfer);
+                self.finish(transfer, now);
+            }
+            if !self.finished.is_empty() && now >= self.next_read {
+                self.read_outcomes();
+                self.next_read = now + READ_EVERY;
             }
             if now >= next_tick {
                 // Also in a flood that never lets the socket empty.
@@ -182,6 +222,8 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 }
                 let poll = if self.log.has_pending() {
                     PENDING_LOG_POLL
+                } else if !self.finished.is_empty() {
+                    READ_EVERY
                 } else {
                     MAX_POLL
                 };
@@ -193,25 +235,79 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             let oversized = arrival.truncated || arrival.len > tftp::MAX_DATAGRAM;
             let disposition = self.handle(&arrival, datagram, oversized);
             self.tally.count(disposition);
+            self.summary.request(unmap(arrival.client.ip()));
+            match disposition {
+                Disposition::Forwarded => self.summary.forwarded(),
+                Disposition::Retransmitted => self.summary.retransmission(),
+                Disposition::Refused(reason) => self.summary.refused(reason),
+                Disposition::Failed => self.summary.failed(),
+            }
         };
         if self.log.verbose {
             self.log_tally(outcome);
         }
+        self.read_outcomes();
+        let end = match outcome {
+            Outcome::Idle => format!("exiting after {} s idle", self.settings.idle.as_secs_f64()),
+            Outcome::Stopped => format!(
+                "stopped by signal, {} transfers left live without an outcome line",
+                self.transfers.len()
+            ),
+            Outcome::FirewallEnded { .. } => "the firewall backend ended".to_owned(),
+        };
+        let summary = self.summary.event(self.started.elapsed(), &end);
+        self.log.event(Level::Info, &summary);
         Ok(outcome)
     }
 
-    /// A transfer whose wait is over, logged if its server answered the
-    /// request with an ICMP error (no TFTP server there, host unreachable):
-    /// the kernel left it on the upstream socket, so this costs one
-    /// `getsockopt` per transfer. Other unused return paths leave no trace
-    /// the helper can read cheaply (see doc/troubleshooting.md).
-    fn log_unanswered(&mut self, transfer: &Transfer<UdpSocket>) {
-        if let Ok(Some(e)) = transfer.upstream.take_error() {
-            let path = &transfer.path;
-            self.log.warning(format_args!(
-                "{} -> {} -> {}: no answer, the server's side reported: {e}; the return path expired unused",
-                path.client, path.proxy, path.server
-            ));
+    /// A transfer whose wait is over (or cut short at `now`): its socket
+    /// closes, its pending ICMP error kept, and its outcome is read with
+    /// the next batch.
+    fn finish(&mut self, transfer: Transfer<UdpSocket>, now: Instant) {
+        let socket_error = transfer.upstream.take_error().ok().flatten();
+        self.finished.push(Finished {
+            path: transfer.path,
+            label: transfer.label,
+            retransmissions: transfer.retransmissions,
+            socket_error,
+            waited: now
+                .saturating_duration_since(transfer.last_sent)
+                .min(self.settings.transfer_wait),
+        });
+    }
+
+    /// Reads the counters of every finished transfer's return path in one
+    /// batch ([`Firewall::paths_use`]) and logs each one's outcome line. A
+    /// failed read is one line, and those outcomes unknown.
+    fn read_outcomes(&mut self) {
+        if self.finished.is_empty() {
+            return;
+        }
+        let finished = std::mem::take(&mut self.finished);
+        let paths: Vec<ReturnPath> = finished.iter().map(|f| f.path).collect();
+        let uses = match self.firewall.paths_use(&paths) {
+            Ok(uses) => uses,
+            Err(e) => {
+                self.log
+                    .warning(format_args!("reading the return paths' use: {e}"));
+                vec![PathUse::Unknown; paths.len()]
+            }
+        };
+        for (done, used) in finished.into_iter().zip(uses) {
+            let verdict = Verdict::judge(used, done.socket_error.as_ref());
+            let level = match verdict {
+                Verdict::Answered { .. } => Level::Info,
+                _ => Level::Warning,
+            };
+            let line = outcome::event(
+                &done.path,
+                &done.label,
+                &verdict,
+                done.retransmissions,
+                round_wait(done.waited),
+            );
+            self.log.event(level, &line);
+            self.summary.outcome(done.path.server, &verdict);
         }
     }
 
@@ -244,6 +340,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         }
         self.start_transfer(&redirection, arrival, &request)
     }
+}
+
+/// `waited` to a tenth of a second, as outcome lines show it.
+fn round_wait(waited: Duration) -> Duration {
+    Duration::from_millis((waited.as_millis() as u64 + 50) / 100 * 100)
 }
 
 fn unmapped_addr(addr: SocketAddr) -> SocketAddr {

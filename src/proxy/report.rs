@@ -6,7 +6,7 @@
 use super::dissect::Dissected;
 use super::Proxy;
 use crate::firewall::{Firewall, ReturnPath};
-use crate::log::bounded;
+use crate::log::{bounded, Event, Level};
 use crate::tftp;
 
 impl<'a, F: Firewall> Proxy<'a, F> {
@@ -17,14 +17,25 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             "{} -> {} -> {} {}",
             path.client, path.proxy, path.server, request.what
         );
-        if self.log.verbose {
-            let options = tftp::describe_options(request.request.options());
-            if !options.is_empty() {
-                line.push(' ');
-                line.push_str(&options);
-            }
+        let options = if self.log.verbose {
+            tftp::describe_options(request.request.options())
+        } else {
+            String::new()
+        };
+        if !options.is_empty() {
+            line.push(' ');
+            line.push_str(&options);
         }
-        self.log.info(line);
+        let mut event = Event::new("request", line)
+            .field("client", path.client)
+            .field("proxy", path.proxy)
+            .field("server", path.server)
+            .field("op", request.label.opcode)
+            .field("file", request.label.bare_filename());
+        if !options.is_empty() {
+            event = event.field("options", options);
+        }
+        self.log.event(Level::Info, &event);
         if self.log.verbose {
             if let Some(lowered) = &request.lowered {
                 // One line, however many blksize options the request has.

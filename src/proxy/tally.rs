@@ -1,6 +1,7 @@
-//! How each datagram ended, counted for the summary line logged with `-v`.
+//! How each datagram ended, for the exit summary (`outcome.rs` counts).
 //!
-//! This file owns the count and that line.
+//! This file owns the count and that line; the exit summary's counts
+//! are `outcome.rs`'s.
 
 use super::{Outcome, Proxy};
 use crate::firewall::Firewall;
@@ -10,7 +11,8 @@ use crate::firewall::Firewall;
 pub(super) enum Disposition {
     Forwarded,
     Retransmitted,
-    Refused,
+    /// Refused, for this reason (a short name in the summary).
+    Refused(&'static str),
     Failed,
 }
 
@@ -36,7 +38,7 @@ impl Tally {
         match disposition {
             Disposition::Forwarded => self.forwarded += 1,
             Disposition::Retransmitted => self.retransmitted += 1,
-            Disposition::Refused => self.refused += 1,
+            Disposition::Refused(_) => self.refused += 1,
             Disposition::Failed => self.failed += 1,
         }
     }

@@ -17,10 +17,11 @@
 //! return paths. Pure code with the clock passed in and the socket type a
 //! parameter; it never sends, logs or touches the firewall.
 
+use super::outcome::RequestLabel;
 use crate::firewall::ReturnPath;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long after the last send a retransmitted request is sent again
 /// (RFC 2349's shortest timeout is 1 s).
@@ -41,6 +42,12 @@ pub struct Transfer<S> {
     pub until: Instant,
     /// When the request was last sent to the server.
     pub last_sent: Instant,
+    /// The same, on the real-time clock arrival timestamps use.
+    pub last_sent_at: SystemTime,
+    /// What the request line said (for the outcome line).
+    pub label: RequestLabel,
+    /// Copies of the request the client sent (absorbed or sent again).
+    pub retransmissions: u32,
 }
 
 impl<S> Transfer<S> {
@@ -91,6 +98,25 @@ impl<S> Transfers<S> {
         self.live.iter_mut().rev().find(|t| {
             t.client == client && t.path.server == server && t.request.as_slice() == datagram
         })
+    }
+
+    /// Moves the live transfer `datagram` from `client` to `server` repeats
+    /// to the back, its wait now ending at `until` (it was sent again and
+    /// its return path renewed), keeping the order of expiry.
+    pub fn renew(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        datagram: &[u8],
+        until: Instant,
+    ) {
+        let found = self.live.iter().rposition(|t| {
+            t.client == client && t.path.server == server && t.request.as_slice() == datagram
+        });
+        if let Some(mut t) = found.and_then(|i| self.live.remove(i)) {
+            t.until = until;
+            self.live.push_back(t);
+        }
     }
 
     /// The live transfer `client` started with exactly `datagram`, to
@@ -170,6 +196,12 @@ mod tests {
             upstream: 0,
             until,
             last_sent: until,
+            last_sent_at: SystemTime::now(),
+            label: RequestLabel {
+                opcode: "RRQ",
+                filename: "\"f\"".into(),
+            },
+            retransmissions: 0,
         }
     }
 
@@ -268,6 +300,33 @@ mod tests {
         assert_eq!(t.count_for(client), 0);
         assert_eq!(t.len(), 0);
         assert_eq!(t.last_until(), None);
+    }
+
+    #[test]
+    fn a_renewed_transfer_expires_last() {
+        let now = Instant::now();
+        let wait = Duration::from_secs(2);
+        let mut t = Transfers::default();
+        t.insert(transfer(
+            "192.0.2.20:5000",
+            "198.51.100.2:69",
+            b"a",
+            now + wait,
+        ));
+        t.insert(transfer(
+            "192.0.2.21:5000",
+            "198.51.100.2:69",
+            b"b",
+            now + wait,
+        ));
+        let client = "192.0.2.20:5000".parse().unwrap();
+        let server = "198.51.100.2:69".parse().unwrap();
+        t.renew(client, server, b"a", now + 2 * wait);
+        let first = t.expire(now + wait);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].request, b"b");
+        assert_eq!(t.last_until(), Some(now + 2 * wait));
+        assert_eq!(t.expire(now + 2 * wait)[0].request, b"a");
     }
 
     #[test]

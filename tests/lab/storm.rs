@@ -49,6 +49,18 @@ impl Storm {
 /// to back (the worst case of a power cut: the same firmware on the same
 /// hardware, booting in the same time), and each phone goes on from there.
 pub fn run(client_ns: &str, server: SocketAddr, phones: usize, files: &[&str]) -> Storm {
+    run_from(client_ns, server, phones, files, phone_address)
+}
+
+/// [`run`], phone `i` reading from the address `source(i)` (e.g. every
+/// phone behind one address, as behind another NAT).
+pub fn run_from(
+    client_ns: &str,
+    server: SocketAddr,
+    phones: usize,
+    files: &[&str],
+    source: fn(usize) -> std::net::Ipv4Addr,
+) -> Storm {
     let Some((first, rest)) = files.split_first() else {
         return Storm {
             wall: Duration::ZERO,
@@ -70,7 +82,7 @@ pub fn run(client_ns: &str, server: SocketAddr, phones: usize, files: &[&str]) -
                     .stack_size(256 * 1024)
                     .spawn_scoped(scope, move || {
                         netns::enter(client_ns);
-                        let source = phone_address(phone);
+                        let source = source(phone);
                         let socket = UdpSocket::bind((source, 0)).ok();
                         if let Some(clone) = socket.as_ref().and_then(|s| s.try_clone().ok()) {
                             sockets.lock().expect("sockets").push(clone);

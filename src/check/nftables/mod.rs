@@ -17,7 +17,8 @@
 //! - `paths`: judging what the input, forward, output and nat chains do to
 //!   the transfer's packets;
 //! - `conntrack`: judging conntrack beside the helper (the kernel's TFTP
-//!   helper, the notrack rule for single-port servers).
+//!   helper, the notrack rule for single-port servers);
+//! - `outcome`: judging what the outcome lines rest on (the maps' counters).
 //!
 //! This file only re-exports them and runs the checks in order
 //! ([`check_ruleset`]); it must not hold a check of its own or parse JSON.
@@ -25,6 +26,7 @@
 mod conntrack;
 #[cfg(test)]
 mod fixtures;
+mod outcome;
 mod paths;
 mod redirect;
 mod ruleset;
@@ -32,6 +34,7 @@ mod table;
 mod walk;
 
 pub use conntrack::{check_kernel_helper, check_single_port};
+pub use outcome::check_outcome;
 pub use paths::{check_forward, check_input, check_nat, check_output};
 pub use redirect::{check_redirect, find_redirect, Redirect};
 pub use ruleset::{Chain, Map, Ruleset};
@@ -57,6 +60,7 @@ pub fn check_ruleset(ruleset: &Ruleset, table: &str) -> (Vec<Finding>, Option<u1
         check_output(ruleset, ext_if.as_deref()),
         check_nat(ruleset, ext_if.as_deref()),
         check_kernel_helper(ruleset),
+        check_outcome(ruleset, table),
     ];
     (findings, redirect.map(|r| r.port))
 }
@@ -84,6 +88,7 @@ mod tests {
                 "ok: the output path lets the helper's requests out",
                 "ok: no masquerade or snat rewrites the helper's own requests",
                 "ok: no conntrack TFTP helper is defined beside tftp-proxy",
+                "ok: outcome lines come from the return-path maps' counters, not from ICMP errors (a default-drop input chain with ct state invalid drop only hides their ICMP detail)",
             ]
         );
         let r = find_redirect(&gateway()).unwrap();

@@ -45,6 +45,8 @@ pub struct Map {
     pub name: String,
     /// Its flags (`timeout`, ...).
     pub flags: Vec<String>,
+    /// Whether its elements carry a `counter`.
+    pub counter: bool,
 }
 
 /// The parts of a ruleset the checks read.
@@ -77,6 +79,15 @@ pub(super) fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Whether a set's `stmt` (one statement or a list) holds a `counter`.
+fn declares_counter(stmt: Option<&Value>) -> bool {
+    match stmt {
+        Some(Value::Array(list)) => list.iter().any(|s| s.get("counter").is_some()),
+        Some(one) => one.get("counter").is_some(),
+        None => false,
+    }
+}
+
 impl Ruleset {
     /// Parses `nft -j list ruleset` output.
     pub fn parse(json: &str) -> Result<Ruleset, String> {
@@ -95,6 +106,7 @@ impl Ruleset {
                     table: text(m, "table"),
                     name: text(m, "name"),
                     flags: strings(m.get("flags")),
+                    counter: declares_counter(m.get("stmt")),
                 });
             } else if let Some(h) = item.get("ct helper") {
                 if text(h, "type") == "tftp" {

@@ -7,17 +7,19 @@
 //! ruleset (`etc/tftp-proxy.nft`) declares, never rules or tables.
 
 mod conntrack;
+mod counters;
 mod message;
 mod nftables;
 
 pub use nftables::ReturnMaps;
 
-use super::{Firewall, FirewallError, Redirection, ReturnPath};
+use super::{Firewall, FirewallError, PathUse, Redirection, ReturnPath};
 use message::{messages, Message, NLMSG_DONE};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 use nix::errno::Errno;
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::{TimeVal, TimeValLike};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
@@ -155,6 +157,70 @@ impl Netfilter {
         })
     }
 
+    /// Sends a dump request and collects the payload of every message of
+    /// the multipart answer to `seq` until NLMSG_DONE.
+    fn dump(
+        &mut self,
+        what: &'static str,
+        request: &[u8],
+        seq: u32,
+    ) -> Result<Result<Vec<Vec<u8>>, Errno>, FirewallError> {
+        self.socket
+            .send(request, 0)
+            .map_err(|source| FirewallError::System { what, source })?;
+        let mut payloads = Vec::new();
+        loop {
+            let (datagram, _) = self
+                .socket
+                .recv_from_full()
+                .map_err(|source| FirewallError::System { what, source })?;
+            for msg in messages(&datagram) {
+                let msg: Message<'_> = msg.map_err(|e| FirewallError::BadAnswer {
+                    what,
+                    detail: e.to_string(),
+                })?;
+                if msg.seq != seq {
+                    continue;
+                }
+                match msg.error_code() {
+                    Some(0) => return Ok(Ok(payloads)),
+                    Some(code) => return Ok(Err(Errno::from_raw(code))),
+                    None if msg.msg_type == NLMSG_DONE => return Ok(Ok(payloads)),
+                    None => payloads.push(msg.payload.to_vec()),
+                }
+            }
+        }
+    }
+
+    /// Every element of `map` with what its counter says, by key.
+    fn map_use(&mut self, map: &str) -> Result<HashMap<Vec<u8>, PathUse>, FirewallError> {
+        const WHAT: &str = "reading the return paths' counters";
+        let seq = self.next_seq();
+        let request = counters::dump_request(&self.maps, seq, map);
+        match self.dump(WHAT, &request, seq)? {
+            Ok(payloads) => Ok(payloads
+                .iter()
+                .flat_map(|payload| {
+                    let msg = Message {
+                        msg_type: nftables::NEWSETELEM,
+                        seq,
+                        payload,
+                    };
+                    counters::elements(msg.attributes())
+                })
+                .map(|e| (e.key, e.used))
+                .collect()),
+            Err(Errno::ENOENT) => Err(FirewallError::RulesetMissing {
+                what: format!("map inet {} {map}", self.maps.table),
+            }),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
     fn map_name(&self, path: &ReturnPath) -> String {
         format!("map inet {} {}", self.maps.table, self.maps.map_for(path))
     }
@@ -233,6 +299,82 @@ impl Firewall for Netfilter {
         match self.exchange(WHAT, &request, seq)? {
             // Already gone: it expired, which is what removal wants.
             Ok(_) | Err(Errno::ENOENT) => Ok(()),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    /// One element read: for a copy of a request, whose fate (a true copy
+    /// or a new request) turns on whether the server answered yet.
+    fn path_use(&mut self, path: &ReturnPath) -> Result<PathUse, FirewallError> {
+        const WHAT: &str = "reading the return path's counter";
+        let seq = self.next_seq();
+        let request = counters::element_request(&self.maps, seq, path);
+        match self.exchange(WHAT, &request, seq)? {
+            Ok(Some(payload)) => {
+                let msg = Message {
+                    msg_type: nftables::NEWSETELEM,
+                    seq,
+                    payload: &payload,
+                };
+                let key = nftables::key(path);
+                Ok(counters::elements(msg.attributes())
+                    .into_iter()
+                    .find(|e| e.key == key)
+                    .map_or(PathUse::Unknown, |e| e.used))
+            }
+            // Expired (or removed by a reload): nothing to read.
+            Ok(None) | Err(Errno::ENOENT) => Ok(PathUse::Unknown),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    /// One dump per map the paths use, however many paths: the cost of a
+    /// batch of outcomes is one exchange per family, not one per path. A
+    /// dump that spans several answers resumes by counting the elements
+    /// it already sent (`cb->args[0]`, nf_tables_dump_set(),
+    /// net/netfilter/nf_tables_api.c), so elements added or expired in
+    /// between can shift it past one: a path the dump missed is asked
+    /// about alone.
+    fn paths_use(&mut self, paths: &[ReturnPath]) -> Result<Vec<PathUse>, FirewallError> {
+        let mut maps: Vec<&'static str> = paths.iter().map(|p| self.maps.map_for(p)).collect();
+        maps.sort_unstable();
+        maps.dedup();
+        let mut found = HashMap::new();
+        for map in maps {
+            found.extend(self.map_use(map)?);
+        }
+        paths
+            .iter()
+            .map(|p| match found.get(&nftables::key(p)) {
+                Some(&used) => Ok(used),
+                None => self.path_use(p),
+            })
+            .collect()
+    }
+
+    fn renew_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        const WHAT: &str = "renewing the return path in the nftables map";
+        let seq = self.next_seq();
+        let request = self.maps.renew_batch(seq, path, self.transfer_wait);
+        match self.exchange(WHAT, &request, seq)? {
+            Ok(_) => Ok(()),
+            // It expired meanwhile: add it again (the socket is marked).
+            Err(Errno::ENOENT) => {
+                let seq = self.next_seq();
+                let request = self.maps.add_batch(seq, path, self.transfer_wait);
+                match self.exchange(WHAT, &request, seq)? {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+                }
+            }
             Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
                 what: WHAT,
                 hint: HINT_CAP,

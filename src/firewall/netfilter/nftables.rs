@@ -12,13 +12,15 @@ use crate::firewall::ReturnPath;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
+/// The nf_tables subsystem of nfnetlink.
+pub const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFT_MSG_GETSET: u16 = 10;
 const NFT_MSG_NEWSETELEM: u16 = 12;
 const NFT_MSG_DELSETELEM: u16 = 14;
-const NFPROTO_INET: u8 = 1;
+/// The `inet` family of the shipped table.
+pub const NFPROTO_INET: u8 = 1;
 
 // enum nft_set_attributes and nft_set_desc_attributes in
 // include/uapi/linux/netfilter/nf_tables.h.
@@ -75,6 +77,27 @@ impl ReturnMaps {
         self.batch(seq, DELSETELEM, 0, path, None)
     }
 
+    /// A batch replacing `path` with itself, its timeout counted from now
+    /// and its counter from zero: the removal and the addition commit
+    /// together or not at all (nf_tables batches are one transaction,
+    /// nfnetlink_rcv_batch(), net/netfilter/nfnetlink.c), so no answer
+    /// meets the path missing. Both messages carry `seq`; only the
+    /// addition asks for an acknowledgement, so the first answer is the
+    /// removal's error (ENOENT: the element expired) or the addition's.
+    pub fn renew_batch(&self, seq: u32, path: &ReturnPath, timeout: Duration) -> Vec<u8> {
+        let buf = batch_begin(seq);
+        let buf = self.element(buf, seq, DELSETELEM, NLM_F_REQUEST, path, None);
+        let buf = self.element(
+            buf,
+            seq,
+            NEWSETELEM,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            path,
+            Some(timeout),
+        );
+        batch_end(buf, seq)
+    }
+
     fn batch(
         &self,
         seq: u32,
@@ -83,24 +106,29 @@ impl ReturnMaps {
         path: &ReturnPath,
         timeout: Option<Duration>,
     ) -> Vec<u8> {
-        let res_id = NFNL_SUBSYS_NFTABLES;
-        let buf = MessageBuilder::new(
-            Vec::new(),
-            NFNL_MSG_BATCH_BEGIN,
-            NLM_F_REQUEST,
-            seq.wrapping_sub(1),
-            0,
-            res_id,
-        )
-        .finish();
-        let mut m = MessageBuilder::new(
+        let buf = batch_begin(seq);
+        let buf = self.element(
             buf,
+            seq,
             kind,
             NLM_F_REQUEST | NLM_F_ACK | flags,
-            seq,
-            NFPROTO_INET,
-            0,
+            path,
+            timeout,
         );
+        batch_end(buf, seq)
+    }
+
+    /// Appends one element message to `buf`.
+    fn element(
+        &self,
+        buf: Vec<u8>,
+        seq: u32,
+        kind: u16,
+        flags: u16,
+        path: &ReturnPath,
+        timeout: Option<Duration>,
+    ) -> Vec<u8> {
+        let mut m = MessageBuilder::new(buf, kind, flags, seq, NFPROTO_INET, 0);
         m.attr_str(NFTA_SET_ELEM_LIST_TABLE, &self.table);
         m.attr_str(NFTA_SET_ELEM_LIST_SET, self.map_for(path));
         m.begin_nest(NFTA_SET_ELEM_LIST_ELEMENTS)
@@ -117,16 +145,7 @@ impl ReturnMaps {
             m.attr(NFTA_SET_ELEM_TIMEOUT, &(t.as_millis() as u64).to_be_bytes());
         }
         m.end_nest().end_nest();
-        let buf = m.finish();
-        MessageBuilder::new(
-            buf,
-            NFNL_MSG_BATCH_END,
-            NLM_F_REQUEST,
-            seq.wrapping_add(1),
-            0,
-            res_id,
-        )
-        .finish()
+        m.finish()
     }
 
     /// A request for the description of the map `path` goes into
@@ -152,6 +171,32 @@ impl ReturnMaps {
             path.client.port()
         )
     }
+}
+
+/// A buffer holding a batch's begin message (sequence `seq - 1`).
+fn batch_begin(seq: u32) -> Vec<u8> {
+    MessageBuilder::new(
+        Vec::new(),
+        NFNL_MSG_BATCH_BEGIN,
+        NLM_F_REQUEST,
+        seq.wrapping_sub(1),
+        0,
+        NFNL_SUBSYS_NFTABLES,
+    )
+    .finish()
+}
+
+/// `buf` with the batch's end message (sequence `seq + 1`) appended.
+fn batch_end(buf: Vec<u8>, seq: u32) -> Vec<u8> {
+    MessageBuilder::new(
+        buf,
+        NFNL_MSG_BATCH_END,
+        NLM_F_REQUEST,
+        seq.wrapping_add(1),
+        0,
+        NFNL_SUBSYS_NFTABLES,
+    )
+    .finish()
 }
 
 /// The `size` a map was declared with, from the attributes of the kernel's
@@ -295,6 +340,41 @@ mod tests {
             .find(NFTA_DATA_VALUE)
             .unwrap();
         assert_eq!(data.payload, value(&path4()).as_slice());
+    }
+
+    #[test]
+    fn renew_batch_removes_then_adds_in_one_transaction() {
+        let maps = ReturnMaps {
+            table: "tftp_proxy".into(),
+        };
+        let buf = maps.renew_batch(20, &path4(), Duration::from_secs(2));
+        let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
+        let kinds: Vec<_> = msgs.iter().map(|m| m.msg_type).collect();
+        assert_eq!(
+            kinds,
+            [
+                NFNL_MSG_BATCH_BEGIN,
+                DELSETELEM,
+                NEWSETELEM,
+                NFNL_MSG_BATCH_END
+            ]
+        );
+        let seqs: Vec<_> = msgs.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [19, 20, 20, 21]);
+        let flags = |i: usize| {
+            let at = buf
+                .windows(msgs[i].payload.len())
+                .position(|w| w == msgs[i].payload)
+                .unwrap()
+                - 16;
+            u16::from_ne_bytes([buf[at + 6], buf[at + 7]])
+        };
+        assert_eq!(
+            flags(1) & NLM_F_ACK,
+            0,
+            "the removal asks no acknowledgement"
+        );
+        assert_eq!(flags(2) & NLM_F_ACK, NLM_F_ACK);
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! - `interface.rs`: the interface a return path's answer-catching rule
 //!   is bound to (the one holding the helper's upstream address);
 //! - `encode.rs`: pure helpers of every encoding (C strings, errors);
+//! - `outcome.rs`: whether an anchor caught the server's answer, decoded
+//!   from the rules it still holds (the outcome line's pf side);
 //! - `limits.rs`: pf's anchor limit, the storm arithmetic behind the
 //!   shipped `set limit anchors`, and pool exhaustion reported as busy.
 //!
@@ -45,6 +47,7 @@ mod kernel;
 mod ledger;
 pub mod limits;
 mod liveness;
+pub mod outcome;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod reaper;
 

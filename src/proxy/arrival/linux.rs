@@ -2,6 +2,8 @@
 //!
 //! The port is the socket's own: a `redirect` rewrites the destination to
 //! the socket's address and port, so only the address needs telling.
+//! SO_TIMESTAMPNS tells when each datagram was queued, so that a copy of
+//! a request queued before that request was forwarded is known as one.
 
 use super::{receive_with, Arrival};
 use nix::sys::socket::{
@@ -10,6 +12,7 @@ use nix::sys::socket::{
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::{Duration, SystemTime};
 
 /// Turns on the control messages that tell where each datagram arrived.
 pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
@@ -17,6 +20,7 @@ pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
         SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4PacketInfo, &true)?,
         SocketAddr::V6(_) => setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?,
     }
+    setsockopt(&socket, sockopt::ReceiveTimestampns, &true)?;
     Ok(())
 }
 
@@ -27,9 +31,10 @@ pub fn receive(
     buf: &mut [u8],
     bound: SocketAddr,
 ) -> io::Result<Option<Arrival>> {
-    let mut space = nix::cmsg_space!(libc::in6_pktinfo);
+    let mut space = nix::cmsg_space!(libc::in6_pktinfo, libc::timespec);
+    let mut received = None;
     // MSG_TRUNC: report the datagram's real length, even if longer than buf.
-    receive_with(
+    let arrival = receive_with(
         socket,
         buf,
         bound,
@@ -43,9 +48,17 @@ pub fn receive(
             ControlMessageOwned::Ipv6PacketInfo(info) => {
                 local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr))
             }
+            ControlMessageOwned::ScmTimestampns(at) => {
+                let since_epoch = Duration::new(
+                    u64::try_from(at.tv_sec()).unwrap_or(0),
+                    u32::try_from(at.tv_nsec()).unwrap_or(0),
+                );
+                received = SystemTime::UNIX_EPOCH.checked_add(since_epoch);
+            }
             _ => {}
         },
-    )
+    )?;
+    Ok(arrival.map(|a| Arrival { received, ..a }))
 }
 
 /// Sends `data` to `to` from the address `from` (where the request arrived),

@@ -47,6 +47,9 @@ pub struct Arrival {
     /// The address and port it was addressed to, as it arrived at this
     /// host (after any redirect; with divert-to, the original destination).
     pub local: SocketAddr,
+    /// When the kernel queued it on the socket (Linux: SO_TIMESTAMPNS,
+    /// the real-time clock), where the platform tells.
+    pub received: Option<std::time::SystemTime>,
 }
 
 /// Takes one datagram off the socket without waiting (`None` when it is
@@ -83,6 +86,7 @@ fn receive_with(
         truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
         client,
         local,
+        received: None,
     }))
 }
 
