@@ -88,12 +88,44 @@ fn a_failed_forward_reaches_the_phone_as_an_error() {
     let got = lab.traffic_json(&["get", SERVER, "never.cfg"]);
     println!("read with a missing -a address: {got}");
     assert!(
-        got.contains("\"error\": \"ERROR 0: proxy cannot forward the request\""),
-        "the phone must get the ERROR: {got}\n{}",
+        got.contains("\"error\": \"ERROR 0: proxy cannot forward the request\"")
+            && got.contains("\"error_from\": \"198.51.100.2:69\""),
+        "the phone must get the ERROR from the server's address and port: {got}\n{}",
         lab.process_logs()
     );
     let logged = lab.wait_for_log(1, Duration::from_secs(2), |m| {
         m.contains("never.cfg") && m.contains("-a 198.51.100.99")
+    });
+    assert_eq!(logged.len(), 1, "{}", lab.process_logs());
+}
+
+/// A forward whose send fails (an output rule drops the helper's request,
+/// so `send` fails with EPERM) after the firewall's state of the request
+/// was forgotten: the phone's client still receives the ERROR from the
+/// address and port it wrote to (answering its next copy, which
+/// recreated that state), never one from the firewall's own address.
+#[test]
+fn a_forward_that_fails_to_send_reaches_the_phone_as_an_error() {
+    let lab = lab_with(&[]);
+    let nft = |args: &str| {
+        let mut full = vec!["nft"];
+        full.extend(args.split_whitespace());
+        let status = lab.command("f", &full).status().expect("nft");
+        assert!(status.success(), "nft {args}");
+    };
+    nft("add table inet lab_drop");
+    nft("add chain inet lab_drop out { type filter hook output priority filter ; }");
+    nft("add rule inet lab_drop out ip daddr 198.51.100.2 udp dport 69 drop");
+    let got = lab.traffic_json(&["get", SERVER, "dropped.cfg"]);
+    println!("read whose forward cannot be sent: {got}");
+    assert!(
+        got.contains("\"error\": \"ERROR 0: proxy cannot forward the request\"")
+            && got.contains("\"error_from\": \"198.51.100.2:69\""),
+        "the phone must get the ERROR from the server's address and port: {got}\n{}",
+        lab.process_logs()
+    );
+    let logged = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.contains("dropped.cfg") && m.contains("sending the request to the server")
     });
     assert_eq!(logged.len(), 1, "{}", lab.process_logs());
 }

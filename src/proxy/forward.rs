@@ -18,6 +18,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::time::{Instant, SystemTime};
 
+/// The ERROR text of a request that could not be forwarded.
+const CANNOT_FORWARD: &str = "proxy cannot forward the request";
+
 /// How many times a return path is tried with a fresh proxy port when the
 /// kernel reports the key in use.
 const PORT_ATTEMPTS: usize = 4;
@@ -67,16 +70,58 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 );
                 Disposition::Refused("busy")
             }
+            Err(e @ ForwardError::Send(_)) => {
+                // The firewall's state of the request is gone: an ERROR
+                // now would leave from the helper's own address, which the
+                // phone ignores. Its next copy recreates the state and is
+                // answered (unsent_copy).
+                self.unsent.record(client, server, Instant::now());
+                self.refuse(
+                    arrival,
+                    Level::Error,
+                    format_args!(
+                        "{client} -> {server} {what}: {e} (the ERROR answers the phone's next copy)"
+                    ),
+                    None,
+                );
+                Disposition::Failed
+            }
             Err(e) => {
                 self.refuse(
                     arrival,
                     Level::Error,
                     format_args!("{client} -> {server} {what}: {e}"),
-                    Some((ErrorCode::NotDefined, "proxy cannot forward the request")),
+                    Some((ErrorCode::NotDefined, CANNOT_FORWARD)),
                 );
                 Disposition::Failed
             }
         }
+    }
+
+    /// Answers a copy of a request whose forward failed after the
+    /// firewall's state of it was forgotten (see `unsent.rs`): the copy
+    /// recreated that state, so the ERROR now reaches the phone. `None`:
+    /// no such failure is remembered.
+    pub(super) fn unsent_copy(
+        &mut self,
+        redirection: &Redirection,
+        arrival: &Arrival,
+        request: &Dissected<'_>,
+    ) -> Option<Disposition> {
+        let (client, server) = (arrival.client, redirection.original_destination);
+        if !self.unsent.take(client, server, Instant::now()) {
+            return None;
+        }
+        self.refuse(
+            arrival,
+            Level::Error,
+            format_args!(
+                "{client} -> {server} {}: the last copy could not be sent, answered with an ERROR",
+                request.what
+            ),
+            Some((ErrorCode::NotDefined, CANNOT_FORWARD)),
+        );
+        Some(Disposition::Failed)
     }
 
     /// Opens the socket toward the server, installs the return path and

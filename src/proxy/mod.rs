@@ -35,6 +35,7 @@ mod source;
 mod stop;
 mod tally;
 mod transfers;
+mod unsent;
 
 pub use admission::BUSY_MESSAGE;
 pub use host::local_host;
@@ -56,6 +57,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tally::{Disposition, Tally};
 use transfers::{Transfer, Transfers};
+use unsent::Unsent;
 
 /// The longest the loop waits on the socket before it looks at the stop
 /// flag and the clock again (a signal may not interrupt the wait).
@@ -138,6 +140,7 @@ pub struct Proxy<'a, F: Firewall> {
     transfers: Transfers<UdpSocket>,
     tally: Tally,
     own: OwnAddresses,
+    unsent: Unsent,
     /// Transfers whose wait is over, their outcome not yet read.
     finished: Vec<Finished>,
     /// When the finished transfers may be read next.
@@ -175,6 +178,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             transfers: Transfers::default(),
             tally: Tally::default(),
             own: OwnAddresses::new(settings.host.clone(), Instant::now(), host::local_host),
+            unsent: Unsent::default(),
             finished: Vec::new(),
             next_read: Instant::now(),
             summary: Summary::default(),
@@ -332,6 +336,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             Ok(redirection) => redirection,
             Err(disposition) => return disposition,
         };
+        if let Some(disposition) = self.unsent_copy(&redirection, arrival, &request) {
+            return disposition;
+        }
         if let Some(disposition) = self.retransmission(&redirection, arrival, &request) {
             return disposition;
         }

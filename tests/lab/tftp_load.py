@@ -9,7 +9,8 @@ Each mode prints one JSON object on standard output:
       counts reads that got the whole file, failures, and retransmissions
       (a phone's timeout: 2 s, 4 tries).
   get SERVER FILE [BIND]
-      one read; reports "ok" or the ERROR message the client got.
+      one read; reports "ok" or the ERROR message the client got, and
+      where that ERROR came from.
   rrq-wrq SERVER MISSING NAME LOCAL
       from ONE socket: an RRQ for MISSING, then the WRQ for NAME twice
       before anything answers; then uploads LOCAL to whichever transfer ID
@@ -89,6 +90,8 @@ def read_file(server, name, bind=None, timing=None):
                 continue
             op = int.from_bytes(pkt[:2], "big")
             if op == 5:
+                if timing is not None:
+                    timing["error_from"] = "%s:%d" % addr[:2]
                 return None, retransmissions, "ERROR %d: %s" % (
                     int.from_bytes(pkt[2:4], "big"),
                     pkt[4:].rstrip(b"\x00").decode(errors="replace"),
@@ -148,9 +151,10 @@ def mode_load(server, name, size, rate, seconds, bind=None):
 
 
 def mode_get(server, name, bind=None):
-    data, retrans, error = read_file(server, name, bind)
+    timing = {}
+    data, retrans, error = read_file(server, name, bind, timing)
     print(json.dumps({"ok": data is not None, "error": error, "retransmissions": retrans,
-                      "bytes": len(data or b"")}))
+                      "bytes": len(data or b""), "error_from": timing.get("error_from", "")}))
 
 
 def mode_rrq_wrq(server, missing, name, local):
