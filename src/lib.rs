@@ -20,4 +20,5 @@ pub mod log;
 pub mod policy;
 pub mod privilege;
 pub mod proxy;
+pub mod route;
 pub mod tftp;

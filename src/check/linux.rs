@@ -4,9 +4,10 @@
 //! syslog socket. The judging is in the pure modules next to this one.
 
 use super::{
-    burst, destinations, inetd, nftables, systemd, CheckOptions, Finding, DEFAULT_HELPER_PORT,
+    burst, destinations, inetd, isolation, nftables, systemd, CheckOptions, Finding,
+    DEFAULT_HELPER_PORT,
 };
-use crate::firewall::netfilter::{Netfilter, NetfilterOptions};
+use crate::firewall::netfilter::{table_load, Netfilter, NetfilterOptions};
 use crate::firewall::{Firewall, FirewallError};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -17,11 +18,13 @@ use std::time::Duration;
 /// Every Linux check, in order.
 pub fn run(options: &CheckOptions) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let mut lan = None;
     let port = match ruleset() {
         Ok(ruleset) => {
             let (mut ruleset_findings, port) = nftables::check_ruleset(&ruleset, &options.table);
             findings.append(&mut ruleset_findings);
             findings.push(nftables::check_single_port(&ruleset, options.mark));
+            lan = nftables::find_redirect(&ruleset).and_then(|r| r.interface);
             port.unwrap_or(DEFAULT_HELPER_PORT)
         }
         Err(e) => {
@@ -43,6 +46,10 @@ pub fn run(options: &CheckOptions) -> Vec<Finding> {
     ));
     findings.push(capability());
     findings.push(conntrack(&options.table));
+    findings.push(isolation::judge_conntrack_load(table_load::read()));
+    if let Some(lan) = lan {
+        findings.push(reverse_path(&lan));
+    }
     let (starter, command_lines) = starter(port, options.arguments);
     findings.push(starter);
     findings.push(destinations::judge(&command_lines));
@@ -83,6 +90,20 @@ fn forwarding(family: &str, path: &str, sysctl: &str) -> Finding {
         }
         Err(e) => Finding::fault(format!("cannot read {path} ({e})")),
     }
+}
+
+/// rp_filter of the phones' interface (the one the redirect rule names).
+fn reverse_path(interface: &str) -> Finding {
+    let read = |key: &str| -> Option<u8> {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{key}/rp_filter"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let dev = read(interface);
+    let all = dev.and(read("all"));
+    isolation::judge_rp_filter(interface, all, dev)
 }
 
 fn capability() -> Finding {

@@ -14,6 +14,8 @@ pub mod destinations;
 pub mod freebsd;
 pub mod inetd;
 #[cfg(target_os = "linux")]
+pub mod isolation;
+#[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 pub mod nftables;

@@ -16,6 +16,7 @@ pub use error::FirewallError;
 
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 /// What the firewall knows about a redirected request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,41 @@ pub trait Firewall {
     /// What `open_return_path` would install, in the filter's own
     /// configuration syntax, one rule per line (for `-n` and `-v`).
     fn describe_return_path(&self, path: &ReturnPath) -> String;
+
+    /// How many return paths the filter can hold alongside `path` (an
+    /// nftables map's declared `size`), read from the kernel once, so the
+    /// flow can answer "busy" without asking the kernel to fail. `None`:
+    /// no fixed limit is known.
+    fn capacity(&mut self, path: &ReturnPath) -> Option<usize> {
+        let _ = path;
+        None
+    }
+
+    /// How long filter state created by `path`'s answers (a single-port
+    /// server's flow back to the proxy port) may still live, if there is
+    /// any: the helper keeps the port until it is gone, so no later
+    /// transfer that reuses the port can be matched by it. The default
+    /// knows of none.
+    fn state_left(&mut self, path: &ReturnPath) -> Result<Option<Duration>, FirewallError> {
+        let _ = path;
+        Ok(None)
+    }
+
+    /// Deletes the filter state [`Firewall::state_left`] found for `path`
+    /// (its transfer is over), so the port can be given to another
+    /// transfer. The default has none to delete.
+    fn clear_state(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        let _ = path;
+        Ok(())
+    }
+
+    /// A warning about the filter's own state table when it is (nearly)
+    /// full, which drops packets before they reach the helper; given once
+    /// until the table has room again. Cheap enough to ask twice a
+    /// second. The default knows of no such table.
+    fn table_pressure(&mut self) -> Option<String> {
+        None
+    }
 
     /// The client's redirected request (`redirection`) is the helper's now:
     /// the filter may forget its own state of that flow. A single-port

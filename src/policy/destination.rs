@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{unmap, Refusal};
+use super::{is_scoped, unmap, Refusal};
 
 /// The firewall's own view of itself, for [`check_destination`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,7 +28,11 @@ fn is_loopback(ip: IpAddr) -> bool {
 /// any of `host.broadcasts`. Checked in that order, so an address that is
 /// both (a peer address reported in the broadcast slot) is named as the
 /// firewall's own; IPv4-mapped addresses are unmapped first, on both sides.
+/// Then an IPv4-mapped destination that is none of those is refused as
+/// such (an IPv6 packet's return path cannot carry an IPv4 transfer), and
+/// so is a link-local one (see [`is_scoped`]).
 pub fn check_destination(server: IpAddr, host: &Host) -> Result<(), Refusal> {
+    let raw = server;
     let server = unmap(server);
     let listed = |list: &[IpAddr]| list.iter().any(|&a| unmap(a) == server);
     if server.is_unspecified() {
@@ -43,6 +47,10 @@ pub fn check_destination(server: IpAddr, host: &Host) -> Result<(), Refusal> {
         Err(Refusal::OwnAddress(server))
     } else if listed(&host.broadcasts) {
         Err(Refusal::Broadcast(server))
+    } else if raw != server {
+        Err(Refusal::Mapped(raw))
+    } else if is_scoped(server) {
+        Err(Refusal::Scoped(server))
     } else {
         Ok(())
     }
@@ -68,16 +76,27 @@ mod tests {
     #[test]
     fn ordinary_destinations_pass() {
         let h = host();
-        for s in [
-            "198.51.100.7",
-            "203.0.113.5",
-            "2001:db8:1::7",
-            "fe80::1",
-            "::ffff:198.51.100.7",
-        ] {
+        for s in ["198.51.100.7", "203.0.113.5", "2001:db8:1::7"] {
             assert_eq!(check_destination(ip(s), &h), Ok(()), "{s}");
         }
         assert_eq!(check_destination(ip("10.0.0.1"), &Host::default()), Ok(()));
+    }
+
+    #[test]
+    fn mapped_and_link_local_destinations_refused() {
+        let h = host();
+        let e = check_destination(ip("::ffff:203.0.113.69"), &h).unwrap_err();
+        assert_eq!(e, Refusal::Mapped(ip("::ffff:203.0.113.69")));
+        assert_eq!(
+            e.to_string(),
+            "destination ::ffff:203.0.113.69 is an IPv4-mapped IPv6 address (ask for the IPv4 address itself)"
+        );
+        assert_eq!(e.tftp_message(), "destination not allowed");
+        for s in ["fe80::1", "169.254.1.1"] {
+            let e = check_destination(ip(s), &h).unwrap_err();
+            assert_eq!(e, Refusal::Scoped(ip(s)), "{s}");
+            assert_eq!(e.tftp_message(), "destination not allowed");
+        }
     }
 
     #[test]

@@ -14,9 +14,13 @@
 //! used to slip past an IPv4 rule.
 
 mod cidr;
+mod client;
 mod destination;
 
 pub use cidr::{unmap, Cidr, CidrError};
+pub use client::{
+    check_client, check_route, is_scoped, subnet_router_anycast, ClientRefusal, RouteToClient,
+};
 pub use destination::{check_destination, Host};
 
 use std::fmt;
@@ -137,6 +141,15 @@ pub enum Refusal {
     /// The destination is one of the firewall's own addresses.
     #[error("destination {0} is one of the firewall's own addresses")]
     OwnAddress(IpAddr),
+    /// The destination is an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`):
+    /// the request would leave over IPv4 while its return path lives in
+    /// the IPv6 map, so it is refused rather than half served.
+    #[error("destination {0} is an IPv4-mapped IPv6 address (ask for the IPv4 address itself)")]
+    Mapped(IpAddr),
+    /// The destination is link-local (or otherwise scoped): its meaning
+    /// depends on an interface the request and the map cannot name.
+    #[error("destination {0} is a link-local address, which cannot be proxied")]
+    Scoped(IpAddr),
 }
 
 impl Refusal {
@@ -153,7 +166,9 @@ impl Refusal {
             | Refusal::Broadcast(_)
             | Refusal::Multicast(_)
             | Refusal::Loopback(_)
-            | Refusal::OwnAddress(_) => "destination not allowed",
+            | Refusal::OwnAddress(_)
+            | Refusal::Mapped(_)
+            | Refusal::Scoped(_) => "destination not allowed",
         }
     }
 

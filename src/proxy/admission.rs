@@ -1,5 +1,6 @@
-//! Whether a new request may become a transfer: the destination is not
-//! the firewall itself, the policy lets it pass, and the client and the
+//! Whether a new request may become a transfer: the client is where its
+//! request came from, the destination is not the firewall itself, the
+//! policy lets it pass, and the client, its interface, the map and the
 //! process have room for one more.
 //!
 //! This file owns those refusals (logged, answered with an ERROR) and the
@@ -9,7 +10,7 @@ use super::arrival::Arrival;
 use super::dissect::Dissected;
 use super::tally::Disposition;
 use super::Proxy;
-use crate::firewall::{Firewall, Redirection};
+use crate::firewall::{Firewall, Redirection, ReturnPath};
 use crate::log::Level;
 use crate::policy::{check_destination, unmap, Refusal};
 use crate::tftp::ErrorCode;
@@ -19,6 +20,40 @@ use std::net::{IpAddr, SocketAddr};
 pub const BUSY_MESSAGE: &str = "proxy busy, try again later";
 
 impl<'a, F: Firewall> Proxy<'a, F> {
+    /// Refuses `request` if its client failed the client checks (see
+    /// [`super::client_check`]): logged, and answered only where the
+    /// address is the sender's own (an answer to a forged source would go
+    /// to its victim). `None`: the client may be served.
+    pub(super) fn check_client(
+        &mut self,
+        redirection: &Redirection,
+        arrival: &Arrival,
+        request: &Dissected<'_>,
+    ) -> Option<Disposition> {
+        let e = self
+            .clients
+            .check(
+                redirection.client.ip(),
+                arrival.interface,
+                arrival.local.ip(),
+                self.own.host(),
+            )
+            .err()?;
+        let (client, server) = (arrival.client, redirection.original_destination);
+        let what = &request.what;
+        let reply = e
+            .refusal()
+            .filter(|r| r.answerable())
+            .map(|r| (ErrorCode::AccessViolation, r.tftp_message()));
+        self.refuse(
+            arrival,
+            Level::Warning,
+            format_args!("{client} -> {server} {what}: refused: {e}"),
+            reply,
+        );
+        Some(Disposition::Refused("client"))
+    }
+
     /// Refuses `request` (logged, answered) if it may not become a new
     /// transfer now; `None`: it may.
     pub(super) fn refusal(
@@ -45,7 +80,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             );
             return Some(Disposition::Refused("not allowed"));
         }
-        if let Some(busy) = self.busy(client) {
+        if let Some(busy) = self.busy(client, server, arrival.interface) {
             self.refuse(
                 arrival,
                 Level::Warning,
@@ -57,8 +92,37 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         None
     }
 
-    /// Why a new transfer for `client` cannot be taken now, if it cannot.
-    fn busy(&self, client: SocketAddr) -> Option<Busy> {
+    /// Why a new transfer for `client` to `server`, asked for on
+    /// `interface`, cannot be taken now, if it cannot: known from the
+    /// helper's own count of live return paths, without asking the kernel
+    /// to fail.
+    fn busy(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        interface: Option<u32>,
+    ) -> Option<Busy> {
+        let probe = ReturnPath {
+            client,
+            proxy: client,
+            server,
+        };
+        if let Some(limit) = self.firewall.capacity(&probe) {
+            let held = self.transfers.count_in_family_of(server);
+            if held >= limit {
+                return Some(Busy::MapFull { held, limit });
+            }
+            let share = interface_share(limit);
+            let on_interface = self.transfers.count_on_interface(interface);
+            if let (Some(index), true) = (interface, on_interface >= share) {
+                return Some(Busy::InterfaceShare {
+                    interface: interface_label(index),
+                    held: on_interface,
+                    share,
+                    limit,
+                });
+            }
+        }
         let max = self.settings.max_per_client;
         let held = self.transfers.count_for(client.ip());
         if held >= max {
@@ -87,4 +151,34 @@ enum Busy {
     },
     #[error("proxy busy: {live} live transfers, as many as the open-file limit allows")]
     ProcessCap { live: usize },
+    #[error(
+        "proxy busy: the return-path map is full ({held} live return paths, its size is {limit})"
+    )]
+    MapFull { held: usize, limit: usize },
+    #[error("proxy busy: clients on {interface} hold {held} live return paths, their share of the map (size {limit}) is {share}")]
+    InterfaceShare {
+        interface: String,
+        held: usize,
+        share: usize,
+        limit: usize,
+    },
+}
+
+/// How many of a map's `limit` return paths the clients of one interface
+/// may hold: three quarters. Addresses on one network are free for any
+/// host there to take (IPv4 by ARP, IPv6 by SLAAC privacy addresses), so
+/// no cap per address or prefix can tell one host with many addresses
+/// from many phones; the interface is what a host cannot choose (the
+/// client check holds every client to its arrival interface), so a flood
+/// from one network leaves the last quarter to the others.
+fn interface_share(limit: usize) -> usize {
+    limit - limit / 4
+}
+
+/// An interface's name for the log.
+fn interface_label(index: u32) -> String {
+    #[cfg(target_os = "linux")]
+    return crate::route::interface_name(index);
+    #[cfg(not(target_os = "linux"))]
+    return format!("interface {index}");
 }

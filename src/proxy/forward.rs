@@ -57,6 +57,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                         last_sent_at: sent_at,
                         label: request.label.clone(),
                         retransmissions: 0,
+                        interface: arrival.interface,
                     });
                 }
                 Disposition::Forwarded

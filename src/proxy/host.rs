@@ -3,7 +3,7 @@
 //! its networks (a request to one of them must be refused as such, not
 //! fail later in `sendto`).
 
-use crate::policy::Host;
+use crate::policy::{subnet_router_anycast, Host};
 use nix::net::if_::InterfaceFlags;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -35,11 +35,25 @@ fn subnet_broadcast(address: Ipv4Addr, netmask: Ipv4Addr) -> Option<Ipv4Addr> {
 
 /// The [`Host`] these interface addresses describe. A broadcast slot equal
 /// to the address itself (glibc's `getifaddrs` puts the address there when
-/// no broadcast address was configured) is not a broadcast address.
+/// no broadcast address was configured) is not a broadcast address. Each
+/// IPv6 prefix's subnet-router anycast address counts as the firewall's
+/// own: as a router it answers that address (Linux adds it to the `local`
+/// table when forwarding is on: net/ipv6/addrconf.c, `addrconf_join_anycast`).
 pub fn host_from(addresses: impl IntoIterator<Item = InterfaceAddress>) -> Host {
     let mut host = Host::default();
     for a in addresses {
-        host.addresses.push(a.address);
+        if !host.addresses.contains(&a.address) {
+            host.addresses.push(a.address);
+        }
+        if let (IpAddr::V6(v6), Some(IpAddr::V6(mask))) = (a.address, a.netmask) {
+            let prefix = u128::from(mask).leading_ones();
+            if let Some(anycast) = subnet_router_anycast(v6, prefix) {
+                let anycast = IpAddr::V6(anycast);
+                if !host.addresses.contains(&anycast) {
+                    host.addresses.push(anycast);
+                }
+            }
+        }
         let mut add = |b: IpAddr| {
             if b != a.address && !host.broadcasts.contains(&b) {
                 host.broadcasts.push(b);
@@ -142,6 +156,32 @@ mod tests {
             broadcast_capable: true,
         }]);
         assert_eq!(host.broadcasts, Vec::<IpAddr>::new());
+        // Its subnet-router anycast address is the firewall's own.
+        assert_eq!(host.addresses, vec![ip("2001:db8::1"), ip("2001:db8::")]);
+    }
+
+    #[test]
+    fn subnet_router_anycast_once_per_prefix_and_none_for_host_routes() {
+        let v6 = |address: &str, mask: &str| InterfaceAddress {
+            address: ip(address),
+            netmask: Some(ip(mask)),
+            broadcast: None,
+            broadcast_capable: false,
+        };
+        let host = host_from([
+            v6("2001:db8:1::1", "ffff:ffff:ffff:ffff::"),
+            v6("2001:db8:1::2", "ffff:ffff:ffff:ffff::"),
+            v6("2001:db8:9::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ]);
+        assert_eq!(
+            host.addresses,
+            vec![
+                ip("2001:db8:1::1"),
+                ip("2001:db8:1::"),
+                ip("2001:db8:1::2"),
+                ip("2001:db8:9::1")
+            ]
+        );
     }
 
     #[test]

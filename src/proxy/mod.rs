@@ -19,15 +19,18 @@
 
 mod admission;
 pub mod arrival;
+mod client_check;
 mod dissect;
 #[cfg(any(target_os = "openbsd", test))]
 mod divert;
 mod forward;
+mod held;
 mod host;
 mod lookup;
 mod outcome;
 mod own_addresses;
 mod refuse;
+mod release;
 mod reply;
 mod report;
 mod retransmit;
@@ -49,6 +52,8 @@ use crate::log::{Level, Log};
 use crate::policy::{unmap, Host, Policy};
 use crate::tftp;
 use arrival::Arrival;
+use client_check::ClientCheck;
+use held::Held;
 use outcome::{RequestLabel, Summary, Verdict};
 use own_addresses::OwnAddresses;
 use std::net::{SocketAddr, UdpSocket};
@@ -138,6 +143,8 @@ pub struct Proxy<'a, F: Firewall> {
     socket: BorrowedFd<'a>,
     bound: SocketAddr,
     transfers: Transfers<UdpSocket>,
+    held: Held<UdpSocket>,
+    clients: ClientCheck,
     tally: Tally,
     own: OwnAddresses,
     unsent: Unsent,
@@ -176,6 +183,8 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             socket,
             bound,
             transfers: Transfers::default(),
+            held: Held::default(),
+            clients: ClientCheck::default(),
             tally: Tally::default(),
             own: OwnAddresses::new(settings.host.clone(), Instant::now(), host::local_host),
             unsent: Unsent::default(),
@@ -212,7 +221,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 self.read_outcomes();
                 self.next_read = now + READ_EVERY;
             }
+            self.recheck_held(now);
             if now >= next_tick {
+                if let Some(warning) = self.firewall.table_pressure() {
+                    self.log.warning(warning);
+                }
                 // Also in a flood that never lets the socket empty.
                 self.log.tick();
                 next_tick = now + TICK;
@@ -278,6 +291,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 .saturating_duration_since(transfer.last_sent)
                 .min(self.settings.transfer_wait),
         });
+        self.hold_port(transfer.path, transfer.upstream, now);
     }
 
     /// Reads the counters of every finished transfer's return path in one
@@ -313,15 +327,17 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             self.log.event(level, &line);
             self.summary.outcome(done.path.server, &verdict);
         }
+        self.remove_paths(&paths);
     }
 
-    /// When the helper may exit: the socket idle long enough, and every
-    /// upstream socket past its transfer wait.
+    /// When the helper may exit: the socket idle long enough, every
+    /// upstream socket past its transfer wait, and no port held.
     fn exit_time(&self, last_arrival: Instant) -> Instant {
         let idle_end = last_arrival + self.settings.idle;
-        self.transfers
-            .last_until()
-            .map_or(idle_end, |until| until.max(idle_end))
+        [self.transfers.last_until(), self.held.last_recheck()]
+            .into_iter()
+            .flatten()
+            .fold(idle_end, Instant::max)
     }
 
     /// One datagram, through each step of the flow in turn: the first
@@ -336,6 +352,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             Ok(redirection) => redirection,
             Err(disposition) => return disposition,
         };
+        if let Some(disposition) = self.check_client(&redirection, arrival, &request) {
+            return disposition;
+        }
         if let Some(disposition) = self.unsent_copy(&redirection, arrival, &request) {
             return disposition;
         }

@@ -7,11 +7,11 @@ use super::arrival::{self, Arrival};
 use super::Proxy;
 use crate::firewall::Firewall;
 use crate::log::Level;
-use crate::policy::unmap;
+use crate::policy::{is_scoped, unmap};
 use crate::tftp::{self, ErrorCode};
 use std::fmt::Display;
 use std::io::ErrorKind;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 impl<'a, F: Firewall> Proxy<'a, F> {
     /// Logs why `arrival` was refused or failed and answers it with a TFTP
@@ -41,7 +41,8 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return;
         }
         let packet = tftp::error_packet(code, message);
-        match arrival::reply(self.socket, &packet, arrival.client, arrival.local) {
+        let to = scoped(arrival.client, arrival.local, arrival.interface);
+        match arrival::reply(self.socket, &packet, to, arrival.local) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => self.tally.unsent += 1,
             Err(e) => {
@@ -53,6 +54,21 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 );
             }
         }
+    }
+}
+
+/// `to` with the arrival interface as its scope when it or `from` is
+/// link-local: a link-local address means nothing without its interface,
+/// and the kernel refuses to send to or from one without it (EINVAL).
+fn scoped(to: SocketAddr, from: SocketAddr, interface: Option<u32>) -> SocketAddr {
+    match (to, interface) {
+        (SocketAddr::V6(mut v6), Some(index))
+            if is_scoped(IpAddr::V6(*v6.ip())) || is_scoped(from.ip()) =>
+        {
+            v6.set_scope_id(index);
+            SocketAddr::V6(v6)
+        }
+        _ => to,
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Transfer<S> {
     pub label: RequestLabel,
     /// Copies of the request the client sent (absorbed or sent again).
     pub retransmissions: u32,
+    /// The interface the request arrived on, where known.
+    pub interface: Option<u32>,
 }
 
 impl<S> Transfer<S> {
@@ -63,6 +65,9 @@ impl<S> Transfer<S> {
 pub struct Transfers<S> {
     live: VecDeque<Transfer<S>>,
     per_client: HashMap<IpAddr, usize>,
+    /// Live return paths per map: IPv4, IPv6 (by the server's family).
+    per_family: [usize; 2],
+    per_interface: HashMap<Option<u32>, usize>,
 }
 
 impl<S> Default for Transfers<S> {
@@ -70,8 +75,15 @@ impl<S> Default for Transfers<S> {
         Transfers {
             live: VecDeque::new(),
             per_client: HashMap::new(),
+            per_family: [0; 2],
+            per_interface: HashMap::new(),
         }
     }
+}
+
+/// The index of the map a path to `server` lives in: 0 IPv4, 1 IPv6.
+fn family(server: SocketAddr) -> usize {
+    usize::from(server.is_ipv6())
 }
 
 impl<S> Transfers<S> {
@@ -81,7 +93,7 @@ impl<S> Transfers<S> {
         let mut expired = Vec::new();
         while self.live.front().is_some_and(|t| t.until <= now) {
             if let Some(t) = self.live.pop_front() {
-                self.uncount(t.client.ip());
+                self.uncount(&t);
                 expired.push(t);
             }
         }
@@ -144,6 +156,17 @@ impl<S> Transfers<S> {
         self.per_client.get(&client).copied().unwrap_or(0)
     }
 
+    /// How many live return paths lead to servers of `server`'s family
+    /// (the paths in one map).
+    pub fn count_in_family_of(&self, server: SocketAddr) -> usize {
+        self.per_family[family(server)]
+    }
+
+    /// How many live return paths were asked for on `interface`.
+    pub fn count_on_interface(&self, interface: Option<u32>) -> usize {
+        self.per_interface.get(&interface).copied().unwrap_or(0)
+    }
+
     /// How many transfers are live.
     pub fn len(&self) -> usize {
         self.live.len()
@@ -157,6 +180,8 @@ impl<S> Transfers<S> {
     /// Records a new transfer.
     pub fn insert(&mut self, transfer: Transfer<S>) {
         *self.per_client.entry(transfer.client.ip()).or_insert(0) += 1;
+        self.per_family[family(transfer.path.server)] += 1;
+        *self.per_interface.entry(transfer.interface).or_insert(0) += 1;
         // Waits are all the same length, so the deque stays in order of
         // expiry; a clock that went backwards only delays one expiry.
         self.live.push_back(transfer);
@@ -165,14 +190,25 @@ impl<S> Transfers<S> {
     /// Takes every live transfer out (the helper is stopping).
     pub fn drain(&mut self) -> Vec<Transfer<S>> {
         self.per_client.clear();
+        self.per_family = [0; 2];
+        self.per_interface.clear();
         self.live.drain(..).collect()
     }
 
-    fn uncount(&mut self, client: IpAddr) {
+    fn uncount(&mut self, transfer: &Transfer<S>) {
+        let client = transfer.client.ip();
         if let Some(n) = self.per_client.get_mut(&client) {
             *n -= 1;
             if *n == 0 {
                 self.per_client.remove(&client);
+            }
+        }
+        let f = &mut self.per_family[family(transfer.path.server)];
+        *f = f.saturating_sub(1);
+        if let Some(n) = self.per_interface.get_mut(&transfer.interface) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_interface.remove(&transfer.interface);
             }
         }
     }
@@ -202,6 +238,7 @@ mod tests {
                 filename: "\"f\"".into(),
             },
             retransmissions: 0,
+            interface: Some(2),
         }
     }
 
@@ -292,12 +329,20 @@ mod tests {
         ));
         let client: IpAddr = "192.0.2.20".parse().unwrap();
         assert_eq!(t.count_for(client), 2);
+        let v4_server = "198.51.100.2:69".parse().unwrap();
+        let v6_server = "[2001:db8:2::2]:69".parse().unwrap();
+        assert_eq!(t.count_in_family_of(v4_server), 3);
+        assert_eq!(t.count_in_family_of(v6_server), 0);
+        assert_eq!(t.count_on_interface(Some(2)), 3);
+        assert_eq!(t.count_on_interface(None), 0);
         assert_eq!(t.last_until(), Some(now + 2 * wait));
         assert_eq!(t.expire(now + wait).len(), 1, "the one whose wait is over");
         assert_eq!(t.count_for(client), 1);
         assert_eq!(t.len(), 2);
         assert_eq!(t.expire(now + 2 * wait).len(), 2);
         assert_eq!(t.count_for(client), 0);
+        assert_eq!(t.count_in_family_of(v4_server), 0);
+        assert_eq!(t.count_on_interface(Some(2)), 0);
         assert_eq!(t.len(), 0);
         assert_eq!(t.last_until(), None);
     }

@@ -70,6 +70,12 @@ pub const BOOT_FILES: [&str; 7] = [
     "dialplan.xml",
 ];
 
+/// The management host on the firewall's third interface (`mgmt0`), with
+/// [`LabOptions::management`]: a network the phones must not reach.
+pub const MANAGEMENT_HOST: &str = "203.0.113.5";
+/// The management host's IPv6 address.
+pub const MANAGEMENT_HOST6: &str = "2001:db8:3::5";
+
 /// How many extra phone addresses a lab can have.
 pub const MAX_PHONES: usize = 200;
 
@@ -117,6 +123,10 @@ pub struct LabOptions {
     /// More phone addresses on the client (see [`phone_address`]), up to
     /// [`MAX_PHONES`]: a site's phones each have their own address.
     pub phones: usize,
+    /// A third network on the firewall (`mgmt0`, 203.0.113.0/24 and
+    /// 2001:db8:3::/64) with a management host ("m", [`MANAGEMENT_HOST`])
+    /// that routes back through the firewall.
+    pub management: bool,
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -216,6 +226,9 @@ impl Lab {
             dir,
         };
         lab.build_network();
+        if options.management {
+            lab.add_management();
+        }
         lab.add_phones(options.phones);
         lab.start_syslog();
         lab.start_servers(options.atftpd);
@@ -406,6 +419,79 @@ impl Lab {
             ("s", &["ip", "link", "set", "lo", "up"]),
             // No route back to the phones' network: answers must go through
             // the helper's return path, as with a server on the Internet.
+        ];
+        for (host, args) in setup {
+            self.in_ns(host, args);
+        }
+    }
+
+    fn add_management(&mut self) {
+        let ns = self.ns("m");
+        self.ip(&["netns", "add", &ns]);
+        self.namespaces.push(ns.clone());
+        self.ip(&[
+            "-n",
+            &ns,
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "mgmt0",
+            "netns",
+            &self.ns("f"),
+        ]);
+        let setup: &[(&str, &[&str])] = &[
+            ("m", &["ip", "addr", "add", "203.0.113.5/24", "dev", "eth0"]),
+            (
+                "m",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:3::5/64",
+                    "dev",
+                    "eth0",
+                    "nodad",
+                ],
+            ),
+            ("m", &["ip", "link", "set", "eth0", "up"]),
+            ("m", &["ip", "link", "set", "lo", "up"]),
+            (
+                "m",
+                &["ip", "route", "add", "default", "via", "203.0.113.1"],
+            ),
+            (
+                "m",
+                &[
+                    "ip",
+                    "-6",
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    "2001:db8:3::1",
+                ],
+            ),
+            (
+                "f",
+                &["ip", "addr", "add", "203.0.113.1/24", "dev", "mgmt0"],
+            ),
+            (
+                "f",
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    "2001:db8:3::1/64",
+                    "dev",
+                    "mgmt0",
+                    "nodad",
+                ],
+            ),
+            ("f", &["ip", "link", "set", "mgmt0", "up"]),
         ];
         for (host, args) in setup {
             self.in_ns(host, args);

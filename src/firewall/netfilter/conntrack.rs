@@ -34,7 +34,17 @@ const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_SRC_PORT: u16 = 2;
 const CTA_PROTO_DST_PORT: u16 = 3;
 
+const CTA_TIMEOUT: u16 = 7;
+const CTA_ZONE: u16 = 18;
+
 const IPPROTO_UDP: u8 = 17;
+
+/// The conntrack zone the shipped ruleset puts a phone's requests in
+/// (`ct zone set 1` in its raw prerouting chain, and on the helper's
+/// answers in raw output): a request never joins the flow of an earlier
+/// transfer's answers, which live in the default zone 0, so every request
+/// reaches the helper.
+pub const REQUEST_ZONE: u16 = 1;
 
 fn family(addr: &SocketAddr) -> u8 {
     match addr {
@@ -43,12 +53,28 @@ fn family(addr: &SocketAddr) -> u8 {
     }
 }
 
-/// Builds the lookup of the UDP entry whose reply tuple is
+/// Builds the lookup of the UDP entry in `zone` whose reply tuple is
 /// `local -> client`.
-pub fn lookup_request(seq: u32, client: SocketAddr, local: SocketAddr) -> Vec<u8> {
+pub fn lookup_request(seq: u32, client: SocketAddr, local: SocketAddr, zone: u16) -> Vec<u8> {
     let mut m = MessageBuilder::new(Vec::new(), CT_GET, NLM_F_REQUEST, seq, family(&local), 0);
     udp_tuple(&mut m, CTA_TUPLE_REPLY, local, client);
+    m.attr(CTA_ZONE, &zone.to_be_bytes());
     m.finish()
+}
+
+/// Builds the lookup of the UDP entry (default zone) whose original
+/// tuple is `src -> dst`.
+pub fn get_request(seq: u32, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+    let mut m = MessageBuilder::new(Vec::new(), CT_GET, NLM_F_REQUEST, seq, family(&dst), 0);
+    udp_tuple(&mut m, CTA_TUPLE_ORIG, src, dst);
+    m.finish()
+}
+
+/// The seconds an entry has left (`CTA_TIMEOUT` of a `CT_NEW` answer).
+pub fn timeout_left(attrs: Attributes<'_>) -> Option<u32> {
+    let a = attrs.find(CTA_TIMEOUT)?;
+    let b: [u8; 4] = a.payload.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
 }
 
 /// Builds the deletion of the UDP entry whose original tuple is
@@ -57,7 +83,7 @@ pub fn lookup_request(seq: u32, client: SocketAddr, local: SocketAddr) -> Vec<u8
 /// The tuple is always present: a delete without CTA_TUPLE_ORIG or
 /// CTA_TUPLE_REPLY flushes the whole table
 /// (`ctnetlink_del_conntrack()`, net/netfilter/nf_conntrack_netlink.c).
-pub fn delete_request(seq: u32, client: SocketAddr, server: SocketAddr) -> Vec<u8> {
+pub fn delete_request(seq: u32, client: SocketAddr, server: SocketAddr, zone: u16) -> Vec<u8> {
     let mut m = MessageBuilder::new(
         Vec::new(),
         CT_DELETE,
@@ -67,6 +93,7 @@ pub fn delete_request(seq: u32, client: SocketAddr, server: SocketAddr) -> Vec<u
         0,
     );
     udp_tuple(&mut m, CTA_TUPLE_ORIG, client, server);
+    m.attr(CTA_ZONE, &zone.to_be_bytes());
     m.finish()
 }
 
@@ -160,7 +187,7 @@ mod tests {
     fn request_carries_the_reply_tuple() {
         let client: SocketAddr = "192.0.2.20:50232".parse().unwrap();
         let local: SocketAddr = "192.0.2.1:6969".parse().unwrap();
-        let buf = lookup_request(3, client, local);
+        let buf = lookup_request(3, client, local, REQUEST_ZONE);
         let msg = messages(&buf).next().unwrap().unwrap();
         assert_eq!(msg.msg_type, CT_GET);
         assert_eq!(msg.payload[0], libc::AF_INET as u8);
@@ -185,6 +212,24 @@ mod tests {
             &50232u16.to_be_bytes()
         );
         assert!(msg.attributes().find(CTA_TUPLE_ORIG).is_none());
+        assert_eq!(msg.attributes().find(CTA_ZONE).unwrap().payload, &[0, 1]);
+    }
+
+    #[test]
+    fn get_carries_the_original_tuple_and_timeout_is_read() {
+        let server: SocketAddr = "198.51.100.5:69".parse().unwrap();
+        let proxy: SocketAddr = "198.51.100.1:40000".parse().unwrap();
+        let buf = get_request(4, server, proxy);
+        let msg = messages(&buf).next().unwrap().unwrap();
+        let r = decode_entry(msg.attributes()).unwrap();
+        assert_eq!((r.client, r.original_destination), (server, proxy));
+        assert!(msg.attributes().find(CTA_ZONE).is_none());
+        let mut m = MessageBuilder::new(Vec::new(), CT_NEW, 0, 4, 2, 0);
+        udp_tuple(&mut m, CTA_TUPLE_ORIG, server, proxy);
+        m.attr(CTA_TIMEOUT, &117u32.to_be_bytes());
+        let buf = m.finish();
+        let msg = messages(&buf).next().unwrap().unwrap();
+        assert_eq!(timeout_left(msg.attributes()), Some(117));
     }
 
     #[test]
@@ -221,7 +266,7 @@ mod tests {
         ] {
             let (client, server): (SocketAddr, SocketAddr) =
                 (client.parse().unwrap(), server.parse().unwrap());
-            let buf = delete_request(9, client, server);
+            let buf = delete_request(9, client, server, 0);
             let msg = messages(&buf).next().unwrap().unwrap();
             assert_eq!(msg.msg_type, CT_DELETE);
             assert_eq!(msg.msg_type, 0x0102);

@@ -10,6 +10,7 @@ mod conntrack;
 mod counters;
 mod message;
 mod nftables;
+pub mod table_load;
 
 pub use nftables::ReturnMaps;
 
@@ -44,6 +45,13 @@ pub struct Netfilter {
     maps: ReturnMaps,
     transfer_wait: Duration,
     upstream_mark: u32,
+    /// Each map's declared size (IPv4, IPv6), once read.
+    sizes: [Option<Option<u32>>; 2],
+    /// When the conntrack table's fill was last read.
+    load_read: Option<std::time::Instant>,
+    /// Whether a full table was reported since it was last below the
+    /// threshold.
+    load_reported: bool,
 }
 
 const HINT_CAP: &str = " (the helper needs CAP_NET_ADMIN in the firewall's network namespace)";
@@ -68,6 +76,9 @@ impl Netfilter {
             },
             transfer_wait: options.transfer_wait,
             upstream_mark: options.upstream_mark,
+            sizes: [None; 2],
+            load_read: None,
+            load_reported: false,
         })
     }
 
@@ -224,17 +235,17 @@ impl Netfilter {
     fn map_name(&self, path: &ReturnPath) -> String {
         format!("map inet {} {}", self.maps.table, self.maps.map_for(path))
     }
-}
 
-impl Firewall for Netfilter {
-    fn original_destination(
+    /// The conntrack lookup of a redirected datagram in one zone.
+    fn lookup_in_zone(
         &mut self,
         client: SocketAddr,
         local: SocketAddr,
+        zone: u16,
     ) -> Result<Redirection, FirewallError> {
         const WHAT: &str = "conntrack lookup";
         let seq = self.next_seq();
-        let request = conntrack::lookup_request(seq, client, local);
+        let request = conntrack::lookup_request(seq, client, local, zone);
         match self.exchange(WHAT, &request, seq)? {
             Ok(Some(payload)) => {
                 let msg = Message {
@@ -255,6 +266,44 @@ impl Firewall for Netfilter {
                 hint: HINT_CAP,
             }),
             Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    /// Deletes the entry whose original tuple is `src -> dst` in `zone`;
+    /// `Ok(false)` if there is none.
+    fn delete_in_zone(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        zone: u16,
+    ) -> Result<bool, FirewallError> {
+        const WHAT: &str = "deleting a conntrack entry";
+        let seq = self.next_seq();
+        let request = conntrack::delete_request(seq, src, dst, zone);
+        match self.exchange(WHAT, &request, seq)? {
+            Ok(_) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+}
+
+impl Firewall for Netfilter {
+    /// Looks in the requests' zone first (the shipped ruleset puts them
+    /// there), then in the default zone (a ruleset without that rule, or a
+    /// datagram that is no request).
+    fn original_destination(
+        &mut self,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Redirection, FirewallError> {
+        match self.lookup_in_zone(client, local, conntrack::REQUEST_ZONE) {
+            Err(FirewallError::NoRedirect { .. }) => self.lookup_in_zone(client, local, 0),
+            found => found,
         }
     }
 
@@ -282,7 +331,7 @@ impl Firewall for Netfilter {
             // ENFILE when the set holds its declared size.
             Err(Errno::ENFILE) => Err(FirewallError::Full {
                 what: self.map_name(path),
-                limit: self.declared_size(path),
+                limit: self.capacity(path).and_then(|n| u32::try_from(n).ok()),
             }),
             Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
                 what: WHAT,
@@ -387,24 +436,98 @@ impl Firewall for Netfilter {
         self.maps.describe(path, self.transfer_wait)
     }
 
-    /// Deletes the conntrack entry of the client's redirected request
-    /// (original tuple client -> server:69). A single-port server's answer,
-    /// redirected to the client, gets the reply tuple client -> server:69;
-    /// while the request's entry holds that tuple, NAT cannot use it
-    /// (nf_nat_used_tuple(), net/netfilter/nf_nat_core.c) and the answer
-    /// would never reach the client. A missing entry is no error.
-    fn request_forwarded(&mut self, redirection: &Redirection) -> Result<(), FirewallError> {
-        const WHAT: &str = "deleting the request's conntrack entry";
+    /// The map's `size`, read with one GETSET the first time it is asked.
+    fn capacity(&mut self, path: &ReturnPath) -> Option<usize> {
+        let family = usize::from(path.server.is_ipv6());
+        let size = match self.sizes[family] {
+            Some(size) => size,
+            None => {
+                let size = self.declared_size(path);
+                self.sizes[family] = Some(size);
+                size
+            }
+        };
+        size.map(|n| n as usize)
+    }
+
+    /// Reads the conntrack table's fill at most once a second; a table
+    /// nearly full is reported once, and again only after it has been
+    /// below the threshold.
+    fn table_pressure(&mut self) -> Option<String> {
+        let now = std::time::Instant::now();
+        if self
+            .load_read
+            .is_some_and(|then| now.duration_since(then) < Duration::from_secs(1))
+        {
+            return None;
+        }
+        self.load_read = Some(now);
+        let (count, max) = table_load::read()?;
+        match table_load::judge(count, max) {
+            Some(pressure) if !self.load_reported => {
+                self.load_reported = true;
+                Some(pressure.to_string())
+            }
+            Some(_) => None,
+            None => {
+                self.load_reported = false;
+                None
+            }
+        }
+    }
+
+    fn clear_state(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        self.delete_in_zone(path.server, path.proxy, 0).map(|_| ())
+    }
+
+    /// A single-port server's answer to `path` created a conntrack entry
+    /// server:port -> proxy (`path.server` -> `path.proxy`, default zone)
+    /// that carries the rest of that transfer. While it lives, it matches
+    /// any later datagram of that server to that proxy port before NAT is
+    /// looked at: an established entry is found by its tuple
+    /// (`__nf_conntrack_find_get()`, net/netfilter/nf_conntrack_core.c)
+    /// and NAT rules run only for a flow's first packet
+    /// (`nf_nat_inet_fn()`, net/netfilter/nf_nat_core.c). So the port must
+    /// not be given to another transfer before the entry is gone: this is
+    /// how long it has left. Servers answering from a new port create
+    /// entries from that port, which a later transfer's server answers
+    /// would match only by choosing the same port again.
+    fn state_left(&mut self, path: &ReturnPath) -> Result<Option<Duration>, FirewallError> {
+        const WHAT: &str = "looking up the conntrack entry of the server's answers";
         let seq = self.next_seq();
-        let request =
-            conntrack::delete_request(seq, redirection.client, redirection.original_destination);
+        let request = conntrack::get_request(seq, path.server, path.proxy);
         match self.exchange(WHAT, &request, seq)? {
-            Ok(_) | Err(Errno::ENOENT) => Ok(()),
+            Ok(Some(payload)) => {
+                let msg = Message {
+                    msg_type: conntrack::CT_NEW,
+                    seq,
+                    payload: &payload,
+                };
+                let left = conntrack::timeout_left(msg.attributes()).unwrap_or(1);
+                Ok(Some(Duration::from_secs(u64::from(left.max(1)))))
+            }
+            Ok(None) | Err(Errno::ENOENT) => Ok(None),
             Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
                 what: WHAT,
                 hint: HINT_CAP,
             }),
             Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
         }
+    }
+
+    /// Deletes the conntrack entry of the client's redirected request
+    /// (original tuple client -> server:69). A single-port server's answer,
+    /// redirected to the client, gets the reply tuple client -> server:69;
+    /// while the request's entry holds that tuple, NAT cannot use it
+    /// (nf_nat_used_tuple(), net/netfilter/nf_nat_core.c) and the answer
+    /// would never reach the client. A missing entry is no error.
+    /// The request is looked for in the requests' zone first, then in the
+    /// default zone.
+    fn request_forwarded(&mut self, redirection: &Redirection) -> Result<(), FirewallError> {
+        let (client, server) = (redirection.client, redirection.original_destination);
+        if !self.delete_in_zone(client, server, conntrack::REQUEST_ZONE)? {
+            self.delete_in_zone(client, server, 0)?;
+        }
+        Ok(())
     }
 }

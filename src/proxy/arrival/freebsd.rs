@@ -41,13 +41,14 @@ pub fn receive(
         bound,
         &mut space,
         MsgFlags::empty(),
-        |cmsg, local| match cmsg {
+        |cmsg, local, interface| match cmsg {
             // s_addr holds the address as the wire did, in network order.
             ControlMessageOwned::Ipv4RecvDstAddr(addr) => {
                 local.set_ip(IpAddr::from(addr.s_addr.to_ne_bytes()))
             }
             ControlMessageOwned::Ipv6PacketInfo(info) => {
-                local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr))
+                local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr));
+                *interface = Some(info.ipi6_ifindex);
             }
             _ => {}
         },

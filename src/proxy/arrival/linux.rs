@@ -40,13 +40,16 @@ pub fn receive(
         bound,
         &mut space,
         MsgFlags::MSG_TRUNC,
-        |cmsg, local| match cmsg {
+        |cmsg, local, interface| match cmsg {
             // s_addr holds the address in network order, as it was on the wire.
             ControlMessageOwned::Ipv4PacketInfo(info) => {
-                local.set_ip(IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes()))
+                local.set_ip(IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes()));
+                // 0: queued before IP_PKTINFO was on, the interface unknown.
+                *interface = u32::try_from(info.ipi_ifindex).ok().filter(|&i| i != 0);
             }
             ControlMessageOwned::Ipv6PacketInfo(info) => {
-                local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr))
+                local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr));
+                *interface = Some(info.ipi6_ifindex).filter(|&i| i != 0);
             }
             ControlMessageOwned::ScmTimestampns(at) => {
                 let since_epoch = Duration::new(
@@ -93,7 +96,13 @@ pub fn reply(
                 ipi6_addr: libc::in6_addr {
                     s6_addr: ip.octets(),
                 },
-                ipi6_ifindex: 0,
+                // A link-local destination (its scope set by the caller)
+                // or source needs the interface: without it the kernel
+                // refuses the send with EINVAL.
+                ipi6_ifindex: match to {
+                    SocketAddr::V6(v6) => v6.scope_id(),
+                    SocketAddr::V4(_) => 0,
+                },
             };
             sendmsg(
                 socket.as_raw_fd(),

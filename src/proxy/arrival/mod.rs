@@ -50,11 +50,15 @@ pub struct Arrival {
     /// When the kernel queued it on the socket (Linux: SO_TIMESTAMPNS,
     /// the real-time clock), where the platform tells.
     pub received: Option<std::time::SystemTime>,
+    /// The index of the interface it came in on, where the platform tells
+    /// (Linux: IP_PKTINFO / IPV6_PKTINFO; the BSDs: IPV6_PKTINFO).
+    pub interface: Option<u32>,
 }
 
 /// Takes one datagram off the socket without waiting (`None` when it is
 /// empty). `local` starts as the socket's own address (`bound`); `read`
-/// sees each control message and corrects it. `space` is the control
+/// sees each control message and corrects it (and fills in the arrival
+/// interface where the message carries one). `space` is the control
 /// buffer sized for the messages the platform asked for in `prepare`.
 fn receive_with(
     socket: BorrowedFd<'_>,
@@ -62,7 +66,7 @@ fn receive_with(
     bound: SocketAddr,
     space: &mut [u8],
     flags: MsgFlags,
-    mut read: impl FnMut(ControlMessageOwned, &mut SocketAddr),
+    mut read: impl FnMut(ControlMessageOwned, &mut SocketAddr, &mut Option<u32>),
 ) -> io::Result<Option<Arrival>> {
     let capacity = buf.len();
     let mut iov = [IoSliceMut::new(buf)];
@@ -78,8 +82,9 @@ fn receive_with(
         .and_then(to_std)
         .ok_or_else(|| io::Error::other("datagram without a source address"))?;
     let mut local = bound;
+    let mut interface = None;
     for cmsg in msg.cmsgs()? {
-        read(cmsg, &mut local);
+        read(cmsg, &mut local, &mut interface);
     }
     Ok(Some(Arrival {
         len: msg.bytes.min(capacity),
@@ -87,6 +92,7 @@ fn receive_with(
         client,
         local,
         received: None,
+        interface,
     }))
 }
 
