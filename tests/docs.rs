@@ -1,6 +1,7 @@
 //! The documentation's shape: README stays a front page (a line budget),
-//! and every relative link in README.md and doc/*.md reaches an existing
-//! file and, when it names one, an existing heading anchor.
+//! every relative link in README.md and doc/*.md reaches an existing
+//! file and, when it names one, an existing heading anchor, and
+//! doc/testing.md names every test file.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -160,5 +161,26 @@ fn anchors_follow_the_renderers_rules() {
     assert_eq!(
         link_targets("see [a](x.md#y) and `[b](not-a-link)`, ![c](d.png)"),
         ["x.md#y", "d.png"]
+    );
+}
+
+#[test]
+fn testing_guide_names_every_test_file() {
+    let guide = std::fs::read_to_string(repo().join("doc/testing.md")).expect("doc/testing.md");
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo().join("tests")).expect("tests/") {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rs") {
+            seen += 1;
+            if !guide.contains(&format!("`tests/{name}`")) {
+                missing.push(name);
+            }
+        }
+    }
+    assert!(seen >= 10, "only {seen} test files found");
+    assert!(
+        missing.is_empty(),
+        "doc/testing.md does not say what these test: {missing:?}"
     );
 }
