@@ -332,8 +332,13 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
         read("/etc/inetd.conf"),
         read("/etc/services"),
     );
-    let arguments = options.arguments;
-    check_all(
+    // The helper command lines judged, for the destinations' check.
+    let judged = std::cell::RefCell::new(Vec::new());
+    let arguments = |argv: &[String]| {
+        judged.borrow_mut().push(argv.to_vec());
+        (options.arguments)(argv)
+    };
+    let mut findings = check_all(
         Observed {
             info: &info,
             device,
@@ -354,7 +359,9 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
             executable: &executable,
             arguments: &arguments,
         },
-    )
+    );
+    findings.push(super::destinations::judge(&judged.take()));
+    findings
 }
 
 #[cfg(test)]

@@ -165,8 +165,13 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
     );
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let inetd_conf = std::fs::read_to_string("/etc/inetd.conf").unwrap_or_default();
-    let arguments = options.arguments;
-    check_all(
+    // The helper command lines judged, for the destinations' check.
+    let judged = std::cell::RefCell::new(Vec::new());
+    let arguments = |argv: &[String]| {
+        judged.borrow_mut().push(argv.to_vec());
+        (options.arguments)(argv)
+    };
+    let mut findings = check_all(
         Observed {
             info: &info,
             device,
@@ -183,7 +188,9 @@ pub fn run(options: &super::CheckOptions) -> Vec<Finding> {
             executable: &executable,
             arguments: &arguments,
         },
-    )
+    );
+    findings.push(super::destinations::judge(&judged.take()));
+    findings
 }
 
 #[cfg(test)]
