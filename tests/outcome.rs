@@ -1,6 +1,7 @@
 //! Every forwarded request ends in an outcome line read from the kernel's
-//! count of its return path: answered, no answer within N s (a silent
-//! server), retransmitted K times; a client
+//! count of its return path: answered, answer dropped on the firewall (a
+//! forward chain's drop rule), no answer within N s (a silent server),
+//! retransmitted K times; a client
 //! that asks again from the same port at once is a new transfer; with
 //! `--log-format kv` every line is key=value pairs. Needs root.
 
@@ -127,6 +128,47 @@ fn a_silent_server_is_no_answer_and_retransmissions_are_counted() {
         lab.command("s", &["nft", "delete table inet silent"]),
         "nft in the server",
     );
+}
+
+#[test]
+fn an_answer_the_forward_chain_drops_is_dropped_on_the_firewall() {
+    let lab = lab_with(&["-w", "2"]);
+    // The operator's forward chain drops what the server sends: its
+    // answer is redirected to the phone, then dropped before it leaves.
+    run(
+        lab.command(
+            "f",
+            &[
+                "nft",
+                &format!(
+                    "add table inet fwdrop; add chain inet fwdrop forward {{ type filter hook forward priority filter; policy accept; }}; add rule inet fwdrop forward ip saddr {SERVER} meta l4proto udp drop"
+                ),
+            ],
+        ),
+        "nft in the firewall",
+    );
+    assert_eq!(
+        ask(&lab, "dropped.cfg", 1, 0.0, 2.5),
+        "none",
+        "the client timed out"
+    );
+    let line = outcome_of(&lab, "dropped.cfg");
+    let (path, outcome) = line.split_once(" RRQ ").unwrap();
+    let client = path.split(" -> ").next().unwrap();
+    assert_eq!(
+        outcome,
+        format!(
+            "\"dropped.cfg\": answer dropped on the firewall ({SERVER}:69 answered, nothing left toward {client}: look at the forward chain)"
+        ),
+        "{line}"
+    );
+    // Without the drop rule the same read is answered again.
+    run(
+        lab.command("f", &["nft", "delete table inet fwdrop"]),
+        "nft in the firewall",
+    );
+    assert_eq!(ask(&lab, "after.cfg", 1, 0.0, 3.0), "error");
+    assert!(outcome_of(&lab, "after.cfg").ends_with("\"after.cfg\": answered"));
 }
 
 #[test]

@@ -182,13 +182,23 @@ pub enum PathUse {
         /// Their bytes, as the kernel counts them.
         bytes: u64,
     },
+    /// The server's answer took the path's redirection, but the firewall
+    /// dropped it before it left toward the client (Linux: a forward
+    /// chain's rule). Counts as for [`PathUse::Used`].
+    Dropped {
+        /// Datagrams the path redirected.
+        packets: u64,
+        /// Their bytes, as the kernel counts them.
+        bytes: u64,
+    },
     /// The path is gone, or the backend cannot count (a map declared
     /// without `counter`).
     Unknown,
 }
 
 impl PathUse {
-    /// Whether the server's answer is known to have taken the path.
+    /// Whether the server's answer is known to have taken the path to the
+    /// client (a dropped answer did not).
     pub fn answered(self) -> bool {
         matches!(self, PathUse::Used { packets, .. } if packets > 0)
     }

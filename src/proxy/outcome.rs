@@ -53,6 +53,14 @@ pub enum Verdict {
         /// Their bytes.
         bytes: u64,
     },
+    /// The server answered (the path redirected its answer) but the
+    /// firewall dropped the answer before it left toward the client.
+    Dropped {
+        /// Datagrams the path redirected.
+        packets: u64,
+        /// Their bytes.
+        bytes: u64,
+    },
     /// Nothing took the path within the wait; `network` is an ICMP error
     /// about this very request, if the socket holds one.
     NoAnswer {
@@ -69,6 +77,7 @@ impl Verdict {
     pub fn judge(used: PathUse, socket_error: Option<&io::Error>) -> Verdict {
         match used {
             PathUse::Used { packets, bytes } if packets > 0 => Verdict::Answered { packets, bytes },
+            PathUse::Dropped { packets, bytes } => Verdict::Dropped { packets, bytes },
             PathUse::Used { .. } | PathUse::Unused => Verdict::NoAnswer {
                 network: socket_error.map(icmp_words),
             },
@@ -80,6 +89,7 @@ impl Verdict {
     fn name(&self) -> &'static str {
         match self {
             Verdict::Answered { .. } => "answered",
+            Verdict::Dropped { .. } => "dropped-on-firewall",
             Verdict::NoAnswer { network: None } => "no-answer",
             Verdict::NoAnswer { network: Some(_) } => "refused-by-network",
             Verdict::Unknown => "unknown",
@@ -121,6 +131,10 @@ pub fn event(
     let secs = wait.as_secs_f64();
     match verdict {
         Verdict::Answered { .. } => text.push_str("answered"),
+        Verdict::Dropped { .. } => text.push_str(&format!(
+            "answer dropped on the firewall ({} answered, nothing left toward {}: look at the forward chain)",
+            path.server, path.client
+        )),
         Verdict::NoAnswer { network } => {
             text.push_str(&format!("no answer within {secs} s from {}", path.server));
             if let Some(network) = network {
@@ -148,7 +162,7 @@ pub fn event(
         .field("wait_s", secs)
         .field("retransmissions", retransmissions);
     match verdict {
-        Verdict::Answered { packets, bytes } => {
+        Verdict::Answered { packets, bytes } | Verdict::Dropped { packets, bytes } => {
             e = e.field("path_packets", packets).field("path_bytes", bytes);
         }
         Verdict::NoAnswer {
@@ -165,6 +179,7 @@ pub struct Summary {
     requests: usize,
     forwarded: usize,
     answered: usize,
+    dropped: usize,
     unanswered: HashMap<SocketAddr, usize>,
     unknown: usize,
     refused: BTreeMap<&'static str, usize>,
@@ -207,6 +222,7 @@ impl Summary {
     pub fn outcome(&mut self, server: SocketAddr, verdict: &Verdict) {
         match verdict {
             Verdict::Answered { .. } => self.answered += 1,
+            Verdict::Dropped { .. } => self.dropped += 1,
             Verdict::NoAnswer { .. } => *self.unanswered.entry(server).or_insert(0) += 1,
             Verdict::Unknown => self.unknown += 1,
         }
@@ -243,6 +259,9 @@ impl Summary {
             }
             text.push(')');
         }
+        if self.dropped > 0 {
+            text.push_str(&format!(", {} dropped on the firewall", self.dropped));
+        }
         if self.unknown > 0 {
             text.push_str(&format!(", {} outcome unknown", self.unknown));
         }
@@ -261,6 +280,7 @@ impl Summary {
             .field("forwarded", self.forwarded)
             .field("answered", self.answered)
             .field("unanswered", unanswered)
+            .field("dropped", self.dropped)
             .field("unknown", self.unknown)
             .field("refused", refused)
             .field("failed", self.failed)
@@ -337,6 +357,18 @@ mod tests {
             event(&path(), &label(), &answered, 0, wait).text,
             "192.0.2.20:5000 -> 198.51.100.1:40000 -> 198.51.100.2:69 RRQ \"a b.cfg\": answered"
         );
+        let dropped = Verdict::Dropped {
+            packets: 1,
+            bytes: 60,
+        };
+        let e = event(&path(), &label(), &dropped, 0, wait);
+        assert_eq!(
+            e.text,
+            "192.0.2.20:5000 -> 198.51.100.1:40000 -> 198.51.100.2:69 RRQ \"a b.cfg\": answer dropped on the firewall (198.51.100.2:69 answered, nothing left toward 192.0.2.20:5000: look at the forward chain)"
+        );
+        let fields: HashMap<_, _> = e.fields.into_iter().collect();
+        assert_eq!(fields["outcome"], "dropped-on-firewall");
+        assert_eq!(fields["path_packets"], "1");
         let silent = Verdict::NoAnswer { network: None };
         assert_eq!(
             event(&path(), &label(), &silent, 2, wait).text,
@@ -372,12 +404,19 @@ mod tests {
             },
         );
         s.outcome(b, &Verdict::NoAnswer { network: None });
+        s.outcome(
+            b,
+            &Verdict::Dropped {
+                packets: 1,
+                bytes: 1,
+            },
+        );
         s.refused("policy");
         s.retransmission();
         let e = s.event(Duration::from_millis(12_340), "exiting after 10 s idle");
         assert_eq!(
             e.text,
-            "summary: 3 requests from 2 clients in 12.3 s: 2 forwarded, 1 answered, 1 unanswered (198.51.100.3:69 1), 1 refused (policy 1), 0 failed, 1 retransmissions; exiting after 10 s idle"
+            "summary: 3 requests from 2 clients in 12.3 s: 2 forwarded, 1 answered, 1 unanswered (198.51.100.3:69 1), 1 dropped on the firewall, 1 refused (policy 1), 0 failed, 1 retransmissions; exiting after 10 s idle"
         );
     }
 }

@@ -10,6 +10,10 @@
 //! lookup, and only as a flow's first packet (NAT runs once per
 //! connection), so a count above zero means the server's answer took the
 //! path to the client; an ICMP error, forged or not, never touches it.
+//! That lookup runs in nat prerouting, before the forward chain: the
+//! element's twin in the `delivered` set is counted by a lookup in a
+//! postrouting chain, which an answer the forward chain dropped never
+//! reaches. The map counted and the set not: the firewall dropped it.
 //!
 //! This module owns the requests (one element; a whole map, dumped) and
 //! the walk of the kernel's answers (NFT_MSG_NEWSETELEM messages, each
@@ -43,12 +47,12 @@ const NFTA_COUNTER_PACKETS: u16 = 2;
 /// Message type of an element read (one element, or a dump of a map).
 pub const GETSETELEM: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
 
-/// A request for `path`'s element alone (answered with one
+/// A request for `path`'s element alone in `set` (answered with one
 /// NFT_MSG_NEWSETELEM message, or ENOENT once it expired).
-pub fn element_request(maps: &ReturnMaps, seq: u32, path: &ReturnPath) -> Vec<u8> {
+pub fn element_request(maps: &ReturnMaps, seq: u32, set: &str, path: &ReturnPath) -> Vec<u8> {
     let mut m = MessageBuilder::new(Vec::new(), GETSETELEM, NLM_F_REQUEST, seq, NFPROTO_INET, 0);
     m.attr_str(NFTA_SET_ELEM_LIST_TABLE, &maps.table);
-    m.attr_str(NFTA_SET_ELEM_LIST_SET, maps.map_for(path));
+    m.attr_str(NFTA_SET_ELEM_LIST_SET, set);
     m.begin_nest(NFTA_SET_ELEM_LIST_ELEMENTS)
         .begin_nest(NFTA_LIST_ELEM)
         .begin_nest(NFTA_SET_ELEM_KEY)
@@ -59,9 +63,9 @@ pub fn element_request(maps: &ReturnMaps, seq: u32, path: &ReturnPath) -> Vec<u8
     m.finish()
 }
 
-/// A request for every element of the map `map` (a multipart answer
-/// ending with NLMSG_DONE).
-pub fn dump_request(maps: &ReturnMaps, seq: u32, map: &str) -> Vec<u8> {
+/// A request for every element of the map or set `set` (a multipart
+/// answer ending with NLMSG_DONE).
+pub fn dump_request(maps: &ReturnMaps, seq: u32, set: &str) -> Vec<u8> {
     let mut m = MessageBuilder::new(
         Vec::new(),
         GETSETELEM,
@@ -71,8 +75,21 @@ pub fn dump_request(maps: &ReturnMaps, seq: u32, map: &str) -> Vec<u8> {
         0,
     );
     m.attr_str(NFTA_SET_ELEM_LIST_TABLE, &maps.table);
-    m.attr_str(NFTA_SET_ELEM_LIST_SET, map);
+    m.attr_str(NFTA_SET_ELEM_LIST_SET, set);
     m.finish()
+}
+
+/// What a path's map element and its `delivered` twin say together:
+/// redirected and left toward the client is [`PathUse::Used`], redirected
+/// but never left is [`PathUse::Dropped`]. Without a twin (an older
+/// include, or expired) the map's count stands alone.
+pub fn combine(map: PathUse, delivered: PathUse) -> PathUse {
+    match (map, delivered) {
+        (PathUse::Used { packets, bytes }, PathUse::Unused) if packets > 0 => {
+            PathUse::Dropped { packets, bytes }
+        }
+        (map, _) => map,
+    }
 }
 
 /// One element of an answer: its key bytes and what its counter says.
@@ -222,11 +239,35 @@ mod tests {
     }
 
     #[test]
+    fn redirected_but_not_delivered_is_dropped() {
+        let used = PathUse::Used {
+            packets: 2,
+            bytes: 120,
+        };
+        let left = PathUse::Used {
+            packets: 5,
+            bytes: 900,
+        };
+        assert_eq!(combine(used, left), used);
+        assert_eq!(
+            combine(used, PathUse::Unused),
+            PathUse::Dropped {
+                packets: 2,
+                bytes: 120
+            }
+        );
+        assert_eq!(combine(used, PathUse::Unknown), used);
+        assert_eq!(combine(PathUse::Unused, PathUse::Unused), PathUse::Unused);
+        assert_eq!(combine(PathUse::Unknown, left), PathUse::Unknown);
+    }
+
+    #[test]
     fn requests_name_table_map_and_key() {
         let maps = ReturnMaps {
             table: "tftp_proxy".into(),
+            delivered: true,
         };
-        let one = element_request(&maps, 7, &path());
+        let one = element_request(&maps, 7, "return_v4", &path());
         let msg = messages(&one).next().unwrap().unwrap();
         assert_eq!((msg.msg_type, msg.seq), (GETSETELEM, 7));
         let keys: Vec<_> = msg

@@ -73,6 +73,7 @@ impl Netfilter {
             seq: std::process::id().wrapping_mul(1000),
             maps: ReturnMaps {
                 table: options.table,
+                delivered: true,
             },
             transfer_wait: options.transfer_wait,
             upstream_mark: options.upstream_mark,
@@ -203,7 +204,8 @@ impl Netfilter {
         }
     }
 
-    /// Every element of `map` with what its counter says, by key.
+    /// Every element of the map or set `map` with what its counter says,
+    /// by key.
     fn map_use(&mut self, map: &str) -> Result<HashMap<Vec<u8>, PathUse>, FirewallError> {
         const WHAT: &str = "reading the return paths' counters";
         let seq = self.next_seq();
@@ -224,6 +226,64 @@ impl Netfilter {
             Err(Errno::ENOENT) => Err(FirewallError::RulesetMissing {
                 what: format!("map inet {} {map}", self.maps.table),
             }),
+            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    /// Adds `path` to its map and `delivered` set in one transaction. A
+    /// table without the sets (an older include) answers ENOENT: then the
+    /// map alone is tried, and if that works the sets are left out from
+    /// now on (outcomes then cannot tell a dropped answer from one that
+    /// arrived; `--check` warns).
+    fn add(
+        &mut self,
+        what: &'static str,
+        path: &ReturnPath,
+    ) -> Result<Result<(), Errno>, FirewallError> {
+        let seq = self.next_seq();
+        let request = self.maps.add_batch(seq, path, self.transfer_wait);
+        match self.exchange(what, &request, seq)? {
+            Err(Errno::ENOENT) if self.maps.delivered => {
+                let alone = ReturnMaps {
+                    delivered: false,
+                    ..self.maps.clone()
+                };
+                let seq = self.next_seq();
+                let request = alone.add_batch(seq, path, self.transfer_wait);
+                let answer = self.exchange(what, &request, seq)?;
+                if answer.is_ok() {
+                    self.maps = alone;
+                }
+                Ok(answer.map(drop))
+            }
+            answer => Ok(answer.map(drop)),
+        }
+    }
+
+    /// What `path`'s element in `set` counted, read alone.
+    fn element_use(&mut self, set: &str, path: &ReturnPath) -> Result<PathUse, FirewallError> {
+        const WHAT: &str = "reading the return path's counter";
+        let seq = self.next_seq();
+        let request = counters::element_request(&self.maps, seq, set, path);
+        match self.exchange(WHAT, &request, seq)? {
+            Ok(Some(payload)) => {
+                let msg = Message {
+                    msg_type: nftables::NEWSETELEM,
+                    seq,
+                    payload: &payload,
+                };
+                let key = nftables::key(path);
+                Ok(counters::elements(msg.attributes())
+                    .into_iter()
+                    .find(|e| e.key == key)
+                    .map_or(PathUse::Unknown, |e| e.used))
+            }
+            // Expired (or removed by a reload): nothing to read.
+            Ok(None) | Err(Errno::ENOENT) => Ok(PathUse::Unknown),
             Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
                 what: WHAT,
                 hint: HINT_CAP,
@@ -316,10 +376,8 @@ impl Firewall for Netfilter {
     ) -> Result<(), FirewallError> {
         const WHAT: &str = "adding the return path to the nftables map";
         self.mark_upstream(upstream)?;
-        let seq = self.next_seq();
-        let request = self.maps.add_batch(seq, path, self.transfer_wait);
-        match self.exchange(WHAT, &request, seq)? {
-            Ok(_) => Ok(()),
+        match self.add(WHAT, path)? {
+            Ok(()) => Ok(()),
             Err(Errno::EEXIST) => Err(FirewallError::PathInUse {
                 proxy: path.proxy,
                 server: path.server,
@@ -356,33 +414,16 @@ impl Firewall for Netfilter {
         }
     }
 
-    /// One element read: for a copy of a request, whose fate (a true copy
-    /// or a new request) turns on whether the server answered yet.
+    /// One element read from the map and one from its `delivered` set:
+    /// for a copy of a request, whose fate (a true copy or a new request)
+    /// turns on whether the server's answer reached the client yet.
     fn path_use(&mut self, path: &ReturnPath) -> Result<PathUse, FirewallError> {
-        const WHAT: &str = "reading the return path's counter";
-        let seq = self.next_seq();
-        let request = counters::element_request(&self.maps, seq, path);
-        match self.exchange(WHAT, &request, seq)? {
-            Ok(Some(payload)) => {
-                let msg = Message {
-                    msg_type: nftables::NEWSETELEM,
-                    seq,
-                    payload: &payload,
-                };
-                let key = nftables::key(path);
-                Ok(counters::elements(msg.attributes())
-                    .into_iter()
-                    .find(|e| e.key == key)
-                    .map_or(PathUse::Unknown, |e| e.used))
-            }
-            // Expired (or removed by a reload): nothing to read.
-            Ok(None) | Err(Errno::ENOENT) => Ok(PathUse::Unknown),
-            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
-                what: WHAT,
-                hint: HINT_CAP,
-            }),
-            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        let map = self.element_use(self.maps.map_for(path), path)?;
+        if !self.maps.delivered || !map.answered() {
+            return Ok(map);
         }
+        let delivered = self.element_use(self.maps.delivered_for(path), path)?;
+        Ok(counters::combine(map, delivered))
     }
 
     /// One dump per map the paths use, however many paths: the cost of a
@@ -397,14 +438,34 @@ impl Firewall for Netfilter {
         maps.sort_unstable();
         maps.dedup();
         let mut found = HashMap::new();
+        let mut delivered = HashMap::new();
         for map in maps {
             found.extend(self.map_use(map)?);
+            if self.maps.delivered {
+                let set = if map == "return_v4" {
+                    "delivered_v4"
+                } else {
+                    "delivered_v6"
+                };
+                match self.map_use(set) {
+                    Ok(elements) => delivered.extend(elements),
+                    // An older include: the maps' counts stand alone.
+                    Err(FirewallError::RulesetMissing { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
         paths
             .iter()
-            .map(|p| match found.get(&nftables::key(p)) {
-                Some(&used) => Ok(used),
-                None => self.path_use(p),
+            .map(|p| {
+                let key = nftables::key(p);
+                match found.get(&key) {
+                    Some(&used) => Ok(counters::combine(
+                        used,
+                        delivered.get(&key).copied().unwrap_or(PathUse::Unknown),
+                    )),
+                    None => self.path_use(p),
+                }
             })
             .collect()
     }
@@ -416,14 +477,10 @@ impl Firewall for Netfilter {
         match self.exchange(WHAT, &request, seq)? {
             Ok(_) => Ok(()),
             // It expired meanwhile: add it again (the socket is marked).
-            Err(Errno::ENOENT) => {
-                let seq = self.next_seq();
-                let request = self.maps.add_batch(seq, path, self.transfer_wait);
-                match self.exchange(WHAT, &request, seq)? {
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
-                }
-            }
+            Err(Errno::ENOENT) => match self.add(WHAT, path)? {
+                Ok(()) => Ok(()),
+                Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+            },
             Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
                 what: WHAT,
                 hint: HINT_CAP,

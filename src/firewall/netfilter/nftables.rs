@@ -3,7 +3,9 @@
 //! This module owns the encoding of one [`ReturnPath`] as an element of the
 //! shipped ruleset's maps (`etc/tftp-proxy.nft`):
 //! key `server . proxy address . proxy port`, value `client . client port`,
-//! with a timeout so the kernel removes it even if the helper dies.
+//! with a timeout so the kernel removes it even if the helper dies; and
+//! its twin in the `delivered` set (the same key, no value), which counts
+//! the answers that left toward the client.
 
 use super::message::{
     Attributes, MessageBuilder, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
@@ -44,11 +46,16 @@ pub const GETSET: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSET;
 /// Message type of an element removal.
 pub const DELSETELEM: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
 
-/// Where the return paths live: an `inet` table holding one map per family.
+/// Where the return paths live: an `inet` table holding one map per family,
+/// and one `delivered` set per family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnMaps {
     /// The `inet` table's name.
     pub table: String,
+    /// Whether additions and renewals carry the `delivered` element too
+    /// (false once the table was found without the sets: an older
+    /// include, whose maps still work alone).
+    pub delivered: bool,
 }
 
 impl ReturnMaps {
@@ -60,83 +67,95 @@ impl ReturnMaps {
         }
     }
 
-    /// A batch adding `path` (failing if it exists) with `timeout`;
-    /// the element message carries sequence number `seq`.
-    pub fn add_batch(&self, seq: u32, path: &ReturnPath, timeout: Duration) -> Vec<u8> {
-        self.batch(
-            seq,
-            NEWSETELEM,
-            NLM_F_CREATE | NLM_F_EXCL,
-            path,
-            Some(timeout),
-        )
+    /// The name of the `delivered` set for this path's address family.
+    pub fn delivered_for(&self, path: &ReturnPath) -> &'static str {
+        match path.server {
+            SocketAddr::V4(_) => "delivered_v4",
+            SocketAddr::V6(_) => "delivered_v6",
+        }
     }
 
-    /// A batch removing `path`; the element message carries `seq`.
+    /// The sets an element of `path` goes into: its map, and its
+    /// `delivered` set when [`ReturnMaps::delivered`].
+    fn sets_for(&self, path: &ReturnPath) -> Vec<&'static str> {
+        let mut sets = vec![self.map_for(path)];
+        if self.delivered {
+            sets.push(self.delivered_for(path));
+        }
+        sets
+    }
+
+    /// A batch adding `path` (failing if it exists) with `timeout`, to its
+    /// map and its `delivered` set in one transaction; the element
+    /// messages carry sequence number `seq`, and only the last asks for an
+    /// acknowledgement, so the first answer is the first error or that
+    /// acknowledgement.
+    pub fn add_batch(&self, seq: u32, path: &ReturnPath, timeout: Duration) -> Vec<u8> {
+        let sets = self.sets_for(path);
+        let mut buf = batch_begin(seq);
+        for (i, set) in sets.iter().enumerate() {
+            let ack = if i + 1 == sets.len() { NLM_F_ACK } else { 0 };
+            let flags = NLM_F_REQUEST | ack | NLM_F_CREATE | NLM_F_EXCL;
+            buf = self.element(buf, seq, NEWSETELEM, flags, set, path, Some(timeout));
+        }
+        batch_end(buf, seq)
+    }
+
+    /// A batch removing `path` from its map and its `delivered` set; the
+    /// element messages carry `seq`.
     pub fn remove_batch(&self, seq: u32, path: &ReturnPath) -> Vec<u8> {
-        self.batch(seq, DELSETELEM, 0, path, None)
+        let sets = self.sets_for(path);
+        let mut buf = batch_begin(seq);
+        for (i, set) in sets.iter().enumerate() {
+            let ack = if i + 1 == sets.len() { NLM_F_ACK } else { 0 };
+            buf = self.element(buf, seq, DELSETELEM, NLM_F_REQUEST | ack, set, path, None);
+        }
+        batch_end(buf, seq)
     }
 
     /// A batch replacing `path` with itself, its timeout counted from now
-    /// and its counter from zero: the removal and the addition commit
+    /// and its counters from zero: the removals and the additions commit
     /// together or not at all (nf_tables batches are one transaction,
     /// nfnetlink_rcv_batch(), net/netfilter/nfnetlink.c), so no answer
-    /// meets the path missing. Both messages carry `seq`; only the
-    /// addition asks for an acknowledgement, so the first answer is the
-    /// removal's error (ENOENT: the element expired) or the addition's.
+    /// meets the path missing. Every message carries `seq`; only the last
+    /// addition asks for an acknowledgement, so the first answer is a
+    /// removal's error (ENOENT: the element expired) or the additions'.
     pub fn renew_batch(&self, seq: u32, path: &ReturnPath, timeout: Duration) -> Vec<u8> {
-        let buf = batch_begin(seq);
-        let buf = self.element(buf, seq, DELSETELEM, NLM_F_REQUEST, path, None);
-        let buf = self.element(
-            buf,
-            seq,
-            NEWSETELEM,
-            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            path,
-            Some(timeout),
-        );
+        let sets = self.sets_for(path);
+        let mut buf = batch_begin(seq);
+        for set in &sets {
+            buf = self.element(buf, seq, DELSETELEM, NLM_F_REQUEST, set, path, None);
+        }
+        for (i, set) in sets.iter().enumerate() {
+            let ack = if i + 1 == sets.len() { NLM_F_ACK } else { 0 };
+            let flags = NLM_F_REQUEST | ack | NLM_F_CREATE | NLM_F_EXCL;
+            buf = self.element(buf, seq, NEWSETELEM, flags, set, path, Some(timeout));
+        }
         batch_end(buf, seq)
     }
 
-    fn batch(
-        &self,
-        seq: u32,
-        kind: u16,
-        flags: u16,
-        path: &ReturnPath,
-        timeout: Option<Duration>,
-    ) -> Vec<u8> {
-        let buf = batch_begin(seq);
-        let buf = self.element(
-            buf,
-            seq,
-            kind,
-            NLM_F_REQUEST | NLM_F_ACK | flags,
-            path,
-            timeout,
-        );
-        batch_end(buf, seq)
-    }
-
-    /// Appends one element message to `buf`.
+    /// Appends one element message to `buf`: `path`'s key in `set`, with
+    /// the client as value when `set` is a map and a timeout is given.
+    #[allow(clippy::too_many_arguments)]
     fn element(
         &self,
         buf: Vec<u8>,
         seq: u32,
         kind: u16,
         flags: u16,
+        set: &str,
         path: &ReturnPath,
         timeout: Option<Duration>,
     ) -> Vec<u8> {
         let mut m = MessageBuilder::new(buf, kind, flags, seq, NFPROTO_INET, 0);
         m.attr_str(NFTA_SET_ELEM_LIST_TABLE, &self.table);
-        m.attr_str(NFTA_SET_ELEM_LIST_SET, self.map_for(path));
+        m.attr_str(NFTA_SET_ELEM_LIST_SET, set);
         m.begin_nest(NFTA_SET_ELEM_LIST_ELEMENTS)
             .begin_nest(NFTA_LIST_ELEM);
         m.begin_nest(NFTA_SET_ELEM_KEY)
             .attr(NFTA_DATA_VALUE, &key(path))
             .end_nest();
-        if timeout.is_some() {
+        if timeout.is_some() && set == self.map_for(path) {
             m.begin_nest(NFTA_SET_ELEM_DATA)
                 .attr(NFTA_DATA_VALUE, &value(path))
                 .end_nest();
@@ -293,7 +312,10 @@ mod tests {
         assert_eq!(key(&p).len(), 36);
         assert_eq!(&key(&p)[32..], &[0x07, 0xd0, 0, 0]);
         assert_eq!(value(&p).len(), 20);
-        let maps = ReturnMaps { table: "t".into() };
+        let maps = ReturnMaps {
+            table: "t".into(),
+            delivered: true,
+        };
         assert_eq!(maps.map_for(&p), "return_v6");
     }
 
@@ -301,6 +323,7 @@ mod tests {
     fn add_batch_is_begin_element_end() {
         let maps = ReturnMaps {
             table: "tftp_proxy".into(),
+            delivered: false,
         };
         let buf = maps.add_batch(10, &path4(), Duration::from_secs(2));
         let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
@@ -346,6 +369,7 @@ mod tests {
     fn renew_batch_removes_then_adds_in_one_transaction() {
         let maps = ReturnMaps {
             table: "tftp_proxy".into(),
+            delivered: false,
         };
         let buf = maps.renew_batch(20, &path4(), Duration::from_secs(2));
         let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
@@ -381,6 +405,7 @@ mod tests {
     fn remove_batch_names_only_the_key() {
         let maps = ReturnMaps {
             table: "tftp_proxy".into(),
+            delivered: false,
         };
         let buf = maps.remove_batch(4, &path4());
         let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
@@ -401,6 +426,7 @@ mod tests {
     fn describes_in_nft_syntax() {
         let maps = ReturnMaps {
             table: "tftp_proxy".into(),
+            delivered: false,
         };
         assert_eq!(
             maps.describe(&path4(), Duration::from_secs(2)),
