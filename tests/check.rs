@@ -24,6 +24,9 @@ struct Gateway {
     /// Flags appended to the inetd lines.
     inetd_flags: String,
     forwarding: bool,
+    /// The include as shipped; false: as it was before the `delivered`
+    /// sets and their postrouting chain (an un-upgraded include).
+    delivered_sets: bool,
 }
 
 impl Default for Gateway {
@@ -37,6 +40,7 @@ impl Default for Gateway {
             inetd_program: HELPER.to_owned(),
             inetd_flags: String::new(),
             forwarding: true,
+            delivered_sets: true,
         }
     }
 }
@@ -60,6 +64,11 @@ impl Gateway {
             "redirect to :6969",
             &format!("redirect to :{}", self.redirect_port),
         );
+        let include = if self.delivered_sets {
+            include
+        } else {
+            without_delivered_sets(&include)
+        };
         std::fs::write(lab.dir.join("tftp-proxy.nft"), include).unwrap();
         let mut ruleset =
             String::from("flush ruleset\ndefine int_if = \"lan0\"\ndefine ext_if = \"wan0\"\n");
@@ -138,6 +147,25 @@ impl Gateway {
     }
 }
 
+/// The include without its `delivered` sets and the postrouting chain
+/// counting them.
+fn without_delivered_sets(include: &str) -> String {
+    let cut = |text: &str, from: &str, to: &str| -> String {
+        let start = text
+            .find(from)
+            .unwrap_or_else(|| panic!("{from} in the include"));
+        let end = start
+            + text[start..]
+                .find(to)
+                .unwrap_or_else(|| panic!("{to} in the include"));
+        format!("{}{}", &text[..start], &text[end..])
+    };
+    let text = cut(include, "\tset delivered_v4 {", "\tchain prerouting {");
+    let text = cut(&text, "\tchain postrouting {", "\tchain output {");
+    assert!(!text.contains("delivered"), "{text}");
+    text
+}
+
 /// Runs `--check` on the firewall: its lines and exit code.
 fn check(lab: &Lab) -> (Vec<String>, Option<i32>) {
     let log = lab.dir.join("log.sock");
@@ -197,7 +225,7 @@ fn a_working_gateway_passes_and_serves() {
         "ok: the forward path accepts the servers' answers (ct status dnat) and the transfers",
         "ok: no masquerade or snat rewrites the helper's own requests",
         "ok: no conntrack TFTP helper is defined beside tftp-proxy",
-        "ok: outcome lines come from the return-path maps' counters, not from ICMP errors (a default-drop input chain with ct state invalid drop only hides their ICMP detail)",
+        "ok: outcome lines come from the return-path maps' counters and the delivered sets' (counted in postrouting, after the forward chain), not from ICMP errors (a default-drop input chain with ct state invalid drop only hides their ICMP detail)",
         "ok: the helper's requests (mark 0x74667470) leave untracked: servers answering from port 69 work",
         "ok: IPv4 forwarding is on",
         "ok: CAP_NET_ADMIN is available",
@@ -234,6 +262,31 @@ fn a_working_gateway_passes_and_serves() {
     lab.assert_get("checked.cfg", 2000, 51, "GET through the checked gateway");
     let logged = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("checked.cfg"));
     assert_eq!(logged.len(), 1, "{}", lab.process_logs());
+}
+
+#[test]
+fn an_include_without_the_delivered_sets_is_a_warning_and_still_serves() {
+    let lab = Gateway {
+        delivered_sets: false,
+        ..Gateway::default()
+    }
+    .start();
+    let (lines, code) = check(&lab);
+    assert!(
+        lines.iter().any(|l| l == "warning: set delivered_v4 and delivered_v6 of table inet tftp_proxy missing, without counter, or looked up in no postrouting chain: an answer the firewall drops is logged \"answered\" instead of \"answer dropped on the firewall\"; load tftp-proxy.nft as shipped"),
+        "no warning about the delivered sets in:\n{}",
+        lines.join("\n")
+    );
+    assert_eq!(faults(&lines), Vec::<&str>::new(), "{}", lines.join("\n"));
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    // The helper falls back to the maps alone: the read works and its
+    // outcome still comes from the map's counter.
+    lab.assert_get("older.cfg", 1000, 52, "GET through an older include");
+    let outcome = lab.wait_for_log(1, Duration::from_secs(6), |m| {
+        m.contains("RRQ \"older.cfg\": ")
+    });
+    assert_eq!(outcome.len(), 1, "{}", lab.process_logs());
+    assert!(outcome[0].ends_with(": answered"), "{}", outcome[0]);
 }
 
 #[test]

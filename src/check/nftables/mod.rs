@@ -88,7 +88,7 @@ mod tests {
                 "ok: the output path lets the helper's requests out",
                 "ok: no masquerade or snat rewrites the helper's own requests",
                 "ok: no conntrack TFTP helper is defined beside tftp-proxy",
-                "ok: outcome lines come from the return-path maps' counters, not from ICMP errors (a default-drop input chain with ct state invalid drop only hides their ICMP detail)",
+                "ok: outcome lines come from the return-path maps' counters and the delivered sets' (counted in postrouting, after the forward chain), not from ICMP errors (a default-drop input chain with ct state invalid drop only hides their ICMP detail)",
             ]
         );
         let r = find_redirect(&gateway()).unwrap();

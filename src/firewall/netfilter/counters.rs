@@ -11,9 +11,13 @@
 //! connection), so a count above zero means the server's answer took the
 //! path to the client; an ICMP error, forged or not, never touches it.
 //! That lookup runs in nat prerouting, before the forward chain: the
-//! element's twin in the `delivered` set is counted by a lookup in a
-//! postrouting chain, which an answer the forward chain dropped never
-//! reaches. The map counted and the set not: the firewall dropped it.
+//! element's twin in the `delivered` set is counted the same way by a
+//! plain lookup in a postrouting chain, which an answer the forward chain
+//! dropped never reaches (a forwarded datagram meets NF_INET_FORWARD in
+//! ip_forward() and only then NF_INET_POST_ROUTING in ip_output(),
+//! net/ipv4/ip_forward.c, net/ipv4/ip_output.c; ip6_forward() and
+//! ip6_output() likewise, net/ipv6/). The map counted and the set not:
+//! the firewall dropped the answer.
 //!
 //! This module owns the requests (one element; a whole map, dumped) and
 //! the walk of the kernel's answers (NFT_MSG_NEWSETELEM messages, each
