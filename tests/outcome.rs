@@ -173,7 +173,9 @@ fn an_answer_the_forward_chain_drops_is_dropped_on_the_firewall() {
 
 #[test]
 fn kv_lines_all_parse_and_the_summary_counts_the_outcomes() {
-    let lab = lab_with(&["--log-format", "kv", "--idle", "1", "-v"]);
+    // --idle 3: one helper serves both requests even when a loaded machine
+    // takes seconds to start the second client.
+    let lab = lab_with(&["--log-format", "kv", "--idle", "3", "-v"]);
     lab.assert_get("kv.cfg", 900, 6, "a read with --log-format kv");
     assert_eq!(ask(&lab, "kv-missing.cfg", 1, 0.0, 3.0), "error");
     let summary = lab.wait_for_log(1, Duration::from_secs(8), |m| m.contains("event=summary"));
