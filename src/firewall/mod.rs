@@ -194,7 +194,18 @@ pub enum PathUse {
     /// The path is gone, or the backend cannot count (a map declared
     /// without `counter`).
     Unknown,
+    /// The backend will know later: the kernel is read off the request
+    /// path by another process that has not reported yet (pf's reaper
+    /// reads each anchor at its deadline). The flow asks again at its
+    /// next batch, for at most [`OUTCOME_PATIENCE`], then counts the
+    /// outcome unknown.
+    Pending,
 }
+
+/// How long the flow keeps asking about a path whose use is
+/// [`PathUse::Pending`] after its wait is over, and how much longer the
+/// helper stays for such reports before it exits.
+pub const OUTCOME_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl PathUse {
     /// Whether the server's answer is known to have taken the path to the

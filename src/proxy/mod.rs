@@ -47,7 +47,7 @@ pub use source::{SourceAddresses, SourceError};
 
 pub(crate) use reply::is_broadcast_like;
 
-use crate::firewall::{Firewall, PathUse, ReturnPath};
+use crate::firewall::{Firewall, PathUse, ReturnPath, OUTCOME_PATIENCE};
 use crate::log::{Level, Log};
 use crate::policy::{unmap, Host, Policy};
 use crate::tftp;
@@ -165,6 +165,12 @@ struct Finished {
     socket_error: Option<std::io::Error>,
     /// How long the path waited for an answer after the last send.
     waited: Duration,
+    /// When its wait was over: a backend answering
+    /// [`PathUse::Pending`] is asked again until
+    /// [`OUTCOME_PATIENCE`](crate::firewall::OUTCOME_PATIENCE) later.
+    at: Instant,
+    /// Whether the backend answered [`PathUse::Pending`] for it already.
+    pending: bool,
 }
 
 impl<'a, F: Firewall> Proxy<'a, F> {
@@ -263,7 +269,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         if self.log.verbose {
             self.log_tally(outcome);
         }
-        self.read_outcomes();
+        self.read_outcomes_at_exit();
         let end = match outcome {
             Outcome::Idle => format!("exiting after {} s idle", self.settings.idle.as_secs_f64()),
             Outcome::Stopped => format!(
@@ -290,14 +296,31 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             waited: now
                 .saturating_duration_since(transfer.last_sent)
                 .min(self.settings.transfer_wait),
+            at: now,
+            pending: false,
         });
         self.hold_port(transfer.path, transfer.upstream, now);
     }
 
     /// Reads the counters of every finished transfer's return path in one
     /// batch ([`Firewall::paths_use`]) and logs each one's outcome line. A
-    /// failed read is one line, and those outcomes unknown.
+    /// failed read is one line, and those outcomes unknown. A use the
+    /// backend will know later ([`PathUse::Pending`]) is asked again at
+    /// the next batch, until its patience is over.
     fn read_outcomes(&mut self) {
+        self.read_outcomes_until(Instant::now());
+    }
+
+    /// The last batch, before the exit summary: a use still pending is
+    /// unknown (the helper waited for it, see [`Proxy::exit_time`], or
+    /// was stopped).
+    fn read_outcomes_at_exit(&mut self) {
+        self.read_outcomes_until(Instant::now() + OUTCOME_PATIENCE);
+    }
+
+    /// [`Proxy::read_outcomes`], pending uses given up for finished
+    /// transfers whose patience ends by `give_up`.
+    fn read_outcomes_until(&mut self, give_up: Instant) {
         if self.finished.is_empty() {
             return;
         }
@@ -311,7 +334,15 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 vec![PathUse::Unknown; paths.len()]
             }
         };
+        let mut judged = Vec::with_capacity(paths.len());
         for (done, used) in finished.into_iter().zip(uses) {
+            if used == PathUse::Pending && done.at + OUTCOME_PATIENCE > give_up {
+                self.finished.push(Finished {
+                    pending: true,
+                    ..done
+                });
+                continue;
+            }
             let verdict = Verdict::judge(used, done.socket_error.as_ref());
             let level = match verdict {
                 Verdict::Answered { .. } => Level::Info,
@@ -326,18 +357,32 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             );
             self.log.event(level, &line);
             self.summary.outcome(done.path.server, &verdict);
+            judged.push(done.path);
         }
-        self.remove_paths(&paths);
+        // A path still pending stays until its report has come.
+        self.remove_paths(&judged);
     }
 
     /// When the helper may exit: the socket idle long enough, every
     /// upstream socket past its transfer wait, and no port held.
     fn exit_time(&self, last_arrival: Instant) -> Instant {
         let idle_end = last_arrival + self.settings.idle;
-        [self.transfers.last_until(), self.held.last_recheck()]
-            .into_iter()
-            .flatten()
-            .fold(idle_end, Instant::max)
+        // Outcomes the backend will report later (pending at the last
+        // batch) are waited for, up to their patience.
+        let pending_end = self
+            .finished
+            .iter()
+            .filter(|f| f.pending)
+            .map(|f| f.at + OUTCOME_PATIENCE)
+            .max();
+        [
+            self.transfers.last_until(),
+            self.held.last_recheck(),
+            pending_end,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(idle_end, Instant::max)
     }
 
     /// One datagram, through each step of the flow in turn: the first

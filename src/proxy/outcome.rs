@@ -81,7 +81,7 @@ impl Verdict {
             PathUse::Used { .. } | PathUse::Unused => Verdict::NoAnswer {
                 network: socket_error.map(icmp_words),
             },
-            PathUse::Unknown => Verdict::Unknown,
+            PathUse::Unknown | PathUse::Pending => Verdict::Unknown,
         }
     }
 

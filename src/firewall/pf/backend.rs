@@ -9,8 +9,9 @@
 use super::kernel::{self, Device};
 use super::ledger::{Clock, InUse, Ledger};
 use super::reaper::Reaper;
+use super::report::Book;
 use super::{anchor, interface, PfOptions};
-use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
+use crate::firewall::{Firewall, FirewallError, PathUse, Redirection, ReturnPath};
 use nix::errno::Errno;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
@@ -28,6 +29,9 @@ pub struct Pf {
     /// `None` in a dry run.
     reaper: Option<Reaper>,
     ledger: Ledger,
+    /// Which installed path awaits which anchor's report from the
+    /// reaper, and the reports read so far.
+    book: Book,
     /// Whether pf diverts requests to the helper (OpenBSD `divert-to`).
     diverts: bool,
 }
@@ -84,6 +88,7 @@ impl Pf {
             open_error: None,
             reaper: Some(reaper),
             ledger,
+            book: Book::default(),
             diverts,
         })
     }
@@ -105,6 +110,7 @@ impl Pf {
             open_error,
             reaper: None,
             ledger: Ledger::new(std::process::id(), clock(Instant::now())?),
+            book: Book::default(),
             // A dry run answers every request: with the socket for
             // diverted ones too, as it cannot always read the ruleset.
             diverts: true,
@@ -116,6 +122,16 @@ impl Pf {
     /// needed; read at open.
     pub fn diverts(&self) -> bool {
         self.diverts
+    }
+
+    /// Moves the reports the reaper wrote since the last look into the
+    /// book, without waiting.
+    fn read_reports(&mut self) {
+        if let Some(reaper) = self.reaper.as_mut() {
+            for line in reaper.reports() {
+                self.book.report(&line);
+            }
+        }
     }
 
     fn device(&self) -> Result<&Device, FirewallError> {
@@ -207,11 +223,13 @@ impl Firewall for Pf {
         // is ever installed that it would not remove.
         reaper.expire(&anchor)?;
         device.install_return_path(&anchor, path, &interface, self.options.verbose)?;
+        self.book.installed(path, &anchor);
         self.ledger.record(*path, anchor, now, self.options.wait());
         Ok(())
     }
 
     fn close_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        self.book.removed(path);
         // A path not on record was never installed or has expired.
         match self.ledger.take(path) {
             Some(entry) => self.device()?.empty(&entry.anchor),
@@ -222,7 +240,10 @@ impl Firewall for Pf {
     /// Fails once the reaper has ended: nothing installed from then on
     /// would be removed, so the helper stops serving and inetd starts a
     /// whole one (which sweeps what this one left).
+    ///
+    /// Also reads the reaper's reports, so its pipe never fills.
     fn check_alive(&mut self) -> Result<(), FirewallError> {
+        self.read_reports();
         let Some(reaper) = &self.reaper else {
             return Ok(());
         };
@@ -236,6 +257,15 @@ impl Firewall for Pf {
                 why,
             }),
         }
+    }
+
+    /// As the reaper reported it: it reads each anchor's answer-catching
+    /// rule just before it empties the anchor at its deadline
+    /// (`reaper.rs`, `outcome.rs`). [`PathUse::Pending`] until that
+    /// report has come; never a kernel call here.
+    fn paths_use(&mut self, paths: &[ReturnPath]) -> Result<Vec<PathUse>, FirewallError> {
+        self.read_reports();
+        Ok(paths.iter().map(|p| self.book.take(p)).collect())
     }
 
     fn kernel_interface(&self) -> Option<String> {

@@ -15,6 +15,8 @@
 //! - `device.rs`: `/dev/pf` and the generic ioctl, its request codes
 //!   tied to their argument types;
 //! - `expiry.rs`: the line announcing each anchor to the reaper;
+//! - `report.rs`: the reaper's report of each anchor's use back to the
+//!   helper, and the helper's book of which path awaits which report;
 //! - `interface.rs`: the interface a return path's answer-catching rule
 //!   is bound to (the one holding the helper's upstream address);
 //! - `encode.rs`: pure helpers of every encoding (C strings, errors);
@@ -50,6 +52,7 @@ mod liveness;
 pub mod outcome;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod reaper;
+mod report;
 
 use std::time::Duration;
 

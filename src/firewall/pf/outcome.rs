@@ -13,7 +13,9 @@
 //! - FreeBSD: no `once`; the anchor's `pass in` filter rule (`max-states
 //!   1`) counts the state the answer created (`u_states_tot`) and its
 //!   packets (struct pf_rule as DIOCGETRULE copies it out,
-//!   sys/netpfil/pf/pf_ioctl.c).
+//!   sys/netpfil/pf/pf_ioctl.c; FreeBSD 14 and later answer only
+//!   DIOCGETRULENV, whose nvlist carries the same counters,
+//!   pf_krule_to_nvrule() in sys/netpfil/pf/pf_nv.c).
 //!
 //! Counters and flags are the kernel's own: an ICMP error, forged or
 //! not, creates no state on these rules. This file owns the decoding of
@@ -110,17 +112,31 @@ pub mod freebsd {
 
     /// The `pass in` rule among the anchor's filter rules, in order.
     pub fn read(rules: &[pf_rule]) -> AnchorRead {
+        let counted: Vec<(u8, CatchingRule)> = rules
+            .iter()
+            .map(|r| {
+                (
+                    r.direction,
+                    CatchingRule {
+                        expired: false,
+                        packets: r.packets[0].saturating_add(r.packets[1]),
+                        bytes: r.bytes[0].saturating_add(r.bytes[1]),
+                        states: r.u_states_tot,
+                    },
+                )
+            })
+            .collect();
+        read_counted(&counted)
+    }
+
+    /// The `pass in` rule among the anchor's filter rules, each as its
+    /// direction and counters (from a DIOCGETRULENV answer, which
+    /// FreeBSD 14 and later give instead of the structure).
+    pub fn read_counted(rules: &[(u8, CatchingRule)]) -> AnchorRead {
         rules
             .iter()
-            .find(|r| u32::from(r.direction) == PF_IN)
-            .map_or(AnchorRead::Gone, |r| {
-                AnchorRead::Listed(CatchingRule {
-                    expired: false,
-                    packets: r.packets[0].saturating_add(r.packets[1]),
-                    bytes: r.bytes[0].saturating_add(r.bytes[1]),
-                    states: r.u_states_tot,
-                })
-            })
+            .find(|(direction, _)| u32::from(*direction) == PF_IN)
+            .map_or(AnchorRead::Gone, |(_, rule)| AnchorRead::Listed(*rule))
     }
 }
 
@@ -195,6 +211,26 @@ mod tests {
             }
         );
         assert_eq!(judge(freebsd::read(&[pass_out])), PathUse::Unknown);
+        // The same answers as DIOCGETRULENV's counters.
+        let counted = |r: &pf_rule| {
+            (
+                r.direction,
+                CatchingRule {
+                    expired: false,
+                    packets: r.packets[0] + r.packets[1],
+                    bytes: r.bytes[0] + r.bytes[1],
+                    states: r.u_states_tot,
+                },
+            )
+        };
+        assert_eq!(
+            freebsd::read_counted(&[counted(&pass_in), counted(&pass_out)]),
+            freebsd::read(&[pass_in, pass_out])
+        );
+        assert_eq!(
+            freebsd::read_counted(&[counted(&pass_out)]),
+            AnchorRead::Gone
+        );
     }
 
     #[test]

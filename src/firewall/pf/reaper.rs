@@ -12,24 +12,34 @@
 //! at their time and exits. Anchors are named after the reaper's pid: an
 //! anchor whose reaper is gone is stale, and the next helper sweeps it.
 //!
+//! Just before it empties an anchor, the reaper reads how its
+//! answer-catching rule was used (`Device::anchor_use`, decoded by
+//! `outcome.rs`) and reports it on a second pipe (`report.rs`), which the
+//! helper reads without blocking ([`Reaper::reports`]). The reaper never
+//! waits for the helper: its end of that pipe does not block, and a
+//! report that does not fit, or comes after the helper exited, is
+//! dropped (the outcome is then unknown).
+//!
 //! This module owns the child's whole life and its protocol. The child
 //! keeps only `/dev/pf` and the pipe: it detaches from the helper's
 //! session and standard descriptors (inetd's socket), drops to the
 //! helper's unprivileged user (`-u`, passed in [`super::PfOptions`]) in
-//! `/var/empty`, and on OpenBSD pledges "stdio pf". It must not touch the client
-//! socket, log, or do anything but empty anchors.
+//! `/var/empty`. It is not pledged: pledge "pf" forbids the ioctls that
+//! read an anchor's rules (see `kernel::limit_to_pf`). It must not touch
+//! the client socket, log, or do anything but read and empty anchors.
 
 use super::expiry;
 use super::fork::{self, Forked};
 use super::kernel::{self, Device};
+use super::report::{self, Lines};
 use crate::firewall::FirewallError;
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsFd;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -40,6 +50,10 @@ use std::time::{Duration, Instant};
 pub struct Reaper {
     pid: Pid,
     pipe: File,
+    /// The read end of the reports' pipe, non-blocking.
+    reports: File,
+    /// A report read only in part so far.
+    partial: Lines,
     /// Taken before the fork: the reaper's copy is the same instant.
     epoch: Instant,
     wait: Duration,
@@ -52,22 +66,57 @@ impl Reaper {
     pub fn spawn(device: &Device, wait: Duration, user: &str) -> Result<Reaper, FirewallError> {
         let (read, write) = nix::unistd::pipe()
             .map_err(|e| FirewallError::errno("creating the reaper's pipe", e as i32))?;
+        let (report_read, report_write) = nix::unistd::pipe()
+            .map_err(|e| FirewallError::errno("creating the reaper's report pipe", e as i32))?;
+        // Neither side ever waits on the reports: the helper reads what
+        // is there, the reaper drops what does not fit.
+        for end in [&report_read, &report_write] {
+            non_blocking(end)?;
+        }
         let epoch = Instant::now();
         match fork::fork()? {
             Forked::Child => {
                 drop(write);
-                run(device, File::from(read), epoch, wait, user)
+                drop(report_read);
+                run(
+                    device,
+                    File::from(read),
+                    File::from(report_write),
+                    epoch,
+                    wait,
+                    user,
+                )
             }
             Forked::Parent(pid) => {
                 drop(read);
+                drop(report_write);
                 Ok(Reaper {
                     pid,
                     pipe: File::from(write),
+                    reports: File::from(report_read),
+                    partial: Lines::default(),
                     epoch,
                     wait,
                 })
             }
         }
+    }
+
+    /// The report lines the reaper has written since the last call, read
+    /// without waiting (`report.rs` parses them).
+    pub fn reports(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.reports.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => lines.extend(self.partial.feed(&buf[..n])),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // WouldBlock: all read; anything else: nothing to read.
+                Err(_) => break,
+            }
+        }
+        lines
     }
 
     /// Why the reaper is gone, or `None` while it runs (`liveness.rs`).
@@ -101,8 +150,28 @@ pub fn is_gone(pid: u32) -> bool {
     matches!(kill(Pid::from_raw(raw), None), Err(Errno::ESRCH))
 }
 
+/// Sets O_NONBLOCK on one end of a pipe.
+fn non_blocking(end: &OwnedFd) -> Result<(), FirewallError> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(end, FcntlArg::F_GETFL)
+        .map_err(|e| FirewallError::errno("reading the report pipe's flags", e as i32))?;
+    fcntl(
+        end,
+        FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+    )
+    .map(drop)
+    .map_err(|e| FirewallError::errno("making the report pipe non-blocking", e as i32))
+}
+
 /// The reaper's life; it never returns.
-fn run(device: &Device, pipe: File, epoch: Instant, wait: Duration, user: &str) -> ! {
+fn run(
+    device: &Device,
+    pipe: File,
+    mut reports: File,
+    epoch: Instant,
+    wait: Duration,
+    user: &str,
+) -> ! {
     detach();
     let Some(anchors) = listen(pipe) else {
         // Without the reader the helper's next write fails (EPIPE) and it
@@ -132,11 +201,18 @@ fn run(device: &Device, pipe: File, epoch: Instant, wait: Duration, user: &str) 
                 break;
             }
             if let Some((_, anchor)) = pending.pop_front() {
+                // Read just before emptying: a report written while the
+                // helper still reads them.
+                let line = report::line(&anchor, device.anchor_use(&anchor));
+                // A full pipe (the helper is not reading) or a closed
+                // one: the outcome stays unknown; the anchor must go.
+                let _ = reports.write(line.as_bytes());
                 empty(device, &anchor);
             }
         }
     }
-    // The helper has exited: finish what is pending, each at its time.
+    // The helper has exited (no one reads reports any more): finish what
+    // is pending, each at its time.
     for (at, anchor) in pending {
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
         empty(device, &anchor);
@@ -194,7 +270,8 @@ fn listen(pipe: File) -> Option<Receiver<String>> {
 
 /// Gives up everything but `/dev/pf`: the helper's unprivileged user in
 /// `/var/empty` (or, if that user does not exist, root chrooted there),
-/// then whatever the kernel adds (OpenBSD: pledge "stdio pf"). Failures
+/// then whatever the kernel adds (nothing on either: see
+/// `kernel::limit_to_pf`). Failures
 /// are not fatal: the reaper's job matters more than its confinement.
 fn confine(user: &str) {
     if crate::privilege::drop_privileges(user).is_err() {

@@ -24,7 +24,8 @@ use super::nvrequest::{self, MainRuleset};
 use super::rule::{self, Staged};
 use crate::firewall::pf::device::{Argument, PfDevice, Request};
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
-use crate::firewall::FirewallError;
+use crate::firewall::pf::outcome;
+use crate::firewall::{FirewallError, PathUse};
 use nix::errno::Errno;
 use nix::sys::socket::{recv, send, setsockopt, sockopt, MsgFlags};
 use nix::sys::time::TimeVal;
@@ -680,6 +681,34 @@ impl Device {
             }
         }
         result.map_err(failed_error)
+    }
+
+    /// How a return path's anchor was used, read just before the reaper
+    /// empties it: its FILTER rules (DIOCGETRULES, then DIOCGETRULENV
+    /// for each, sys/netpfil/pf/pf_ioctl.c) decoded by `outcome.rs`. An
+    /// anchor already gone (DIOCGETRULES: EINVAL, pf_find_ruleset()
+    /// found none) or any failure is [`PathUse::Unknown`].
+    pub fn anchor_use(&self, anchor: &str) -> PathUse {
+        let Ok(mut query) = rule::anchor_filter_rules_query(anchor) else {
+            return PathUse::Unknown;
+        };
+        if self.pf.call(GET_RULES, &mut query).is_err() {
+            return PathUse::Unknown;
+        }
+        let mut buffer = Vec::new();
+        let mut rules = Vec::new();
+        for nr in 0..query.nr {
+            let request =
+                nvrequest::anchor_rule_request(anchor, MainRuleset::Filter, query.ticket, nr);
+            let Ok(answer) = self.nv_call(DIOCGETRULENV, &request, &mut buffer) else {
+                return PathUse::Unknown;
+            };
+            match nvrequest::rule_counters(&answer) {
+                Some(counted) => rules.push(counted),
+                None => return PathUse::Unknown,
+            }
+        }
+        outcome::judge(outcome::freebsd::read_counted(&rules))
     }
 
     /// The names of the anchors directly below `parent`.

@@ -52,7 +52,7 @@ pub use ioctl::{open_error, Device};
 
 /// Confines the reaper further once it runs as the unprivileged user in
 /// `/var/empty`: nothing more on FreeBSD (there is no pledge; the reaper
-/// holds only `/dev/pf` and its pipe).
+/// holds only `/dev/pf` and its two pipes).
 #[cfg(target_os = "freebsd")]
 pub fn limit_to_pf() {}
 

@@ -17,7 +17,11 @@
 //!   come from `DIOCGETRULES`); the answer's `anchor_call` is the called
 //!   anchor's path as pfctl prints it (pf_kanchor_nvcopyout in
 //!   sys/netpfil/pf/pf_ruleset.c: relative to the main ruleset, or with a
-//!   leading `/`, `/*` appended for a wildcard).
+//!   leading `/`, `/*` appended for a wildcard). The answer is the rule
+//!   as pf_krule_to_nvrule() (sys/netpfil/pf/pf_nv.c) writes it, with
+//!   its counters: `packets` and `bytes` (two numbers each, in and out)
+//!   and `states_tot`; a return path's anchor is read so for the outcome
+//!   line.
 //!
 //! Pure code: `ioctl.rs` issues the ioctls.
 #![cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
@@ -25,6 +29,7 @@
 use super::nvlist::{NvList, Value};
 use crate::firewall::pf::anchor;
 use crate::firewall::pf::encode::{address, canonical};
+use crate::firewall::pf::outcome::CatchingRule;
 use pf_sys::freebsd::{
     AF_INET, AF_INET6, IPPROTO_UDP, PF_ADDR_ADDRMASK, PF_OP_EQ, PF_PASS, PF_RDR,
 };
@@ -125,8 +130,14 @@ impl MainRuleset {
 /// The question for rule `nr` of the main ruleset's `ruleset`, read
 /// under `ticket`.
 pub fn rule_request(ruleset: MainRuleset, ticket: u32, nr: u32) -> NvList {
+    anchor_rule_request("", ruleset, ticket, nr)
+}
+
+/// The question for rule `nr` of `anchor`'s `ruleset`, read under
+/// `ticket`.
+pub fn anchor_rule_request(anchor: &str, ruleset: MainRuleset, ticket: u32, nr: u32) -> NvList {
     NvList::new()
-        .with("anchor", Value::String(String::new()))
+        .with("anchor", Value::String(anchor.to_owned()))
         .with("ruleset", Value::Number(u64::from(ruleset.action())))
         .with("ticket", Value::Number(u64::from(ticket)))
         .with("nr", Value::Number(u64::from(nr)))
@@ -135,6 +146,26 @@ pub fn rule_request(ruleset: MainRuleset, ticket: u32, nr: u32) -> NvList {
 /// The anchor a rule answer calls (`""` for a rule that calls none).
 pub fn anchor_call(answer: &NvList) -> Option<&str> {
     answer.string("anchor_call")
+}
+
+/// A rule answer's direction and counters, as pf_krule_to_nvrule()
+/// (sys/netpfil/pf/pf_nv.c) writes them: `direction`, `packets` and
+/// `bytes` (in, out), `states_tot`. `None` if one is missing.
+pub fn rule_counters(answer: &NvList) -> Option<(u8, CatchingRule)> {
+    let pair = |name: &str| match answer.get(name) {
+        Some(Value::NumberArray(n)) if n.len() == 2 => Some(n[0].saturating_add(n[1])),
+        _ => None,
+    };
+    let direction = u8::try_from(answer.number("direction")?).ok()?;
+    Some((
+        direction,
+        CatchingRule {
+            expired: false,
+            packets: pair("packets")?,
+            bytes: pair("bytes")?,
+            states: answer.number("states_tot")?,
+        },
+    ))
 }
 
 /// Whether the anchor calls read from one ruleset include `parent/*`.
@@ -176,6 +207,40 @@ mod tests {
         let mut b = header(body.len());
         b.extend(body);
         b
+    }
+
+    #[test]
+    fn a_rules_counters_are_read_from_its_answer() {
+        let answer = NvList::new()
+            .with("direction", Value::Number(1))
+            .with("packets", Value::NumberArray(vec![3, 2]))
+            .with("bytes", Value::NumberArray(vec![1600, 96]))
+            .with("states_tot", Value::Number(1));
+        assert_eq!(
+            rule_counters(&answer),
+            Some((
+                1,
+                CatchingRule {
+                    expired: false,
+                    packets: 5,
+                    bytes: 1696,
+                    states: 1
+                }
+            ))
+        );
+        // A kernel answer without the counters is not read as unused.
+        let bare = NvList::new().with("direction", Value::Number(1));
+        assert_eq!(rule_counters(&bare), None);
+        let one_side = NvList::new()
+            .with("direction", Value::Number(1))
+            .with("packets", Value::NumberArray(vec![3]))
+            .with("bytes", Value::NumberArray(vec![1600, 96]))
+            .with("states_tot", Value::Number(1));
+        assert_eq!(rule_counters(&one_side), None);
+        assert_eq!(
+            anchor_rule_request("tftp-proxy/7.1", MainRuleset::Filter, 9, 2).string("anchor"),
+            Some("tftp-proxy/7.1")
+        );
     }
 
     #[test]

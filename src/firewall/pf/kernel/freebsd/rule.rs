@@ -297,6 +297,14 @@ pub fn ruleset_query(path: &str, nr: u32) -> Result<pfioc_ruleset, EncodeError> 
     Ok(query)
 }
 
+/// `DIOCGETRULES` of `anchor`'s FILTER ruleset (a return path's `pass
+/// in` and `pass out`): the count and the ticket to read them with.
+pub fn anchor_filter_rules_query(anchor: &str) -> Result<pfioc_rule, EncodeError> {
+    let mut query = main_rules_query(PF_PASS as u8);
+    c_string(&mut query.anchor, anchor)?;
+    Ok(query)
+}
+
 /// `DIOCGETRULES` of the main ruleset's ruleset holding rules of
 /// `action` (PF_RDR, PF_PASS): the kernel answers the count and the
 /// ticket to read them with (pf_ioctl.c maps the action with

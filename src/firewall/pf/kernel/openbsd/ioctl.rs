@@ -17,7 +17,8 @@ use super::rule::{self, DIOCGETRULE, DIOCGETRULES, DIOCXEND};
 use crate::firewall::pf::device::{Argument, PfDevice, Request};
 use crate::firewall::pf::encode::{from_c_string, EncodeError};
 use crate::firewall::pf::limits;
-use crate::firewall::FirewallError;
+use crate::firewall::pf::outcome;
+use crate::firewall::{FirewallError, PathUse};
 use nix::errno::Errno;
 use pf_sys::openbsd::{
     ioctl_param_len, pf_status, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
@@ -322,10 +323,39 @@ impl Device {
     /// Whether a rule of the main ruleset satisfies `wanted`.
     fn main_ruleset_has(
         &self,
-        wanted: impl Fn(&pfioc_rule) -> bool,
+        mut wanted: impl FnMut(&pfioc_rule) -> bool,
+    ) -> Result<bool, FirewallError> {
+        self.rules_until("", &mut wanted)
+    }
+
+    /// How a return path's anchor was used, read just before it is
+    /// emptied: its rules (DIOCGETRULES, DIOCGETRULE, DIOCXEND as in
+    /// [`Device::main_ruleset_calls`]) decoded by `outcome.rs`. Not
+    /// allowed under pledge "pf" (kern/kern_pledge.c): the reaper, which
+    /// calls it, is confined without pledge. An anchor already gone
+    /// (DIOCGETRULES: EINVAL, pf_find_ruleset() found none) or any
+    /// failure is [`PathUse::Unknown`].
+    pub fn anchor_use(&self, anchor: &str) -> PathUse {
+        let mut rules = Vec::new();
+        let read = self.rules_until(anchor, &mut |one: &pfioc_rule| {
+            rules.push(one.rule);
+            false
+        });
+        match read {
+            Ok(_) => outcome::judge(outcome::openbsd::read(&rules)),
+            Err(_) => PathUse::Unknown,
+        }
+    }
+
+    /// Reads the active rules of `anchor` (`""`: the main ruleset) in
+    /// order until `stop` says so; whether it did.
+    fn rules_until(
+        &self,
+        anchor: &str,
+        stop: &mut dyn FnMut(&pfioc_rule) -> bool,
     ) -> Result<bool, FirewallError> {
         let what = "reading pf's main ruleset (DIOCGETRULES)";
-        let mut query = rule::rules_query("").map_err(encode_error)?;
+        let mut query = rule::rules_query(anchor).map_err(encode_error)?;
         self.pf.call(GET_RULES, &mut query).map_err(|e| match e {
             Errno::ENODEV => incompatible(what),
             _ => FirewallError::errno(what, e as i32),
@@ -333,7 +363,7 @@ impl Device {
         let mut ticket = query.ticket;
         let mut found = Ok(false);
         for _ in 0..query.nr {
-            let mut one = match rule::next_rule_query("", ticket) {
+            let mut one = match rule::next_rule_query(anchor, ticket) {
                 Ok(one) => one,
                 Err(e) => {
                     found = Err(encode_error(e));
@@ -341,15 +371,18 @@ impl Device {
                 }
             };
             match self.pf.call(GET_RULE, &mut one) {
-                Ok(()) if wanted(&one) => {
+                Ok(()) if stop(&one) => {
                     found = Ok(true);
                     break;
                 }
                 Ok(()) => {}
+                // The end of the rules (net/pf_ioctl.c: ENOENT once the
+                // transaction's next rule is none): a rule purged since
+                // DIOCGETRULES counted them (an expired `once` rule).
+                Err(Errno::ENOENT) if !anchor.is_empty() => break,
                 Err(e) => {
-                    // EBUSY: the ruleset was replaced meanwhile; ENOENT:
-                    // it got shorter. Either way, say so; a new helper
-                    // will look again.
+                    // EBUSY: the ruleset was replaced meanwhile. Say so;
+                    // a new helper will look again.
                     found = Err(FirewallError::errno(
                         "reading a rule of pf's main ruleset (DIOCGETRULE)",
                         e as i32,
