@@ -28,7 +28,10 @@ pub fn line(anchor: &str, used: PathUse) -> String {
     match used {
         PathUse::Used { packets, bytes } => format!("{anchor} used {packets} {bytes}\n"),
         PathUse::Unused => format!("{anchor} unused\n"),
-        PathUse::Unknown | PathUse::Pending => format!("{anchor} unknown\n"),
+        // pf cannot tell a dropped answer; Pending is the helper's own.
+        PathUse::Dropped { .. } | PathUse::Unknown | PathUse::Pending => {
+            format!("{anchor} unknown\n")
+        }
     }
 }
 
