@@ -268,6 +268,24 @@ impl Firewall for Pf {
         Ok(paths.iter().map(|p| self.book.take(p)).collect())
     }
 
+    /// The reaper is told the anchor again with the wait counted from
+    /// now, and the ledger holds the port as long: a server answering the
+    /// copy finds the path as one answering the first would.
+    fn renew_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        let wait = self.options.wait();
+        let Some(anchor) = self.ledger.renew(path, Instant::now(), wait) else {
+            // Expired or removed already: nothing left to renew.
+            return Ok(());
+        };
+        match self.reaper.as_ref() {
+            Some(reaper) => reaper.expire(anchor),
+            None => Ok(()),
+        }
+    }
+
     fn kernel_interface(&self) -> Option<String> {
         #[cfg(target_os = "freebsd")]
         {

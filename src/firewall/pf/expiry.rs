@@ -9,12 +9,17 @@
 //! after the helper lets go of the transfer's socket, which it keeps for
 //! the wait counted from after the request was sent.
 //!
-//! Pure code; it owns the line's format and nothing else.
+//! A request sent again (a retransmission) announces its anchor once
+//! more with the new deadline; the reaper moves it ([`schedule`]).
+//!
+//! Pure code; it owns the line's format and the reaper's schedule, and
+//! nothing else.
 #![cfg_attr(
     not(any(target_os = "openbsd", target_os = "freebsd")),
     allow(dead_code)
 )]
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The line announcing `anchor`, to be emptied at `deadline`.
@@ -34,9 +39,36 @@ pub fn parse(epoch: Instant, line: &str) -> Option<(Instant, &str)> {
     Some((epoch.checked_add(Duration::from_micros(micros))?, anchor))
 }
 
+/// Puts `anchor` on the reaper's schedule (soonest deadline first) to
+/// be emptied `at`. An anchor already on it moves to the new deadline:
+/// its request was sent again and its wait counts from then.
+pub fn schedule(pending: &mut VecDeque<(Instant, String)>, at: Instant, anchor: &str) {
+    if let Some(index) = pending.iter().position(|(_, a)| a == anchor) {
+        pending.remove(index);
+    }
+    let index = pending.partition_point(|(t, _)| *t <= at);
+    pending.insert(index, (at, anchor.to_owned()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_renewed_anchor_moves_to_its_new_deadline() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pending = VecDeque::new();
+        schedule(&mut pending, t0 + ms(100), "a");
+        schedule(&mut pending, t0 + ms(200), "b");
+        schedule(&mut pending, t0 + ms(300), "a");
+        let order: Vec<_> = pending.iter().map(|(t, a)| (*t, a.as_str())).collect();
+        assert_eq!(order, vec![(t0 + ms(200), "b"), (t0 + ms(300), "a")]);
+        // An earlier deadline (not the helper's own lines) still sorts.
+        schedule(&mut pending, t0 + ms(50), "c");
+        assert_eq!(pending.front().map(|(_, a)| a.as_str()), Some("c"));
+        assert_eq!(pending.len(), 3);
+    }
 
     #[test]
     fn a_line_round_trips() {

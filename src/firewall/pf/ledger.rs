@@ -156,6 +156,19 @@ impl Ledger {
         });
     }
 
+    /// Counts `path`'s wait again from `now` (its request was sent again)
+    /// and names its anchor, for the reaper's new deadline. `None`: not on
+    /// record (never installed, or expired).
+    ///
+    /// The anchor's name keeps its first deadline: a helper that learns
+    /// it after an abnormal exit holds the port at most one wait too
+    /// briefly, and only for a path whose first answer never came.
+    pub fn renew(&mut self, path: &ReturnPath, now: Instant, wait: Duration) -> Option<&str> {
+        let entry = self.live.iter_mut().find(|entry| entry.path == *path)?;
+        entry.until = entry.until.max(now + wait + MARGIN);
+        Some(&entry.anchor)
+    }
+
     /// Takes the record of `path` out (it is being removed now).
     pub fn take(&mut self, path: &ReturnPath) -> Option<Entry> {
         let index = self.live.iter().position(|entry| entry.path == *path)?;
@@ -244,6 +257,28 @@ mod tests {
         assert_eq!(ledger.take(&p).map(|e| e.anchor), Some(anchor));
         assert_eq!(ledger.take(&p), None);
         assert!(ledger.reserve(&p, now, WAIT).is_ok());
+    }
+
+    #[test]
+    fn a_renewed_path_holds_its_port_for_the_wait_from_the_renewal() {
+        let t0 = Instant::now();
+        let mut ledger = Ledger::new(1, clock_at(t0));
+        let p = path(1000, "192.0.2.20:69");
+        let anchor = ledger.reserve(&p, t0, WAIT).unwrap();
+        ledger.record(p, anchor.clone(), t0, WAIT);
+        let later = t0 + WAIT;
+        assert_eq!(ledger.renew(&p, later, WAIT), Some(anchor.as_str()));
+        // Past the first deadline, the port is still held toward that server.
+        let past_first = t0 + WAIT + MARGIN + Duration::from_millis(1);
+        assert_eq!(ledger.reserve(&p, past_first, WAIT), Err(InUse));
+        assert!(ledger
+            .reserve(&p, later + WAIT + MARGIN + Duration::from_millis(1), WAIT)
+            .is_ok());
+        // A path not on record is not renewed.
+        assert_eq!(
+            ledger.renew(&path(1001, "192.0.2.20:69"), later, WAIT),
+            None
+        );
     }
 
     #[test]

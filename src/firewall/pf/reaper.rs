@@ -130,7 +130,8 @@ impl Reaper {
     }
 
     /// Tells the reaper to empty `anchor` once the wait, counted from now,
-    /// is over (see `expiry.rs`).
+    /// is over (see `expiry.rs`); told again for the same anchor, the
+    /// reaper moves it to the new deadline.
     pub fn expire(&self, anchor: &str) -> Result<(), FirewallError> {
         let line = expiry::line(self.epoch, Instant::now() + self.wait, anchor);
         (&self.pipe)
@@ -187,11 +188,12 @@ fn run(
             None => anchors.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match received {
-            Ok(line) => pending.push_back(match expiry::parse(epoch, &line) {
-                Some((at, anchor)) => (at, anchor.to_owned()),
+            Ok(line) => match expiry::parse(epoch, &line) {
+                // A new anchor, or a renewed one moved to its new deadline.
+                Some((at, anchor)) => expiry::schedule(&mut pending, at, anchor),
                 // Not the helper's format: the wait from now, to be safe.
-                None => (Instant::now() + wait, line),
-            }),
+                None => expiry::schedule(&mut pending, Instant::now() + wait, &line),
+            },
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
