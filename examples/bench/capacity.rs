@@ -8,10 +8,15 @@
 //! same run, shows where the machine and the clients give out.
 
 use crate::lab::client::Read;
+use crate::load;
 use crate::paths::Subject;
 use crate::setup;
-use crate::steady;
 use std::time::Duration;
+
+/// The size of the return-path maps in the helper's capacity lab: room
+/// for 16,000 new paths a second (each lives the 2 s wait plus 1 s for
+/// its outcome), where the shipped 8192 hold about 2,700 a second.
+pub const MAP_SIZE: u32 = 65_536;
 
 /// One rate held for one step.
 pub struct Step {
@@ -31,6 +36,15 @@ pub struct Step {
     pub late: Duration,
     /// The helper's CPU time during the step (zero without the helper).
     pub helper_cpu: Duration,
+    /// The server's (dnsmasq's) CPU time during the step.
+    pub server_cpu: Duration,
+    /// The load's own CPU time (the clients' threads).
+    pub client_cpu: Duration,
+    /// Connections tracked in the firewall's namespace at the step's end.
+    pub conntrack: u64,
+    /// The whole machine's busy share of all its CPUs during the step
+    /// (other work included), 0 to 1.
+    pub machine_busy: f64,
 }
 
 impl Step {
@@ -45,13 +59,24 @@ impl Step {
         self.late > Duration::from_secs(1)
     }
 
+    /// The share of one core the helper used while the step ran (its
+    /// reads started over `hold`).
+    pub fn core_share(&self, hold: Duration) -> f64 {
+        self.helper_cpu.as_secs_f64() / hold.as_secs_f64().max(1e-9)
+    }
+
     /// The helper's CPU time per read, in microseconds.
     pub fn cpu_us_per_read(&self) -> f64 {
-        if self.reads == 0 {
-            return 0.0;
-        }
-        self.helper_cpu.as_secs_f64() * 1e6 / self.reads as f64
+        per_read(self.helper_cpu, self.reads)
     }
+}
+
+/// CPU time per read, in microseconds.
+pub fn per_read(cpu: Duration, reads: usize) -> f64 {
+    if reads == 0 {
+        return 0.0;
+    }
+    cpu.as_secs_f64() * 1e6 / reads as f64
 }
 
 /// `rate` reads a second for `duration` from dnsmasq.
@@ -60,11 +85,21 @@ pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
         subject.udp_rcvbuf_errors("f"),
         subject.udp_rcvbuf_errors("s"),
     );
-    let cpu = subject.helper_cpu();
-    let run = steady::run_from(subject, subject.dnsmasq(), &[setup::FILE], rate, duration);
+    let cpu = (subject.helper_cpu(), subject.server_cpu());
+    let machine = machine_ticks();
+    let run = load::run(
+        &subject.client_ns(),
+        subject.dnsmasq(),
+        setup::FILE,
+        rate,
+        duration,
+    );
     // Reaped helpers' time is counted once inetd has waited for them; a
     // running helper's is read as it stands.
-    let helper_cpu = subject.helper_cpu().saturating_sub(cpu);
+    let helper_cpu = subject.helper_cpu().saturating_sub(cpu.0);
+    let server_cpu = subject.server_cpu().saturating_sub(cpu.1);
+    let conntrack = subject.conntrack_count();
+    let machine = machine_ticks().since(machine);
     let failed = run.reads.iter().filter(|r: &&Read| !r.ok()).count();
     crate::explain_failures(
         &format!("capacity {} at {rate}/s", subject.label),
@@ -79,6 +114,10 @@ pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
         server_drops: subject.udp_rcvbuf_errors("s").saturating_sub(drops.1),
         late: run.late,
         helper_cpu,
+        server_cpu,
+        client_cpu: run.cpu,
+        conntrack,
+        machine_busy: machine,
     }
 }
 
@@ -100,14 +139,19 @@ pub fn search(
         let s = step(subject, rate, duration);
         let held = s.held() && !s.client_bound();
         eprintln!(
-            "bench: capacity {}: {rate}/s: {} reads, {} failed, firewall drops {}, server drops {}, late {} ms, helper CPU {:.1} us/read",
+            "bench: capacity {}: {rate}/s: {} reads, {} failed, {} retransmits, firewall drops {}, server drops {}, late {} ms, CPU us/read helper {:.1} server {:.1} clients {:.1}, conntrack {}, machine busy {:.0}%",
             subject.label,
             s.reads,
             s.failed,
+            s.retransmits,
             s.firewall_drops,
             s.server_drops,
             s.late.as_millis(),
-            s.cpu_us_per_read()
+            s.cpu_us_per_read(),
+            per_read(s.server_cpu, s.reads),
+            per_read(s.client_cpu, s.reads),
+            s.conntrack,
+            s.machine_busy * 100.0,
         );
         steps.push(s);
         // Let the queues drain between steps.
@@ -116,7 +160,7 @@ pub fn search(
     };
     if try_rate(low, &mut steps) {
         best = Some(low);
-        let mut rate = first.max(low + 1);
+        let mut rate = if first > low { first } else { low * 2 };
         while rate <= max {
             if try_rate(rate, &mut steps) {
                 best = Some(rate);
@@ -145,4 +189,43 @@ pub fn search(
     }
     steps.sort_by_key(|s| s.rate);
     (steps, best)
+}
+
+/// The machine's CPU ticks from /proc/stat: busy and total.
+#[derive(Clone, Copy)]
+struct Ticks {
+    busy: u64,
+    total: u64,
+}
+
+impl Ticks {
+    /// The busy share since `earlier`.
+    fn since(self, earlier: Ticks) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        if total == 0 {
+            return 0.0;
+        }
+        self.busy.saturating_sub(earlier.busy) as f64 / total as f64
+    }
+}
+
+/// The "cpu" line of /proc/stat (user nice system idle iowait irq
+/// softirq steal ...; proc(5)): idle and iowait are not busy.
+fn machine_ticks() -> Ticks {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    Ticks {
+        busy: total - idle,
+        total,
+    }
 }

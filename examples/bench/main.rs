@@ -16,6 +16,7 @@ mod lab;
 
 mod capacity;
 mod cost;
+mod load;
 mod paths;
 mod report;
 mod setup;
@@ -107,7 +108,7 @@ impl Plan {
             burst_phones: 1000,
             burst_boot: true,
             burst_fresh_servers: true,
-            capacity: (10, 250, 16_000, 2, Duration::from_secs(30)),
+            capacity: (10, 1_000, 16_000, 2, Duration::from_secs(30)),
             get_mib: 32,
             get_repetitions: 3,
             cost_runs: 60,
@@ -168,6 +169,22 @@ fn main() {
     } else {
         Plan::full()
     };
+    // BENCH_CAPACITY=low,first,max,bisections,seconds: another search.
+    if let Some(c) = std::env::var("BENCH_CAPACITY").ok().and_then(|v| {
+        let n: Vec<u32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        match n[..] {
+            [low, first, max, refine, secs] => Some((
+                low,
+                first,
+                max,
+                refine as usize,
+                Duration::from_secs(secs.into()),
+            )),
+            _ => None,
+        }
+    }) {
+        plan.capacity = c;
+    }
     if let Some(runs) = std::env::var("BENCH_COST_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -647,13 +664,39 @@ fn main() {
     // Capacity: the highest rate held with no failure and no drop.
     if wanted("capacity") {
         let (low, first, max, refine, hold) = plan.capacity;
-        let (kernel_steps, kernel_best) = capacity::search(&kernel, low, first, max, refine, hold);
-        let (proxy_steps, proxy_best) = capacity::search(&proxy, low, first, max, refine, hold);
+        // The helper's own lab: maps sized for the rates tried, and with
+        // BENCH_PIN_HELPER=CPU the helper held to that CPU (taskset in
+        // the inetd line).
+        let pin = std::env::var("BENCH_PIN_HELPER").ok();
+        let mut options = LabOptions::default();
+        if let Some(cpu) = &pin {
+            options.helper_wrapper = vec![
+                lab::tool("taskset", "util-linux")
+                    .to_string_lossy()
+                    .into_owned(),
+                "taskset".into(),
+                "-c".into(),
+                cpu.clone(),
+            ];
+        }
+        load::raise_open_files();
+        let capacity_proxy = Subject::start(proxy.label, options);
+        capacity_proxy.resize_maps(capacity::MAP_SIZE);
+        // The kernel helper's path has no helper CPU to show at the low
+        // rate: its search starts at the first doubled rate.
+        let (kernel_steps, kernel_best) =
+            capacity::search(&kernel, first, first, max, refine, hold);
+        let (proxy_steps, proxy_best) =
+            capacity::search(&capacity_proxy, low, first, max, refine, hold);
+        drop(capacity_proxy);
         let show = |best: Option<u32>| best.map_or("none".to_owned(), |r| r.to_string());
         let mut t = Table::new(
             format!(
-                "Capacity: one-block reads from dnsmasq started on a fixed schedule, each rate held {} s; a rate holds with zero failed reads, zero receive-buffer drops at the firewall and the clients on schedule; doubling from {first}/s, then {refine} bisection(s). Highest rate held: kernel helper {}/s, tftp-proxy {}/s ({}). The helper's CPU (user+sys, its processes and those inetd reaped) per read",
+                "Capacity: one-block reads from dnsmasq started on a fixed schedule by {} client threads (non-blocking, one socket per read), each rate held {} s; a rate holds with zero failed reads, zero receive-buffer drops at the firewall and the clients on schedule; {low}/s, then doubling from {first}/s, then {refine} bisection(s); (c) with maps of {} elements{}. Highest rate held: kernel helper {}/s, tftp-proxy {}/s ({}). CPU (user+sys) per read: the helper's (its processes and those inetd reaped), dnsmasq's and the clients'; machine busy: all CPUs, other work included",
+                load::THREADS,
                 hold.as_secs(),
+                capacity::MAP_SIZE,
+                pin.as_deref().map_or(String::new(), |cpu| format!(", the helper pinned to CPU {cpu}")),
                 show(kernel_best),
                 show(proxy_best),
                 match (proxy_best, kernel_best) {
@@ -671,12 +714,22 @@ fn main() {
                 "max start lag ms",
                 "held",
                 "helper CPU us/read",
+                "helper % of a core",
+                "dnsmasq us/read",
+                "clients us/read",
+                "machine busy %",
             ],
         );
-        let mut csv = String::from("rate,reads,helper_cpu_us_per_read,held\n");
-        for (label, steps) in [(kernel.label, &kernel_steps), (proxy.label, &proxy_steps)] {
+        let mut csv = String::from(
+            "path,rate,reads,failed,held,helper_cpu_us_per_read,server_cpu_us_per_read,client_cpu_us_per_read,machine_busy\n",
+        );
+        for (kind, label, steps) in [
+            ("kernel", kernel.label, &kernel_steps),
+            ("helper", proxy.label, &proxy_steps),
+        ] {
             for s in steps.iter() {
-                let helper = label == proxy.label;
+                let helper = kind == "helper";
+                let held = !s.client_bound() && s.held();
                 t.row(vec![
                     label.to_owned(),
                     s.rate.to_string(),
@@ -697,23 +750,31 @@ fn main() {
                     } else {
                         "-".to_owned()
                     },
+                    if helper {
+                        format!("{:.0}", s.core_share(hold) * 100.0)
+                    } else {
+                        "-".to_owned()
+                    },
+                    format!("{:.1}", capacity::per_read(s.server_cpu, s.reads)),
+                    format!("{:.1}", capacity::per_read(s.client_cpu, s.reads)),
+                    format!("{:.0}", s.machine_busy * 100.0),
                 ]);
-                if helper {
-                    let _ = writeln!(
-                        csv,
-                        "{},{},{:.2},{}",
-                        s.rate,
-                        s.reads,
-                        s.cpu_us_per_read(),
-                        s.held()
-                    );
-                }
+                let _ = writeln!(
+                    csv,
+                    "{kind},{},{},{},{held},{:.2},{:.2},{:.2},{:.3}",
+                    s.rate,
+                    s.reads,
+                    s.failed,
+                    if helper { s.cpu_us_per_read() } else { 0.0 },
+                    capacity::per_read(s.server_cpu, s.reads),
+                    capacity::per_read(s.client_cpu, s.reads),
+                    s.machine_busy
+                );
             }
         }
         emit(&t, &mut md);
-        // Where the clients or the machine gave out before the helper did:
-        // the helper's CPU per read at the highest rate it held says how
-        // far one core of it would go.
+        // The helper's CPU per read at the highest rate it held says how
+        // far one core of it alone would go.
         let held_cpu = proxy_steps
             .iter()
             .filter(|s| Some(s.rate) == proxy_best)

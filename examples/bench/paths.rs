@@ -43,6 +43,35 @@ impl Subject {
         subject
     }
 
+    /// Loads the firewall's ruleset again with the shipped include's maps
+    /// and sets `size` elements large (the shipped 8192 hold about 2,700
+    /// new paths a second: each lives the wait, 2 s, plus 1 s for its
+    /// outcome). Call it before the helper starts: it reads the size once.
+    pub fn resize_maps(&self, size: u32) {
+        let repo = crate::lab::repo();
+        let shipped = std::fs::read_to_string(repo.join("etc/tftp-proxy.nft"))
+            .expect("bench: reading etc/tftp-proxy.nft");
+        let resized = shipped.replace("size 8192", &format!("size {size}"));
+        assert_ne!(
+            resized, shipped,
+            "bench: etc/tftp-proxy.nft has no 'size 8192'"
+        );
+        let include = self.lab.dir.join("tftp-proxy-resized.nft");
+        std::fs::write(&include, resized).expect("bench: writing the resized include");
+        let ruleset = format!(
+            "flush ruleset\ndefine int_if = \"lan0\"\ndefine ext_if = \"wan0\"\ninclude \"{}\"\ninclude \"{}\"\n",
+            include.display(),
+            repo.join("tests/lab/firewall.nft").display()
+        );
+        let path = self.lab.dir.join("ruleset-resized.nft");
+        std::fs::write(&path, ruleset).expect("bench: writing the resized ruleset");
+        crate::lab::run(
+            &mut self
+                .lab
+                .command("f", &["nft", "-f", &path.to_string_lossy()]),
+        );
+    }
+
     /// Tears the lab down and starts it again: a fresh inetd, whose limit
     /// of starts a minute a previous measure may have used up.
     pub fn restart(&mut self) {
@@ -133,8 +162,36 @@ impl Subject {
         if !self.helper {
             return Duration::ZERO;
         }
+        self.cpu_of("f", |comm, own, reaped| match comm {
+            "tftp-proxy" => own,
+            "inetd" => reaped,
+            _ => 0.0,
+        })
+    }
+
+    /// CPU time the servers' dnsmasq processes have used so far.
+    pub fn server_cpu(&self) -> Duration {
+        self.cpu_of(
+            "s",
+            |comm, own, _| if comm == "dnsmasq" { own } else { 0.0 },
+        )
+    }
+
+    /// Connections tracked in the firewall's namespace now.
+    pub fn conntrack_count(&self) -> u64 {
+        self.lab
+            .command("f", &["cat", "/proc/sys/net/netfilter/nf_conntrack_count"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU time of the processes in a host's namespace, in clock ticks
+    /// chosen by `pick(comm, own ticks, reaped children's ticks)`.
+    fn cpu_of(&self, host: &str, pick: impl Fn(&str, f64, f64) -> f64) -> Duration {
         let pids = std::process::Command::new("ip")
-            .args(["netns", "pids", &self.lab.ns("f")])
+            .args(["netns", "pids", &self.lab.ns(host)])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
@@ -142,7 +199,7 @@ impl Subject {
             .ok()
             .flatten()
             .unwrap_or(100) as f64;
-        let mut total = 0u64;
+        let mut total = 0.0;
         for pid in pids.split_whitespace() {
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
                 continue;
@@ -158,12 +215,15 @@ impl Subject {
                 .map(|f| f.parse().unwrap_or(0))
                 .collect();
             let at = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
-            total += match comm {
-                "tftp-proxy" => at(14) + at(15),
-                "inetd" => at(16) + at(17),
-                _ => 0,
-            };
+            // A running process's own time from its scheduler statistics
+            // (nanoseconds on the CPU, proc(5)): ticks are too coarse for
+            // a few hundred reads.
+            let own = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .map_or((at(14) + at(15)) as f64, |ns| ns * ticks / 1e9);
+            total += pick(comm, own, (at(16) + at(17)) as f64);
         }
-        Duration::from_secs_f64(total as f64 / ticks)
+        Duration::from_secs_f64(total / ticks)
     }
 }
