@@ -111,6 +111,15 @@ pub trait Firewall {
         Ok(())
     }
 
+    /// Whether the filter removes the state [`Firewall::state_left`]
+    /// finds by itself once it has gone [`STATE_IDLE_LIMIT`] without a
+    /// packet (pf: the return path's rules carry that timeout), so that
+    /// the flow holds the port until the state is gone and never clears
+    /// it. The default: no, the flow tells idle state and clears it.
+    fn state_expires_when_idle(&self) -> bool {
+        false
+    }
+
     /// A warning about the filter's own state table when it is (nearly)
     /// full, which drops packets before they reach the helper; given once
     /// until the table has room again. Cheap enough to ask twice a
@@ -167,6 +176,14 @@ pub trait Firewall {
         Ok(())
     }
 }
+
+/// How long filter state of a transfer's answers may go without a packet
+/// before the transfer counts as over: longer than the retransmission
+/// timeout TFTP peers use (1 to 5 s), so a transfer that is still
+/// retrying is never cut. The flow clears state idle this long
+/// ([`Firewall::clear_state`]); a filter that expires it by itself
+/// ([`Firewall::state_expires_when_idle`]) is given this timeout.
+pub const STATE_IDLE_LIMIT: Duration = Duration::from_secs(6);
 
 /// How a return path has been used, as the kernel counted it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,16 +12,24 @@
 //! s for a flow that saw both directions). The state never outlives the
 //! port.
 //!
+//! pf keeps such state too (server:69 -> firewall:P, rdr'd to the
+//! client), but a pledged helper may only ask whether it exists, not how
+//! long it has left nor delete it. Its return path's rules carry the idle
+//! limit as their UDP state timeouts instead, so pf expires the state
+//! itself once the transfer is quiet
+//! (`Firewall::state_expires_when_idle`); the port is held until it is
+//! gone.
+//!
 //! This module owns that bookkeeping as pure code (the clock and the
 //! kernel's answers passed in); the flow asks the firewall.
 
-use crate::firewall::ReturnPath;
+use crate::firewall::{ReturnPath, STATE_IDLE_LIMIT};
 use std::time::{Duration, Instant};
 
 /// How long a transfer's state may go without a packet before it counts
-/// as over: longer than the retransmission timeout TFTP peers use (1 to 5
-/// s), so a transfer that is still retrying is never cut.
-pub const IDLE_LIMIT: Duration = Duration::from_secs(6);
+/// as over: the seam's [`STATE_IDLE_LIMIT`], which a filter that expires
+/// idle state by itself is given too.
+pub const IDLE_LIMIT: Duration = STATE_IDLE_LIMIT;
 
 /// How often held state is looked at again.
 pub const RECHECK: Duration = Duration::from_secs(1);
@@ -55,15 +63,28 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct Held<S> {
     ports: Vec<HeldPort<S>>,
+    /// The filter removes idle state by itself
+    /// (`Firewall::state_expires_when_idle`): a port is held until its
+    /// state is gone, never cleared.
+    expires_by_itself: bool,
 }
 
 impl<S> Default for Held<S> {
     fn default() -> Self {
-        Held { ports: Vec::new() }
+        Held::new(false)
     }
 }
 
 impl<S> Held<S> {
+    /// No port held yet; `expires_by_itself` as the firewall says
+    /// (`Firewall::state_expires_when_idle`).
+    pub fn new(expires_by_itself: bool) -> Self {
+        Held {
+            ports: Vec::new(),
+            expires_by_itself,
+        }
+    }
+
     /// Holds `socket` (of `path`) from `now`, to be looked at again soon.
     pub fn hold(&mut self, path: ReturnPath, socket: S, now: Instant) {
         self.ports.push(HeldPort {
@@ -101,7 +122,9 @@ impl<S> Held<S> {
         } else {
             taken.idle_since
         };
-        if now.saturating_duration_since(idle_since) >= IDLE_LIMIT {
+        // A filter that expires idle state by itself is never raced: the
+        // port goes only once the state is gone.
+        if !self.expires_by_itself && now.saturating_duration_since(idle_since) >= IDLE_LIMIT {
             return (Verdict::Clear, Some(taken.socket));
         }
         self.ports.push(HeldPort {
@@ -194,6 +217,30 @@ mod tests {
             idle >= IDLE_LIMIT && idle <= IDLE_LIMIT + 2 * RECHECK,
             "{idle:?}"
         );
+        assert_eq!(held.last_recheck(), None);
+    }
+
+    #[test]
+    fn state_the_filter_expires_is_held_until_gone_never_cleared() {
+        let t0 = Instant::now();
+        let mut held = Held::new(true);
+        held.hold(path(), 3u8, t0);
+        // The filter reports the same bound at every look (pf cannot say
+        // how much is left); long past the idle limit the port is still
+        // held, since the state is there.
+        let mut now = t0;
+        for _ in 0..(3 * IDLE_LIMIT.as_secs()) {
+            now += RECHECK;
+            let taken = held.due(now).pop().unwrap();
+            assert_eq!(
+                held.judge(taken, Some(IDLE_LIMIT), now),
+                (Verdict::Hold, None)
+            );
+        }
+        // Once the filter has removed it, the port goes at the next look.
+        now += RECHECK;
+        let taken = held.due(now).pop().unwrap();
+        assert_eq!(held.judge(taken, None, now), (Verdict::Release, Some(3)));
         assert_eq!(held.last_recheck(), None);
     }
 

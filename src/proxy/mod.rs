@@ -182,6 +182,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         socket: BorrowedFd<'a>,
         bound: SocketAddr,
     ) -> Self {
+        let held = Held::new(firewall.state_expires_when_idle());
         Proxy {
             firewall,
             log,
@@ -189,7 +190,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             socket,
             bound,
             transfers: Transfers::default(),
-            held: Held::default(),
+            held,
             clients: ClientCheck::default(),
             tally: Tally::default(),
             own: OwnAddresses::new(settings.host.clone(), Instant::now(), host::local_host),

@@ -11,7 +11,9 @@ use super::ledger::{Clock, InUse, Ledger};
 use super::reaper::Reaper;
 use super::report::Book;
 use super::{anchor, interface, PfOptions};
-use crate::firewall::{Firewall, FirewallError, PathUse, Redirection, ReturnPath};
+use crate::firewall::{
+    Firewall, FirewallError, PathUse, Redirection, ReturnPath, STATE_IDLE_LIMIT,
+};
 use nix::errno::Errno;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
@@ -209,6 +211,18 @@ impl Firewall for Pf {
                 server: path.server,
             })?;
         let device = self.device()?;
+        // A state of an earlier transfer's answers from this server still
+        // pointing at the port (left by a helper that is gone: this one
+        // holds its own ports while theirs live, `state_left`) would
+        // catch this transfer's answers before any rule: the flow takes
+        // another port. A failed lookup decides nothing; the install
+        // below reports a broken /dev/pf.
+        if device.answer_state_exists(path).unwrap_or(false) {
+            return Err(FirewallError::PathInUse {
+                proxy: path.proxy,
+                server: path.server,
+            });
+        }
         // Where the server's answer arrives: the rule catching it is bound
         // there, so a datagram forged on another interface (the phones'
         // side) cannot take it (interface.rs).
@@ -284,6 +298,30 @@ impl Firewall for Pf {
             Some(reaper) => reaper.expire(anchor),
             None => Ok(()),
         }
+    }
+
+    /// Whether the state a single-port server's answer created (server
+    /// port -> proxy port, rdr'd to the client) is still there
+    /// (DIOCNATLOOK, allowed under pledge "pf"). pf tells neither how
+    /// long it has left nor lets a pledged helper delete it, but the
+    /// return path's rules gave it [`STATE_IDLE_LIMIT`] as its UDP
+    /// timeouts (`idle.rs`): it lives at most that long after its last
+    /// packet, which is the answer, and pf removes it itself
+    /// ([`Firewall::state_expires_when_idle`]). A dry run installed
+    /// nothing.
+    fn state_left(&mut self, path: &ReturnPath) -> Result<Option<Duration>, FirewallError> {
+        if self.options.dry_run {
+            return Ok(None);
+        }
+        let exists = self.device()?.answer_state_exists(path)?;
+        Ok(exists.then_some(STATE_IDLE_LIMIT))
+    }
+
+    /// pf expires the answer's states by the rules' own timeouts
+    /// (`idle.rs`); nothing is ever killed, so a live transfer, whose
+    /// packets keep restarting the timeout, is never cut.
+    fn state_expires_when_idle(&self) -> bool {
+        true
     }
 
     fn kernel_interface(&self) -> Option<String> {

@@ -20,6 +20,9 @@
 //! - `interface.rs`: the interface a return path's answer-catching rule
 //!   is bound to (the one holding the helper's upstream address);
 //! - `encode.rs`: pure helpers of every encoding (C strings, errors);
+//! - `idle.rs`: the UDP state timeouts a return path's rules carry, so
+//!   pf removes the state of a server's answers once its transfer is
+//!   quiet;
 //! - `outcome.rs`: whether an anchor caught the server's answer, decoded
 //!   from the rules it still holds (the outcome line's pf side);
 //! - `limits.rs`: pf's anchor limit, the storm arithmetic behind the
@@ -44,6 +47,7 @@ mod expiry;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 #[allow(unsafe_code)] // fork(2); the block says why it is sound
 mod fork;
+mod idle;
 mod interface;
 mod kernel;
 mod ledger;

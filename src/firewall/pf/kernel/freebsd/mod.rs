@@ -77,6 +77,15 @@ mod flow {
             rule::natlook_answer(&answer, local).ok_or(FirewallError::NoRedirect { client, local })
         }
 
+        /// Whether pf still holds the state a single-port server's
+        /// answer to `path` created (`rule::answer_state_query`); the
+        /// rules' timeouts remove it once the transfer is quiet
+        /// (`idle.rs`).
+        pub fn answer_state_exists(&self, path: &ReturnPath) -> Result<bool, FirewallError> {
+            let query = rule::answer_state_query(path).map_err(encode_error)?;
+            self.state_exists(query)
+        }
+
         /// Forgets pf's state of the client's redirected request, so that a
         /// server answering from port 69 itself, redirected to the client,
         /// is not taken for that flow (see `rule::return_path_rules` for
@@ -124,9 +133,9 @@ mod tests {
             "rdr on igb0 inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
              -> 192.0.2.20 port 50232\n\
              pass in quick on igb0 inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
-             keep state (max 1)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
-             keep state (max 1)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out quick inet proto udp from 198.51.100.1 port 49441 to 198.51.100.2 port 69 \
              no state"
         );

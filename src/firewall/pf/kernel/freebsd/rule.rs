@@ -18,11 +18,13 @@
 use crate::firewall::pf::encode::{
     address, c_string, canonical, host, interface_name, ip, EncodeError,
 };
+use crate::firewall::pf::idle;
 use crate::firewall::{Redirection, ReturnPath};
 use pf_sys::freebsd::{
     pf_rule, pfioc_natlook, pfioc_pooladdr, pfioc_rule, pfioc_ruleset, pfioc_trans, pfioc_trans_e,
-    AF_INET, AF_INET6, IPPROTO_UDP, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT, PF_PASS, PF_RDR,
-    PF_RULESET_FILTER, PF_RULESET_RDR, PF_STATE_NORMAL,
+    AF_INET, AF_INET6, IPPROTO_UDP, PFTM_UDP_FIRST_PACKET, PFTM_UDP_MULTIPLE, PFTM_UDP_SINGLE,
+    PF_IN, PF_LOG, PF_OP_EQ, PF_OUT, PF_PASS, PF_RDR, PF_RULESET_FILTER, PF_RULESET_RDR,
+    PF_STATE_NORMAL,
 };
 use std::net::{IpAddr, SocketAddr};
 
@@ -55,6 +57,42 @@ pub fn natlook_query(client: SocketAddr, local: SocketAddr) -> Result<pfioc_natl
         af,
         proto: IPPROTO_UDP as u8,
         direction: PF_OUT as u8,
+        ..Default::default()
+    })
+}
+
+/// This kernel's slots of the UDP state timeouts in `pf_rule.timeout`
+/// (`enum pftimeout`, net/pfvar.h); DIOCADDRULE copies the array into
+/// the kernel's rule (pf_rule_to_krule(), sys/netpfil/pf/pf_ioctl.c).
+pub const UDP_TIMEOUTS: idle::UdpSlots = [
+    PFTM_UDP_FIRST_PACKET as usize,
+    PFTM_UDP_SINGLE as usize,
+    PFTM_UDP_MULTIPLE as usize,
+];
+
+/// The `DIOCNATLOOK` question "does a state of `path`'s server answering
+/// from its request port still point at the proxy port?": the state a
+/// single-port server's answer created through the `rdr` and `pass in`
+/// rules of [`return_path_rules`].
+///
+/// As on OpenBSD, that state's wire key holds the server at index 0 and
+/// the proxy at index 1 (created inbound), and DIOCNATLOOK in direction
+/// `PF_IN` puts `saddr`/`sport` at index 1 and matches wire keys only
+/// (DIOCNATLOOK in sys/netpfil/pf/pf_ioctl.c, pf_find_state_all() in
+/// sys/netpfil/pf/pf.c): the proxy is the source here. The lookup finds
+/// every state the packet path would match (pf_find_state() skips only
+/// states being removed) and a few more.
+pub fn answer_state_query(path: &ReturnPath) -> Result<pfioc_natlook, EncodeError> {
+    let (proxy, server) = (canonical(path.proxy), canonical(path.server));
+    let af = family(proxy.ip(), server.ip())?;
+    Ok(pfioc_natlook {
+        saddr: address(proxy.ip()),
+        daddr: address(server.ip()),
+        sport: proxy.port().to_be(),
+        dport: server.port().to_be(),
+        af,
+        proto: IPPROTO_UDP as u8,
+        direction: PF_IN as u8,
         ..Default::default()
     })
 }
@@ -171,9 +209,12 @@ fn base_rule(af: u8, server: IpAddr, to: SocketAddr) -> pf_rule {
 /// A `pass quick ... keep state (max 1)` rule in `direction` from the
 /// server to the client's address and port, as FreeBSD's tftp-proxy adds
 /// (contrib/pf/tftp-proxy/filter.c, prepare_rule): one state per rule, so
-/// only the transfer the path was made for passes.
+/// only the transfer the path was made for passes. Its state takes the
+/// UDP timeouts of `idle.rs` (pf_state_expires() in
+/// sys/netpfil/pf/pf.c reads the creating rule's), so it goes once the
+/// transfer is quiet.
 fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose: bool) -> pf_rule {
-    pf_rule {
+    let mut rule = pf_rule {
         action: PF_PASS as u8,
         direction: direction as u8,
         quick: 1,
@@ -181,7 +222,9 @@ fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose
         max_states: 1,
         log: if verbose { PF_LOG as u8 } else { 0 },
         ..base_rule(af, server, client)
-    }
+    };
+    idle::set(&mut rule.timeout, UDP_TIMEOUTS);
+    rule
 }
 
 /// The rules of a return path, for `anchor`:
@@ -211,6 +254,11 @@ fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose
 ///
 /// There is no `once` on FreeBSD: the rules stay until the reaper empties
 /// the anchor; `max-states 1` lets a single transfer through meanwhile.
+/// Rules 2 and 3 keep state with the timeouts of `idle.rs`: the answer's
+/// states go once the transfer is quiet, so neither outlives the
+/// helper's hold of the proxy port nor lets the client send more past
+/// the helper (states are looked up before any rule, pf_test() in
+/// sys/netpfil/pf/pf.c).
 pub fn return_path_rules(
     path: &ReturnPath,
     interface: &str,
@@ -238,6 +286,7 @@ pub fn return_path_rules(
     let mut request = pass_rule(af, proxy.ip(), server, PF_OUT, verbose);
     request.keep_state = 0;
     request.max_states = 0;
+    request.timeout = Default::default();
     request.src.port_op = PF_OP_EQ as u8;
     request.src.port = [proxy.port().to_be(), 0];
 
@@ -416,7 +465,15 @@ mod tests {
                 "network order"
             );
             assert_eq!(r.rpool.proxy_port, [0, 0]);
+            for (slot, &seconds) in r.timeout.iter().enumerate() {
+                let expected = if (6..=8).contains(&slot) { 6 } else { 0 };
+                assert_eq!(seconds, expected, "timeout slot {slot}");
+            }
         }
+        assert!(
+            rdr.rule.rule.timeout.iter().all(|&t| t == 0),
+            "the rdr rule keeps no state of its own"
+        );
 
         // The forwarded request: proxy port to server port, no state.
         assert_eq!(request.ruleset, Ruleset::Filter);
@@ -439,6 +496,34 @@ mod tests {
         assert_host(&r.dst.addr, path.server.ip());
         assert_eq!(r.dst.port_op, PF_OP_EQ as u8);
         assert_eq!(r.dst.port[0].to_ne_bytes(), 69u16.to_be_bytes());
+        assert!(r.timeout.iter().all(|&t| t == 0), "no state, no timeout");
+    }
+
+    #[test]
+    fn udp_timeout_slots_are_the_headers() {
+        // enum pftimeout: six TCP slots, then udp.first, single, multiple.
+        assert_eq!(UDP_TIMEOUTS, [6, 7, 8]);
+        let rule = pf_rule::default();
+        assert!(UDP_TIMEOUTS.iter().all(|&slot| slot < rule.timeout.len()));
+    }
+
+    #[test]
+    fn answer_state_query_is_the_answers_wire_key_inbound() {
+        let q = answer_state_query(&v4_path()).unwrap();
+        assert_eq!((q.af, q.proto), (AF_INET as u8, 17));
+        assert_eq!(q.direction, PF_IN as u8, "wire keys");
+        assert_eq!(q.saddr.addr8[..4], [203, 0, 113, 1], "the proxy");
+        assert_eq!(q.sport.to_ne_bytes(), 49441u16.to_be_bytes());
+        assert_eq!(q.daddr.addr8[..4], [192, 0, 2, 20], "the server");
+        assert_eq!(q.dport.to_ne_bytes(), 69u16.to_be_bytes());
+        assert_eq!((q.rsport, q.rdport), (0, 0));
+        let q = answer_state_query(&v6_path()).unwrap();
+        assert_eq!(q.af, AF_INET6 as u8);
+        assert_eq!(q.saddr, address(v6_path().proxy.ip()));
+        assert_eq!(q.daddr, address(v6_path().server.ip()));
+        let mut mixed = v4_path();
+        mixed.server = "[2001:db8::20]:69".parse().unwrap();
+        assert!(answer_state_query(&mixed).is_err());
     }
 
     #[test]

@@ -4,14 +4,16 @@
 //!
 //! Translation rules are `rdr [pass [log]] ... -> host [port p]` (their
 //! target is the pool address, given beside the rule); filter rules are
-//! `pass|block in|out [log] [quick] ... [keep state (max n)]`. The subset
+//! `pass|block in|out [log] [quick] ... [keep state (max n, udp.first
+//! n, ...)]`. The subset
 //! rendered is what the backend writes (and pfSense's own `rdr pass`);
 //! anything else is said plainly rather than guessed. Pure code over
 //! `pf_sys::freebsd` types; it must not touch the kernel.
 #![cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 
-use super::rule::Staged;
+use super::rule::{Staged, UDP_TIMEOUTS};
 use crate::firewall::pf::encode::{push_interface, render_address};
+use crate::firewall::pf::idle;
 use pf_sys::freebsd::{
     pf_rule, pf_rule_addr, pfioc_pooladdr, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, PF_DROP,
     PF_IN, PF_LOG, PF_OP_EQ, PF_OP_NONE, PF_OUT, PF_PASS, PF_RDR,
@@ -68,7 +70,7 @@ fn render_rdr(r: &pf_rule, pool: Option<&pfioc_pooladdr>) -> String {
 }
 
 /// `pass|block in|out [log] [quick] [on <if>] ... [no state | keep state
-/// (max n)]`.
+/// (max n, udp.first n, ...)]`.
 fn render_filter(r: &pf_rule) -> String {
     let mut line = String::from(if u32::from(r.action) == PF_PASS {
         "pass"
@@ -89,11 +91,16 @@ fn render_filter(r: &pf_rule) -> String {
     push_interface(&mut line, &r.ifname, r.ifnot);
     push_match(&mut line, r);
     if u32::from(r.action) == PF_PASS {
-        match (r.keep_state, r.max_states) {
-            (0, _) => line.push_str(" no state"),
-            (_, 0) => {}
-            (_, max) => {
-                let _ = write!(line, " keep state (max {max})");
+        if r.keep_state == 0 {
+            line.push_str(" no state");
+        } else {
+            let mut options = Vec::new();
+            if r.max_states != 0 {
+                options.push(format!("max {}", r.max_states));
+            }
+            options.extend(idle::options(&r.timeout, UDP_TIMEOUTS));
+            if !options.is_empty() {
+                let _ = write!(line, " keep state ({})", options.join(", "));
             }
         }
     }
@@ -166,9 +173,9 @@ mod tests {
             "rdr on igb0 inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
              -> 198.51.100.2 port 50232\n\
              pass in quick on igb0 inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
-             keep state (max 1)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
-             keep state (max 1)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
              no state"
         );
@@ -187,9 +194,9 @@ mod tests {
             "rdr on vtnet0 inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
              -> 2001:db8:1::10 port 50232\n\
              pass in log quick on vtnet0 inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
-             port 50232 keep state (max 1)\n\
+             port 50232 keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
-             port 50232 keep state (max 1)\n\
+             port 50232 keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out log quick inet6 proto udp from 2001:db8:2::1 port 49441 \
              to 2001:db8:3::20 port 69 no state"
         );

@@ -228,6 +228,18 @@ impl Device {
         }
     }
 
+    /// Whether pf holds a state for the DIOCNATLOOK `query` (several at
+    /// once, E2BIG, count as one).
+    pub fn state_exists(&self, mut query: pfioc_natlook) -> Result<bool, FirewallError> {
+        const WHAT: &str = "looking up the state of the server's answers (DIOCNATLOOK)";
+        match self.pf.call(NATLOOK, &mut query) {
+            Ok(()) | Err(Errno::E2BIG) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(Errno::ENODEV) => Err(incompatible(WHAT)),
+            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
     /// Replaces the ruleset of `anchor` with `rules` in one transaction.
     ///
     /// If adding a rule or the commit fails, the transaction is abandoned

@@ -77,6 +77,18 @@ mod flow {
             rule::natlook_answer(&answer, local).ok_or(FirewallError::NoRedirect { client, local })
         }
 
+        /// Whether pf still holds the state a single-port server's
+        /// answer to `path` created (`rule::answer_state_query`). It
+        /// cannot be read nor killed under pledge "pf", which allows
+        /// DIOCNATLOOK but neither DIOCGETSTATE(S) nor DIOCKILLSTATES
+        /// (pledge_ioctl() in kern/kern_pledge.c); the rules' timeouts
+        /// remove it once the transfer is quiet (`idle.rs`).
+        pub fn answer_state_exists(&self, path: &ReturnPath) -> Result<bool, FirewallError> {
+            let query = rule::answer_state_query(path, super::ioctl::routing_table())
+                .map_err(encode_error)?;
+            self.state_exists(query)
+        }
+
         /// The client's redirected request cannot be forgotten on
         /// OpenBSD: DIOCKILLSTATES is not allowed under pledge "pf"
         /// (pledge_ioctl() in kern/kern_pledge.c); with divert-to on a
@@ -122,8 +134,10 @@ mod tests {
         assert_eq!(
             describe(&path, "em0", false),
             "pass in quick on em0 inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
-             rdr-to 192.0.2.20 port 50232 once\n\
-             pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232\n\
+             rdr-to 192.0.2.20 port 50232 \
+             keep state (udp.first 6, udp.single 6, udp.multiple 6) once\n\
+             pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
+             keep state (udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out quick inet proto udp from 198.51.100.1 port 49441 to 198.51.100.2 port 69 \
              no state"
         );

@@ -12,11 +12,13 @@
 
 use crate::firewall::pf::encode::from_c_string;
 use crate::firewall::pf::encode::{c_string, canonical, interface_name, EncodeError};
+use crate::firewall::pf::idle;
 use crate::firewall::{Redirection, ReturnPath};
 use pf_sys::openbsd::{
     iowr, pf_addr, pf_addr_wrap, pf_rule, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
-    pfioc_trans_e, AF_INET, AF_INET6, IPPROTO_UDP, PFRULE_ONCE, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT,
-    PF_PASS, PF_STATE_NORMAL, PF_TRANS_RULESET,
+    pfioc_trans_e, AF_INET, AF_INET6, IPPROTO_UDP, PFRULE_ONCE, PFTM_UDP_FIRST_PACKET,
+    PFTM_UDP_MULTIPLE, PFTM_UDP_SINGLE, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT, PF_PASS, PF_STATE_NORMAL,
+    PF_TRANS_RULESET,
 };
 use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
@@ -97,6 +99,45 @@ pub fn natlook_query(
     })
 }
 
+/// This kernel's slots of the UDP state timeouts in `pf_rule.timeout`
+/// (`enum pftimeout`, net/pfvar.h).
+pub const UDP_TIMEOUTS: idle::UdpSlots = [
+    PFTM_UDP_FIRST_PACKET as usize,
+    PFTM_UDP_SINGLE as usize,
+    PFTM_UDP_MULTIPLE as usize,
+];
+
+/// The `DIOCNATLOOK` question "does a state of `path`'s server answering
+/// from its request port still point at the proxy port?": the state a
+/// single-port server's answer created through rule 1 of
+/// [`return_path_rules`].
+///
+/// That state was created by the inbound packet server -> proxy, so its
+/// wire key holds the server at index 0 and the proxy at index 1
+/// (pf_setup_pdesc() sets `sidx` 0 for PF_IN, net/pf.c). DIOCNATLOOK in
+/// direction `PF_IN` puts `saddr`/`sport` at index 1 and `daddr`/`dport`
+/// at index 0 and matches wire keys only (pf_find_state_all(), net/pf.c;
+/// DIOCNATLOOK in net/pf_ioctl.c): so the proxy is the source here, the
+/// server the destination. pf_find_state_all() skips no state that is
+/// expired but not yet purged, and neither does the packet path
+/// (pf_find_state() skips only PFTM_PURGE): while the lookup finds
+/// nothing, no datagram can match it either.
+pub fn answer_state_query(path: &ReturnPath, rdomain: u16) -> Result<pfioc_natlook, EncodeError> {
+    let (proxy, server) = (canonical(path.proxy), canonical(path.server));
+    let af = family(proxy.ip(), server.ip())?;
+    Ok(pfioc_natlook {
+        saddr: address(proxy.ip()),
+        daddr: address(server.ip()),
+        sport: proxy.port().to_be(),
+        dport: server.port().to_be(),
+        af,
+        proto: IPPROTO_UDP as u8,
+        direction: PF_IN as u8,
+        rdomain,
+        ..Default::default()
+    })
+}
+
 /// Reads the answer to [`natlook_query`]: `rdaddr`/`rdport` is where the
 /// client sent the datagram (the server), `rsaddr`/`rsport` the client as
 /// the wire carried it (rdr-to may have changed its port).
@@ -172,6 +213,14 @@ fn base_rule(af: u8, direction: u8, verbose: bool) -> pf_rule {
 ///    to the helper's socket instead of taking rule 1. Servers answering
 ///    from a new port are not affected: no state would match them anyway.
 ///
+/// Rules 1 and 2 keep state with the UDP timeouts of `idle.rs`: the
+/// states of the answer (server -> proxy, rdr'd to the client, and its
+/// leg toward the client) go once the transfer is quiet, so that neither
+/// outlives the helper's hold of the proxy port (a later transfer from
+/// the same port would have its answers sent to this client) nor lets
+/// the client send more past the helper (states are looked up before any
+/// rule, pf_test() in net/pf.c).
+///
 /// Ports in `src`/`dst` are in network order, `rdr.proxy_port` in host
 /// order, as the kernel reads them. The transaction ticket is filled in
 /// when the transaction is open.
@@ -198,12 +247,14 @@ pub fn return_path_rules(
     inbound.dst.port = [proxy.port().to_be(), 0];
     inbound.rdr.addr = host(client.ip(), af);
     inbound.rdr.proxy_port = [client.port(), 0];
+    idle::set(&mut inbound.timeout, UDP_TIMEOUTS);
 
     let mut outbound = base_rule(af, PF_OUT as u8, verbose);
     outbound.src.addr = host(server.ip(), af);
     outbound.dst.addr = host(client.ip(), af);
     outbound.dst.port_op = PF_OP_EQ as u8;
     outbound.dst.port = [client.port().to_be(), 0];
+    idle::set(&mut outbound.timeout, UDP_TIMEOUTS);
 
     let mut request = base_rule(af, PF_OUT as u8, verbose);
     request.keep_state = 0;
@@ -405,6 +456,14 @@ mod tests {
         );
         assert_eq!(r.rdr.addr.type_, PF_ADDR_NONE as u8);
 
+        // The answer's states expire once the transfer is quiet.
+        for r in [&inbound.rule, &outbound.rule] {
+            for (slot, &seconds) in r.timeout.iter().enumerate() {
+                let expected = if (6..=8).contains(&slot) { 6 } else { 0 };
+                assert_eq!(seconds, expected, "timeout slot {slot}");
+            }
+        }
+
         // The forwarded request: proxy port to server port, no state.
         let r = &request.rule;
         assert_eq!(from_c_string(&request.anchor), "tftp-proxy/77.3");
@@ -425,6 +484,44 @@ mod tests {
         for pool in [&r.rdr, &r.nat, &r.route] {
             assert_eq!(pool.addr.type_, PF_ADDR_NONE as u8);
         }
+        assert!(r.timeout.iter().all(|&t| t == 0), "no state, no timeout");
+    }
+
+    #[test]
+    fn udp_timeout_slots_are_the_headers() {
+        // enum pftimeout: six TCP slots, then udp.first, single, multiple.
+        assert_eq!(UDP_TIMEOUTS, [6, 7, 8]);
+        let rule = pf_rule::default();
+        assert!(UDP_TIMEOUTS.iter().all(|&slot| slot < rule.timeout.len()));
+    }
+
+    #[test]
+    fn answer_state_query_is_the_answers_wire_key_inbound() {
+        let path = v4_path();
+        let q = answer_state_query(&path, 3).unwrap();
+        assert_eq!(q.af, AF_INET as u8);
+        assert_eq!(q.proto, 17);
+        assert_eq!(q.direction, PF_IN as u8, "wire keys");
+        // Index 1 of the key (saddr): the proxy; index 0 (daddr): the
+        // server, as the server's inbound answer made it.
+        assert_eq!(q.saddr.addr8[..4], [203, 0, 113, 1]);
+        assert_eq!(q.sport.to_ne_bytes(), 49441u16.to_be_bytes());
+        assert_eq!(q.daddr.addr8[..4], [192, 0, 2, 20]);
+        assert_eq!(q.dport.to_ne_bytes(), 69u16.to_be_bytes());
+        assert_eq!(q.rdomain, 3);
+        assert_eq!((q.rsport, q.rdport, q.rrdomain), (0, 0, 0));
+
+        let q = answer_state_query(&v6_path(), 0).unwrap();
+        assert_eq!(q.af, AF_INET6 as u8);
+        assert_eq!(q.saddr, address(v6_path().proxy.ip()));
+        assert_eq!(q.daddr, address(v6_path().server.ip()));
+
+        let mut mapped = v4_path();
+        mapped.proxy = "[::ffff:203.0.113.1]:49441".parse().unwrap();
+        assert_eq!(answer_state_query(&mapped, 0).unwrap().af, AF_INET as u8);
+        let mut mixed = v4_path();
+        mixed.server = "[2001:db8::20]:69".parse().unwrap();
+        assert!(answer_state_query(&mixed, 0).is_err());
     }
 
     #[test]

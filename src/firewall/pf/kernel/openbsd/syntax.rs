@@ -4,11 +4,14 @@
 //! Pure code over `pf_sys::pf_rule`. It renders the subset of pf.conf the
 //! backend writes (pass/block/match, direction, log, quick, `on`
 //! interface, family, UDP or TCP, host or network addresses, `port` equality, `rdr-to`, `once`,
-//! `no state`) and says so plainly for anything else rather than guess.
+//! `no state`, `keep state` with timeouts) and says so plainly for
+//! anything else rather than guess.
 //! It must not touch the kernel.
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
+use super::rule::UDP_TIMEOUTS;
 use crate::firewall::pf::encode::{push_interface, render_address};
+use crate::firewall::pf::idle;
 use pf_sys::openbsd::{
     pf_rule, pf_rule_addr, pfioc_rule, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, PFRULE_ONCE,
     PF_ADDR_NONE, PF_DROP, PF_IN, PF_LOG, PF_MATCH, PF_OP_EQ, PF_OP_NONE, PF_OUT, PF_PASS,
@@ -74,6 +77,10 @@ pub fn render(r: &pf_rule) -> String {
     if r.keep_state == 0 && u32::from(r.action) == PF_PASS {
         line.push_str(" no state");
     }
+    let options = idle::options(&r.timeout, UDP_TIMEOUTS);
+    if r.keep_state != 0 && !options.is_empty() {
+        let _ = write!(line, " keep state ({})", options.join(", "));
+    }
     if r.rule_flag & PFRULE_ONCE != 0 {
         line.push_str(" once");
     }
@@ -120,12 +127,16 @@ mod tests {
         };
         let rules = rule::return_path_rules(&path, "em0", "tftp-proxy/1.1", false).unwrap();
         // Written by hand from pf.conf(5): "pass [in|out] [log] [quick]
-        // [on interface] [af] [proto] from ... to ... [rdr-to ...] [once]".
+        // [on interface] [af] [proto] from ... to ... [rdr-to ...]
+        // [keep state (udp.first n, ...)] [once]", filter options being
+        // accepted in any order.
         assert_eq!(
             render_all(&rules),
             "pass in quick on em0 inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
-             rdr-to 198.51.100.2 port 50232 once\n\
-             pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232\n\
+             rdr-to 198.51.100.2 port 50232 \
+             keep state (udp.first 6, udp.single 6, udp.multiple 6) once\n\
+             pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
+             keep state (udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
              no state"
         );
@@ -142,8 +153,10 @@ mod tests {
         assert_eq!(
             render_all(&rules),
             "pass in log quick on vlan12 inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
-             rdr-to 2001:db8:1::10 port 50232 once\n\
-             pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 port 50232\n\
+             rdr-to 2001:db8:1::10 port 50232 \
+             keep state (udp.first 6, udp.single 6, udp.multiple 6) once\n\
+             pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 port 50232 \
+             keep state (udp.first 6, udp.single 6, udp.multiple 6)\n\
              pass out log quick inet6 proto udp from 2001:db8:2::1 port 49441 \
              to 2001:db8:3::20 port 69 no state"
         );
