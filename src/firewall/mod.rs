@@ -67,6 +67,34 @@ pub trait Firewall {
         upstream: BorrowedFd<'_>,
     ) -> Result<(), FirewallError>;
 
+    /// [`Firewall::original_destination`] for the datagrams of one
+    /// wake-up (each `(client, local)`), answers in their order: a backend
+    /// may ask the kernel about all of them in one exchange. The default
+    /// asks about each in turn.
+    fn original_destinations(
+        &mut self,
+        datagrams: &[(SocketAddr, SocketAddr)],
+    ) -> Vec<Result<Redirection, FirewallError>> {
+        datagrams
+            .iter()
+            .map(|&(client, local)| self.original_destination(client, local))
+            .collect()
+    }
+
+    /// [`Firewall::open_return_path`] for the new transfers of one
+    /// wake-up, results in their order: a backend may install them in one
+    /// transaction, but a path that fails fails alone, and the others are
+    /// installed. The default installs each in turn.
+    fn open_return_paths(
+        &mut self,
+        paths: &[(ReturnPath, BorrowedFd<'_>)],
+    ) -> Vec<Result<(), FirewallError>> {
+        paths
+            .iter()
+            .map(|(path, upstream)| self.open_return_path(path, *upstream))
+            .collect()
+    }
+
     /// Removes `path` now (a request that could not be forwarded, or the
     /// helper was told to stop).
     fn close_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError>;
@@ -142,6 +170,18 @@ pub trait Firewall {
     fn request_forwarded(&mut self, redirection: &Redirection) -> Result<(), FirewallError> {
         let _ = redirection;
         Ok(())
+    }
+
+    /// [`Firewall::request_forwarded`] for the requests of one wake-up,
+    /// results in their order. The default tells each in turn.
+    fn requests_forwarded(
+        &mut self,
+        redirections: &[Redirection],
+    ) -> Vec<Result<(), FirewallError>> {
+        redirections
+            .iter()
+            .map(|r| self.request_forwarded(r))
+            .collect()
     }
 
     /// Which of the kernel's interfaces the backend found to talk to the

@@ -107,13 +107,17 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             proxy: client,
             server,
         };
+        // Requests of this wake-up admitted before this one hold their
+        // places too, though their paths are not installed yet.
+        let waiting = &self.waiting;
         if let Some(limit) = self.firewall.capacity(&probe) {
-            let held = self.transfers.count_in_family_of(server);
+            let held = self.transfers.count_in_family_of(server) + waiting.in_family_of(server);
             if held >= limit {
                 return Some(Busy::MapFull { held, limit });
             }
             let share = interface_share(limit);
-            let on_interface = self.transfers.count_on_interface(interface);
+            let on_interface =
+                self.transfers.count_on_interface(interface) + waiting.on_interface(interface);
             if let (Some(index), true) = (interface, on_interface >= share) {
                 return Some(Busy::InterfaceShare {
                     interface: interface_label(index),
@@ -124,7 +128,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             }
         }
         let max = self.settings.max_per_client;
-        let held = self.transfers.count_for(client.ip());
+        let held = self.transfers.count_for(client.ip()) + self.waiting.for_client(client.ip());
         if held >= max {
             return Some(Busy::ClientCap {
                 client: unmap(client.ip()),
@@ -132,7 +136,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 max,
             });
         }
-        let live = self.transfers.len();
+        let live = self.transfers.len() + self.waiting.len();
         if live >= self.settings.max_transfers {
             return Some(Busy::ProcessCap { live });
         }

@@ -1,7 +1,9 @@
-//! Forwarding a new request: a fresh socket toward the server, the
-//! return path installed for it, the request sent, and the transfer
-//! recorded; or, when that fails, the reason logged and the client
-//! answered.
+//! Forwarding the new requests of one wake-up: a fresh socket toward
+//! each one's server, their return paths installed together, the
+//! firewall told they are the helper's now, each request sent, and each
+//! transfer recorded; or, for a request where that fails, the reason
+//! logged and the client answered. A failure is the request's own: the
+//! others go on.
 //!
 //! This file owns that sequence and [`ForwardError`].
 
@@ -15,7 +17,7 @@ use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
 use crate::log::Level;
 use crate::tftp::ErrorCode;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Instant, SystemTime};
 
 /// The ERROR text of a request that could not be forwarded.
@@ -25,18 +27,48 @@ const CANNOT_FORWARD: &str = "proxy cannot forward the request";
 /// kernel reports the key in use.
 const PORT_ATTEMPTS: usize = 4;
 
+/// A request that passed every check, waiting for its wake-up's forward.
+pub(super) struct Admitted<'d> {
+    /// How it arrived.
+    pub arrival: Arrival,
+    /// Where it was going.
+    pub redirection: Redirection,
+    /// The request.
+    pub request: Dissected<'d>,
+}
+
+/// A request's forward: the installed path, its socket and the real-time
+/// clock just before the send (a datagram the kernel queued before it was
+/// queued before the request left).
+type Forwarded = (ReturnPath, UdpSocket, SystemTime);
+
 impl<'a, F: Firewall> Proxy<'a, F> {
-    /// Forwards `request` as a new transfer and records it; logs and
-    /// answers the client when it cannot.
-    pub(super) fn start_transfer(
+    /// Forwards every admitted request as a new transfer and records it;
+    /// logs and answers the client of each that cannot be. Returns how
+    /// each ended, in their order.
+    pub(super) fn start_transfers(&mut self, admitted: &[Admitted<'_>]) -> Vec<Disposition> {
+        let forwarded = self.forward(admitted);
+        admitted
+            .iter()
+            .zip(forwarded)
+            .map(|(one, result)| self.report_forward(one, result))
+            .collect()
+    }
+
+    /// Logs, records and answers one request's forward.
+    fn report_forward(
         &mut self,
-        redirection: &Redirection,
-        arrival: &Arrival,
-        request: &Dissected<'_>,
+        admitted: &Admitted<'_>,
+        result: Result<Forwarded, ForwardError>,
     ) -> Disposition {
+        let Admitted {
+            arrival,
+            redirection,
+            request,
+        } = admitted;
         let (client, server) = (arrival.client, redirection.original_destination);
         let what = &request.what;
-        match self.forward(redirection, request.outgoing()) {
+        match result {
             Ok((path, upstream, sent_at)) => {
                 self.log_forwarded(&path, request);
                 if self.settings.dry_run {
@@ -125,61 +157,95 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         Some(Disposition::Failed)
     }
 
-    /// Opens the socket toward the server, installs the return path and
-    /// sends the request. Returns the installed path, the socket, and the
-    /// real-time clock just before the send (a datagram the kernel queued
-    /// before it was queued before the request left).
-    fn forward(
-        &mut self,
-        redirection: &Redirection,
-        datagram: &[u8],
-    ) -> Result<(ReturnPath, UdpSocket, SystemTime), ForwardError> {
-        let server = redirection.original_destination;
-        // Sockets of refused attempts stay open until the loop ends so the
-        // kernel cannot hand out the same port again.
+    /// Opens a socket toward each request's server and installs all their
+    /// return paths at once ([`Firewall::open_return_paths`]); a path
+    /// whose key is in use is tried again with a fresh port. Then tells
+    /// the firewall the installed requests are the helper's now
+    /// ([`Firewall::requests_forwarded`], all at once) and sends each.
+    fn forward(&mut self, admitted: &[Admitted<'_>]) -> Vec<Result<Forwarded, ForwardError>> {
+        let mut results: Vec<Option<Result<Forwarded, ForwardError>>> =
+            admitted.iter().map(|_| None).collect();
+        // Sockets of refused attempts stay open until the forward ends so
+        // the kernel cannot hand out the same port again.
         let mut held = Vec::new();
+        let mut todo: Vec<usize> = (0..admitted.len()).collect();
         for _ in 0..PORT_ATTEMPTS {
-            let upstream =
-                open_upstream(server, &self.settings.source).map_err(ForwardError::Socket)?;
-            let proxy = upstream.local_addr().map_err(ForwardError::Socket)?;
-            let path = ReturnPath {
-                client: redirection.client,
-                proxy,
-                server,
-            };
+            if todo.is_empty() {
+                break;
+            }
+            let mut opened = Vec::new();
+            for i in std::mem::take(&mut todo) {
+                let redirection = &admitted[i].redirection;
+                match open_path(redirection, &self.settings.source) {
+                    Ok((path, upstream)) => opened.push((i, path, upstream)),
+                    Err(e) => results[i] = Some(Err(ForwardError::Socket(e))),
+                }
+            }
             if self.settings.dry_run {
-                return Ok((path, upstream, SystemTime::now()));
-            }
-            match self.firewall.open_return_path(&path, upstream.as_fd()) {
-                Ok(()) => {}
-                Err(FirewallError::PathInUse { .. }) => {
-                    held.push(upstream);
-                    continue;
+                for (i, path, upstream) in opened {
+                    results[i] = Some(Ok((path, upstream, SystemTime::now())));
                 }
-                Err(e) => return Err(ForwardError::Firewall(e)),
+                return settled(results);
             }
-            self.request_forwarded(redirection);
-            let sent_at = SystemTime::now();
-            if let Err(e) = upstream.send(datagram) {
-                if e.kind() == std::io::ErrorKind::WouldBlock {
-                    self.tally.unsent += 1;
+            let paths: Vec<(ReturnPath, BorrowedFd<'_>)> = opened
+                .iter()
+                .map(|(_, path, upstream)| (*path, upstream.as_fd()))
+                .collect();
+            let installed = self.firewall.open_return_paths(&paths);
+            drop(paths);
+            for ((i, path, upstream), result) in opened.into_iter().zip(installed) {
+                match result {
+                    Ok(()) => results[i] = Some(Ok((path, upstream, SystemTime::UNIX_EPOCH))),
+                    Err(FirewallError::PathInUse { .. }) => {
+                        held.push(upstream);
+                        todo.push(i);
+                    }
+                    Err(e) => results[i] = Some(Err(ForwardError::Firewall(e))),
                 }
-                let _ = self.firewall.close_return_path(&path);
-                return Err(ForwardError::Send(e));
             }
-            return Ok((path, upstream, sent_at));
         }
-        Err(ForwardError::NoFreePort)
+        for i in todo {
+            results[i] = Some(Err(ForwardError::NoFreePort));
+        }
+        let ready: Vec<usize> = (0..admitted.len())
+            .filter(|&i| matches!(results[i], Some(Ok(_))))
+            .collect();
+        let redirections: Vec<Redirection> =
+            ready.iter().map(|&i| admitted[i].redirection).collect();
+        self.requests_forwarded(&redirections);
+        for i in ready {
+            let Some(Ok((path, upstream, _))) = results[i].take() else {
+                continue;
+            };
+            let sent_at = SystemTime::now();
+            results[i] = Some(match upstream.send(admitted[i].request.outgoing()) {
+                Ok(_) => Ok((path, upstream, sent_at)),
+                Err(e) => {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        self.tally.unsent += 1;
+                    }
+                    let _ = self.firewall.close_return_path(&path);
+                    Err(ForwardError::Send(e))
+                }
+            });
+        }
+        settled(results)
     }
 
-    /// [`Firewall::request_forwarded`], a failure logged: servers answering
-    /// from a new port do not need it, so the transfer goes on.
-    pub(super) fn request_forwarded(&mut self, redirection: &Redirection) {
-        if let Err(e) = self.firewall.request_forwarded(redirection) {
-            self.log.warning(format_args!(
-                "{} -> {}: {e} (a server answering from port 69 will not reach the client)",
-                redirection.client, redirection.original_destination
-            ));
+    /// [`Firewall::requests_forwarded`], each failure logged: servers
+    /// answering from a new port do not need it, so the transfer goes on.
+    pub(super) fn requests_forwarded(&mut self, redirections: &[Redirection]) {
+        if redirections.is_empty() {
+            return;
+        }
+        let told = self.firewall.requests_forwarded(redirections);
+        for (redirection, result) in redirections.iter().zip(told) {
+            if let Err(e) = result {
+                self.log.warning(format_args!(
+                    "{} -> {}: {e} (a server answering from port 69 will not reach the client)",
+                    redirection.client, redirection.original_destination
+                ));
+            }
         }
     }
 }
@@ -210,6 +276,33 @@ impl ForwardError {
             _ => false,
         }
     }
+}
+
+/// Each request's forward; one left unsettled (none should be) had no
+/// port to use.
+fn settled(
+    results: Vec<Option<Result<Forwarded, ForwardError>>>,
+) -> Vec<Result<Forwarded, ForwardError>> {
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(ForwardError::NoFreePort)))
+        .collect()
+}
+
+/// A socket toward the request's server and the return path it needs.
+fn open_path(
+    redirection: &Redirection,
+    source: &SourceAddresses,
+) -> std::io::Result<(ReturnPath, UdpSocket)> {
+    let server = redirection.original_destination;
+    let upstream = open_upstream(server, source)?;
+    let proxy = upstream.local_addr()?;
+    let path = ReturnPath {
+        client: redirection.client,
+        proxy,
+        server,
+    };
+    Ok((path, upstream))
 }
 
 /// A socket connected to `server` from the `-a` address of its family (or

@@ -1,7 +1,7 @@
 //! Where a request was going: the original destination the firewall
-//! reports, a divert's own destination, or, for a copy queued behind a
-//! request whose redirected state was forgotten, the live transfer it
-//! repeats.
+//! reports (asked for one wake-up's datagrams at once), a divert's own
+//! destination, or, for a copy queued behind a request whose redirected
+//! state was forgotten, the live transfer it repeats.
 //!
 //! This file owns that lookup and its fallback; the refusal when no
 //! answer is found names the firewall's reason.
@@ -17,14 +17,58 @@ use crate::log::Level;
 use crate::tftp::ErrorCode;
 
 impl<'a, F: Firewall> Proxy<'a, F> {
-    /// Where `request` was going, or how it ended (refused with an ERROR).
+    /// Where each of one wake-up's datagrams was going, as the firewall
+    /// tells, in their order: the firewall is asked about all of them at
+    /// once ([`Firewall::original_destinations`]). On OpenBSD a diverted
+    /// datagram (pf divert-to, see `divert::is_diverted`) still carries
+    /// its original destination, so the firewall is not asked about it.
+    pub(super) fn original_destinations(
+        &mut self,
+        arrivals: &[&Arrival],
+    ) -> Vec<Result<Redirection, FirewallError>> {
+        let mut found: Vec<Option<Result<Redirection, FirewallError>>> = Vec::new();
+        let mut asked = Vec::new();
+        for arrival in arrivals {
+            let client = unmapped_addr(arrival.client);
+            let local = unmapped_addr(arrival.local);
+            // Only pf's divert-to delivers a datagram unchanged; elsewhere
+            // an address that is not the firewall's is looked up like any
+            // other.
+            #[cfg(target_os = "openbsd")]
+            if divert::is_diverted(local, self.bound, self.own.host()) {
+                found.push(Some(Ok(Redirection {
+                    client,
+                    original_destination: local,
+                })));
+                continue;
+            }
+            found.push(None);
+            asked.push((client, local));
+        }
+        let mut answers = self.firewall.original_destinations(&asked).into_iter();
+        found
+            .into_iter()
+            .map(|f| {
+                f.or_else(|| answers.next()).unwrap_or_else(|| {
+                    Err(FirewallError::BadAnswer {
+                        what: "looking up the original destinations",
+                        detail: "fewer answers than datagrams".into(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// Where `request` was going, from the firewall's answer `found`, or
+    /// how it ended (refused with an ERROR).
     pub(super) fn find_server(
         &mut self,
         arrival: &Arrival,
         request: &Dissected<'_>,
+        found: Result<Redirection, FirewallError>,
     ) -> Result<Redirection, Disposition> {
         let client = arrival.client;
-        let found = self.original_destination(arrival).or_else(|e| {
+        let found = found.or_else(|e| {
             // A copy queued behind a request whose state was forgotten, or
             // another request queued from the same port (RRQ, then WRQ).
             let repeated = self
@@ -48,23 +92,5 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             );
             Disposition::Failed
         })
-    }
-
-    /// Where the datagram was going. On OpenBSD a diverted datagram (pf
-    /// divert-to, see `divert::is_diverted`) still carries its original
-    /// destination, so the firewall need not be asked.
-    fn original_destination(&mut self, arrival: &Arrival) -> Result<Redirection, FirewallError> {
-        let client = unmapped_addr(arrival.client);
-        let local = unmapped_addr(arrival.local);
-        // Only pf's divert-to delivers a datagram unchanged; elsewhere an
-        // address that is not the firewall's is looked up like any other.
-        #[cfg(target_os = "openbsd")]
-        if divert::is_diverted(local, self.bound, self.own.host()) {
-            return Ok(Redirection {
-                client,
-                original_destination: local,
-            });
-        }
-        self.firewall.original_destination(client, local)
     }
 }

@@ -39,6 +39,7 @@ mod stop;
 mod tally;
 mod transfers;
 mod unsent;
+mod wakeup;
 
 pub use admission::BUSY_MESSAGE;
 pub use host::local_host;
@@ -51,7 +52,6 @@ use crate::firewall::{Firewall, PathUse, ReturnPath, OUTCOME_PATIENCE};
 use crate::log::{Level, Log};
 use crate::policy::{unmap, Host, Policy};
 use crate::tftp;
-use arrival::Arrival;
 use client_check::ClientCheck;
 use held::Held;
 use outcome::{RequestLabel, Summary, Verdict};
@@ -60,9 +60,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tally::{Disposition, Tally};
+use tally::Tally;
 use transfers::{Transfer, Transfers};
 use unsent::Unsent;
+use wakeup::Waiting;
 
 /// The longest the loop waits on the socket before it looks at the stop
 /// flag and the clock again (a signal may not interrupt the wait).
@@ -148,6 +149,8 @@ pub struct Proxy<'a, F: Firewall> {
     tally: Tally,
     own: OwnAddresses,
     unsent: Unsent,
+    /// This wake-up's admitted requests, not yet forwarded.
+    waiting: Waiting,
     /// Transfers whose wait is over, their outcome not yet read.
     finished: Vec<Finished>,
     /// When the finished transfers may be read next.
@@ -195,6 +198,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             tally: Tally::default(),
             own: OwnAddresses::new(settings.host.clone(), Instant::now(), host::local_host),
             unsent: Unsent::default(),
+            waiting: Waiting::default(),
             finished: Vec::new(),
             next_read: Instant::now(),
             summary: Summary::default(),
@@ -206,7 +210,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// idle for [`Settings::idle`] and no transfer is live, then returns.
     /// `stop` is raised by a termination signal.
     pub fn serve(&mut self, stop: &AtomicBool) -> std::io::Result<Outcome> {
-        let mut buf = vec![0u8; tftp::MAX_DATAGRAM + 1];
+        // One buffer per datagram of a wake-up; pages never written to
+        // are never touched.
+        let mut buffers = vec![vec![0u8; tftp::MAX_DATAGRAM + 1]; arrival::BATCH];
         let mut last_arrival = Instant::now();
         let mut next_tick = last_arrival + TICK;
         let outcome = loop {
@@ -239,7 +245,8 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             } else if self.log.has_pending() {
                 self.log.flush();
             }
-            let Some(arrival) = arrival::receive(self.socket, &mut buf, self.bound)? else {
+            let arrivals = arrival::receive_many(self.socket, &mut buffers, self.bound)?;
+            if arrivals.is_empty() {
                 let exit_at = self.exit_time(last_arrival);
                 if now >= exit_at {
                     break Outcome::Idle;
@@ -253,19 +260,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 };
                 arrival::wait(self.socket, (exit_at - now).min(poll))?;
                 continue;
-            };
-            last_arrival = now;
-            let datagram = &buf[..arrival.len];
-            let oversized = arrival.truncated || arrival.len > tftp::MAX_DATAGRAM;
-            let disposition = self.handle(&arrival, datagram, oversized);
-            self.tally.count(disposition);
-            self.summary.request(unmap(arrival.client.ip()));
-            match disposition {
-                Disposition::Forwarded => self.summary.forwarded(),
-                Disposition::Retransmitted => self.summary.retransmission(),
-                Disposition::Refused(reason) => self.summary.refused(reason),
-                Disposition::Failed => self.summary.failed(),
             }
+            last_arrival = now;
+            self.handle_wakeup(&arrivals, &buffers);
         };
         if self.log.verbose {
             self.log_tally(outcome);
@@ -384,33 +381,6 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         .into_iter()
         .flatten()
         .fold(idle_end, Instant::max)
-    }
-
-    /// One datagram, through each step of the flow in turn: the first
-    /// look, the server's address, a retransmission, the admission of a
-    /// new transfer, the forward.
-    fn handle(&mut self, arrival: &Arrival, datagram: &[u8], oversized: bool) -> Disposition {
-        let request = match self.dissect(arrival, datagram, oversized) {
-            Ok(request) => request,
-            Err(disposition) => return disposition,
-        };
-        let redirection = match self.find_server(arrival, &request) {
-            Ok(redirection) => redirection,
-            Err(disposition) => return disposition,
-        };
-        if let Some(disposition) = self.check_client(&redirection, arrival, &request) {
-            return disposition;
-        }
-        if let Some(disposition) = self.unsent_copy(&redirection, arrival, &request) {
-            return disposition;
-        }
-        if let Some(disposition) = self.retransmission(&redirection, arrival, &request) {
-            return disposition;
-        }
-        if let Some(disposition) = self.refusal(&redirection, arrival, &request) {
-            return disposition;
-        }
-        self.start_transfer(&redirection, arrival, &request)
     }
 }
 

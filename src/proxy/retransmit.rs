@@ -63,7 +63,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return Some(Disposition::Retransmitted);
         }
         // Redirected again: forget that state too, before sending.
-        self.request_forwarded(redirection);
+        self.requests_forwarded(std::slice::from_ref(redirection));
         let live = self
             .transfers
             .retransmission_of(client, server, request.datagram)?;

@@ -62,6 +62,31 @@ pub fn lookup_request(seq: u32, client: SocketAddr, local: SocketAddr, zone: u16
     m.finish()
 }
 
+/// The lookups of many datagrams (`client`, `local`) in `zone`, one
+/// message each, numbered from `first_seq` on, in one buffer: sent at
+/// once, each answered on its own (`netlink_rcv_skb()`,
+/// net/netlink/af_netlink.c, runs every message of a datagram).
+pub fn lookup_requests(first_seq: u32, queries: &[(SocketAddr, SocketAddr)], zone: u16) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for (i, &(client, local)) in (0u32..).zip(queries) {
+        let seq = first_seq.wrapping_add(i);
+        buf.extend_from_slice(&lookup_request(seq, client, local, zone));
+    }
+    buf
+}
+
+/// The deletions of many requests' entries (`client`, `server`) in
+/// `zone`, numbered from `first_seq` on, in one buffer, as
+/// [`lookup_requests`].
+pub fn delete_requests(first_seq: u32, flows: &[(SocketAddr, SocketAddr)], zone: u16) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for (i, &(client, server)) in (0u32..).zip(flows) {
+        let seq = first_seq.wrapping_add(i);
+        buf.extend_from_slice(&delete_request(seq, client, server, zone));
+    }
+    buf
+}
+
 /// Builds the lookup of the UDP entry (default zone) whose original
 /// tuple is `src -> dst`.
 pub fn get_request(seq: u32, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
@@ -180,7 +205,7 @@ pub fn decode_entry(attrs: Attributes<'_>) -> Result<Redirection, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::message::{messages, MessageBuilder};
+    use super::super::message::{messages, Message, MessageBuilder};
     use super::*;
 
     #[test]
@@ -278,6 +303,55 @@ mod tests {
             assert_eq!(r.original_destination, server);
             assert!(msg.attributes().find(CTA_TUPLE_REPLY).is_none());
         }
+    }
+
+    #[test]
+    fn pipelined_answers_reach_their_own_requests() {
+        use super::super::batch::tests::error_for;
+        use super::super::batch::Answers;
+        let local: SocketAddr = "192.0.2.1:6969".parse().unwrap();
+        let clients: Vec<SocketAddr> = (0..4)
+            .map(|i| SocketAddr::from(([192, 0, 2, 50 + i], 5000 + u16::from(i))))
+            .collect();
+        let queries: Vec<_> = clients.iter().map(|&c| (c, local)).collect();
+        let buf = lookup_requests(40, &queries, REQUEST_ZONE);
+        let sent: Vec<_> = messages(&buf).map(Result::unwrap).collect();
+        assert_eq!(sent.len(), 4);
+        for (i, m) in sent.iter().enumerate() {
+            assert_eq!((m.msg_type, m.seq), (CT_GET, 40 + i as u32));
+        }
+        // The kernel answers in another order; the third has no entry.
+        let server = |i: u16| SocketAddr::from(([198, 51, 100, 2], 69 + i));
+        let entry = |seq: u32, i: usize| {
+            let mut m = MessageBuilder::new(Vec::new(), CT_NEW, 0, seq, 2, 0);
+            udp_tuple(&mut m, CTA_TUPLE_ORIG, clients[i], server(i as u16));
+            udp_tuple(&mut m, CTA_TUPLE_REPLY, local, clients[i]);
+            m.finish()
+        };
+        let seqs: Vec<u32> = (40..44).collect();
+        let mut answers = Answers::new(&seqs);
+        answers.feed(&entry(43, 3)).unwrap();
+        answers.feed(&error_for(42, libc::ENOENT)).unwrap();
+        // Two answers in one datagram.
+        let mut both = entry(41, 1);
+        both.extend_from_slice(&entry(40, 0));
+        answers.feed(&both).unwrap();
+        assert!(answers.complete());
+        let got = answers.into_answers();
+        for i in [0, 1, 3] {
+            let Some(Ok(Some(payload))) = &got[i] else {
+                panic!("answer {i}: {:?}", got[i]);
+            };
+            let msg = Message {
+                msg_type: CT_NEW,
+                seq: 0,
+                payload,
+            };
+            let r = decode_entry(msg.attributes()).unwrap();
+            assert_eq!(r.client, clients[i]);
+            assert_eq!(r.original_destination, server(i as u16));
+        }
+        assert_eq!(got[2], Some(Err(nix::errno::Errno::ENOENT)));
     }
 
     #[test]

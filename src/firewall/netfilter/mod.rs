@@ -6,6 +6,7 @@
 //! `conntrack`; it only adds and removes elements of the maps the shipped
 //! ruleset (`etc/tftp-proxy.nft`) declares, never rules or tables.
 
+mod batch;
 mod conntrack;
 mod counters;
 mod message;
@@ -15,6 +16,7 @@ pub mod table_load;
 pub use nftables::ReturnMaps;
 
 use super::{Firewall, FirewallError, PathUse, Redirection, ReturnPath};
+use batch::{Answer, Answers, Round};
 use message::{messages, Message, NLMSG_DONE};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 use nix::errno::Errno;
@@ -87,6 +89,41 @@ impl Netfilter {
         // Batches use seq-1 and seq+1 for their begin and end messages.
         self.seq = self.seq.wrapping_add(3);
         self.seq
+    }
+
+    /// The first of `n` sequence numbers in a row, with a free one before
+    /// and after them for a batch's begin and end messages.
+    fn reserve_seqs(&mut self, n: usize) -> u32 {
+        let first = self.seq.wrapping_add(3);
+        self.seq = first.wrapping_add(n as u32).wrapping_sub(1);
+        first
+    }
+
+    /// Sends `request` (many messages in one datagram) and reads the
+    /// kernel's answers until `answers` holds one for each message it
+    /// awaits, in whatever order they come.
+    fn exchange_many(
+        &mut self,
+        what: &'static str,
+        request: &[u8],
+        mut answers: Answers,
+    ) -> Result<Answers, FirewallError> {
+        self.socket
+            .send(request, 0)
+            .map_err(|source| FirewallError::System { what, source })?;
+        while !answers.complete() {
+            let (datagram, _) = self
+                .socket
+                .recv_from_full()
+                .map_err(|source| FirewallError::System { what, source })?;
+            answers
+                .feed(&datagram)
+                .map_err(|e| FirewallError::BadAnswer {
+                    what,
+                    detail: e.to_string(),
+                })?;
+        }
+        Ok(answers)
     }
 
     /// Sends `request` and returns the kernel's answer to message `seq`:
@@ -264,6 +301,142 @@ impl Netfilter {
         }
     }
 
+    /// Adds every path of `paths` to its map and `delivered` set in one
+    /// transaction, each element its own acknowledged message. A batch
+    /// that failed is aborted whole (see `batch.rs`): the paths whose
+    /// messages failed get their own error, and the others go again in a
+    /// batch of their own, until one commits. A failure of the whole
+    /// transaction, ENOENT while the `delivered` sets are in use (an
+    /// older include, see [`Netfilter::add`]), or an exchange that broke
+    /// off (no answer) is settled path by path, each in a transaction of
+    /// its own.
+    fn add_many(
+        &mut self,
+        what: &'static str,
+        paths: &[ReturnPath],
+    ) -> Vec<Result<(), FirewallError>> {
+        let mut results: Vec<Option<Result<(), FirewallError>>> =
+            paths.iter().map(|_| None).collect();
+        let mut todo: Vec<usize> = (0..paths.len()).collect();
+        let mut alone = Vec::new();
+        while !todo.is_empty() {
+            let batch: Vec<ReturnPath> = todo.iter().map(|&i| paths[i]).collect();
+            let first = self.reserve_seqs(batch.len() * self.maps.messages_per_path());
+            let (request, messages) = self.maps.add_many(first, &batch, self.transfer_wait);
+            let seqs: Vec<u32> = messages.iter().map(|&(seq, _)| seq).collect();
+            let owners: Vec<usize> = messages.iter().map(|&(_, owner)| owner).collect();
+            let awaited = Answers::new(&seqs).with_batch_begin(first.wrapping_sub(1));
+            let Ok(answers) = self.exchange_many(what, &request, awaited) else {
+                alone.append(&mut todo);
+                break;
+            };
+            let batch_error = answers.batch_error();
+            match batch::settle(&answers.into_answers(), &owners, batch.len(), batch_error) {
+                Round::Committed => {
+                    for i in todo.drain(..) {
+                        results[i] = Some(Ok(()));
+                    }
+                }
+                Round::Aborted { failed, retry } => {
+                    for (at, errno) in failed {
+                        let i = todo[at];
+                        if errno == Errno::ENOENT && self.maps.delivered {
+                            alone.push(i);
+                        } else {
+                            results[i] = Some(Err(self.add_error(&paths[i], errno)));
+                        }
+                    }
+                    todo = retry.into_iter().map(|at| todo[at]).collect();
+                }
+                Round::Unattributed(_) => alone.append(&mut todo),
+            }
+        }
+        for i in alone {
+            results[i] = Some(match self.add(what, &paths[i]) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(errno)) => Err(self.add_error(&paths[i], errno)),
+                Err(e) => Err(e),
+            });
+        }
+        results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+    }
+
+    /// The kernel's answer to the lookup of `client`'s datagram at
+    /// `local`, as the flow sees it.
+    fn redirection(
+        answer: Option<Answer>,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Redirection, FirewallError> {
+        const WHAT: &str = "conntrack lookup";
+        match answer {
+            Some(Ok(Some(payload))) => {
+                let msg = Message {
+                    msg_type: conntrack::CT_NEW,
+                    seq: 0,
+                    payload: &payload,
+                };
+                conntrack::decode_entry(msg.attributes())
+                    .map_err(|detail| FirewallError::BadAnswer { what: WHAT, detail })
+            }
+            Some(Ok(None)) | None => Err(FirewallError::BadAnswer {
+                what: WHAT,
+                detail: "acknowledged without an entry".into(),
+            }),
+            Some(Err(Errno::ENOENT)) => Err(FirewallError::NoRedirect { client, local }),
+            Some(Err(Errno::EPERM)) => Err(FirewallError::PermissionDenied {
+                what: WHAT,
+                hint: HINT_CAP,
+            }),
+            Some(Err(e)) => Err(FirewallError::errno(WHAT, e as i32)),
+        }
+    }
+
+    /// The lookups of many datagrams in one zone, pipelined: every request
+    /// sent at once, the answers matched by sequence number.
+    fn lookup_many(
+        &mut self,
+        datagrams: &[(SocketAddr, SocketAddr)],
+        zone: u16,
+    ) -> Result<Vec<Result<Redirection, FirewallError>>, FirewallError> {
+        let first = self.reserve_seqs(datagrams.len());
+        let seqs: Vec<u32> = (0..datagrams.len() as u32)
+            .map(|i| first.wrapping_add(i))
+            .collect();
+        let request = conntrack::lookup_requests(first, datagrams, zone);
+        let answers = self.exchange_many("conntrack lookup", &request, Answers::new(&seqs))?;
+        Ok(answers
+            .into_answers()
+            .into_iter()
+            .zip(datagrams)
+            .map(|(answer, &(client, local))| Self::redirection(answer, client, local))
+            .collect())
+    }
+
+    /// The deletions of many requests' entries in one zone, pipelined:
+    /// for each, whether there was one.
+    fn delete_many(
+        &mut self,
+        flows: &[(SocketAddr, SocketAddr)],
+        zone: u16,
+    ) -> Result<Vec<Result<bool, FirewallError>>, FirewallError> {
+        const WHAT: &str = "deleting a conntrack entry";
+        let first = self.reserve_seqs(flows.len());
+        let seqs: Vec<u32> = (0..flows.len() as u32)
+            .map(|i| first.wrapping_add(i))
+            .collect();
+        let request = conntrack::delete_requests(first, flows, zone);
+        let answers = self.exchange_many(WHAT, &request, Answers::new(&seqs))?;
+        Ok(answers
+            .into_answers()
+            .into_iter()
+            .map(|answer| match answer {
+                Some(Ok(_)) | None => Ok(true),
+                Some(Err(e)) => deleted(WHAT, e),
+            })
+            .collect())
+    }
+
     /// What `path`'s element in `set` counted, read alone.
     fn element_use(&mut self, set: &str, path: &ReturnPath) -> Result<PathUse, FirewallError> {
         const WHAT: &str = "reading the return path's counter";
@@ -303,30 +476,10 @@ impl Netfilter {
         local: SocketAddr,
         zone: u16,
     ) -> Result<Redirection, FirewallError> {
-        const WHAT: &str = "conntrack lookup";
         let seq = self.next_seq();
         let request = conntrack::lookup_request(seq, client, local, zone);
-        match self.exchange(WHAT, &request, seq)? {
-            Ok(Some(payload)) => {
-                let msg = Message {
-                    msg_type: conntrack::CT_NEW,
-                    seq,
-                    payload: &payload,
-                };
-                conntrack::decode_entry(msg.attributes())
-                    .map_err(|detail| FirewallError::BadAnswer { what: WHAT, detail })
-            }
-            Ok(None) => Err(FirewallError::BadAnswer {
-                what: WHAT,
-                detail: "acknowledged without an entry".into(),
-            }),
-            Err(Errno::ENOENT) => Err(FirewallError::NoRedirect { client, local }),
-            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
-                what: WHAT,
-                hint: HINT_CAP,
-            }),
-            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
-        }
+        let answer = self.exchange("conntrack lookup", &request, seq)?;
+        Self::redirection(Some(answer), client, local)
     }
 
     /// Deletes the entry whose original tuple is `src -> dst` in `zone`;
@@ -342,13 +495,45 @@ impl Netfilter {
         let request = conntrack::delete_request(seq, src, dst, zone);
         match self.exchange(WHAT, &request, seq)? {
             Ok(_) => Ok(true),
-            Err(Errno::ENOENT) => Ok(false),
-            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
+            Err(e) => deleted(WHAT, e),
+        }
+    }
+
+    /// The kernel's error for an element addition of `path`, named.
+    fn add_error(&mut self, path: &ReturnPath, errno: Errno) -> FirewallError {
+        const WHAT: &str = "adding the return path to the nftables map";
+        match errno {
+            Errno::EEXIST => FirewallError::PathInUse {
+                proxy: path.proxy,
+                server: path.server,
+            },
+            Errno::ENOENT => FirewallError::RulesetMissing {
+                what: self.map_name(path),
+            },
+            // nft_add_set_elem() (net/netfilter/nf_tables_api.c) answers
+            // ENFILE when the set holds its declared size.
+            Errno::ENFILE => FirewallError::Full {
+                what: self.map_name(path),
+                limit: self.capacity(path).and_then(|n| u32::try_from(n).ok()),
+            },
+            Errno::EPERM => FirewallError::PermissionDenied {
                 what: WHAT,
                 hint: HINT_CAP,
-            }),
-            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+            },
+            e => FirewallError::errno(WHAT, e as i32),
         }
+    }
+}
+
+/// A conntrack deletion's refusal: ENOENT is no entry (`Ok(false)`).
+fn deleted(what: &'static str, errno: Errno) -> Result<bool, FirewallError> {
+    match errno {
+        Errno::ENOENT => Ok(false),
+        Errno::EPERM => Err(FirewallError::PermissionDenied {
+            what,
+            hint: HINT_CAP,
+        }),
+        e => Err(FirewallError::errno(what, e as i32)),
     }
 }
 
@@ -378,25 +563,74 @@ impl Firewall for Netfilter {
         self.mark_upstream(upstream)?;
         match self.add(WHAT, path)? {
             Ok(()) => Ok(()),
-            Err(Errno::EEXIST) => Err(FirewallError::PathInUse {
-                proxy: path.proxy,
-                server: path.server,
-            }),
-            Err(Errno::ENOENT) => Err(FirewallError::RulesetMissing {
-                what: self.map_name(path),
-            }),
-            // nft_add_set_elem() (net/netfilter/nf_tables_api.c) answers
-            // ENFILE when the set holds its declared size.
-            Err(Errno::ENFILE) => Err(FirewallError::Full {
-                what: self.map_name(path),
-                limit: self.capacity(path).and_then(|n| u32::try_from(n).ok()),
-            }),
-            Err(Errno::EPERM) => Err(FirewallError::PermissionDenied {
-                what: WHAT,
-                hint: HINT_CAP,
-            }),
-            Err(e) => Err(FirewallError::errno(WHAT, e as i32)),
+            Err(errno) => Err(self.add_error(path, errno)),
         }
+    }
+
+    /// Marks each socket, then adds every path whose socket was marked in
+    /// one nf_tables batch (see [`Netfilter::add_many`]): one exchange for
+    /// the wake-up's new transfers instead of one each.
+    fn open_return_paths(
+        &mut self,
+        paths: &[(ReturnPath, BorrowedFd<'_>)],
+    ) -> Vec<Result<(), FirewallError>> {
+        const WHAT: &str = "adding the return path to the nftables map";
+        let mut results: Vec<Option<Result<(), FirewallError>>> = Vec::new();
+        let mut marked = Vec::new();
+        for (i, (path, upstream)) in paths.iter().enumerate() {
+            match self.mark_upstream(*upstream) {
+                Ok(()) => {
+                    results.push(None);
+                    marked.push((i, *path));
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let batch: Vec<ReturnPath> = marked.iter().map(|&(_, path)| path).collect();
+        for ((i, _), added) in marked.into_iter().zip(self.add_many(WHAT, &batch)) {
+            results[i] = Some(added);
+        }
+        results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+    }
+
+    /// Looks up every datagram in the requests' zone in one pipelined
+    /// exchange, then those not found there in the default zone in
+    /// another. An exchange that fails as a whole is asked again one
+    /// datagram at a time, so each gets its own answer.
+    fn original_destinations(
+        &mut self,
+        datagrams: &[(SocketAddr, SocketAddr)],
+    ) -> Vec<Result<Redirection, FirewallError>> {
+        let mut found = match self.lookup_many(datagrams, conntrack::REQUEST_ZONE) {
+            Ok(found) => found,
+            Err(_) => {
+                return datagrams
+                    .iter()
+                    .map(|&(client, local)| self.original_destination(client, local))
+                    .collect()
+            }
+        };
+        let again: Vec<usize> = (0..found.len())
+            .filter(|&i| matches!(found[i], Err(FirewallError::NoRedirect { .. })))
+            .collect();
+        if again.is_empty() {
+            return found;
+        }
+        let queries: Vec<_> = again.iter().map(|&i| datagrams[i]).collect();
+        match self.lookup_many(&queries, 0) {
+            Ok(answers) => {
+                for (i, answer) in again.into_iter().zip(answers) {
+                    found[i] = answer;
+                }
+            }
+            Err(_) => {
+                for i in again {
+                    let (client, local) = datagrams[i];
+                    found[i] = self.lookup_in_zone(client, local, 0);
+                }
+            }
+        }
+        found
     }
 
     fn close_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
@@ -586,5 +820,51 @@ impl Firewall for Netfilter {
             self.delete_in_zone(client, server, 0)?;
         }
         Ok(())
+    }
+
+    /// The deletions of one wake-up's requests, pipelined: the requests'
+    /// zone for all at once, then the default zone for those not found
+    /// there. An exchange that fails as a whole is done one request at a
+    /// time, so each gets its own answer.
+    fn requests_forwarded(
+        &mut self,
+        redirections: &[Redirection],
+    ) -> Vec<Result<(), FirewallError>> {
+        let flows: Vec<_> = redirections
+            .iter()
+            .map(|r| (r.client, r.original_destination))
+            .collect();
+        let one_by_one = |this: &mut Self| -> Vec<Result<(), FirewallError>> {
+            redirections
+                .iter()
+                .map(|r| this.request_forwarded(r))
+                .collect()
+        };
+        let Ok(first) = self.delete_many(&flows, conntrack::REQUEST_ZONE) else {
+            return one_by_one(self);
+        };
+        let again: Vec<usize> = (0..first.len())
+            .filter(|&i| matches!(first[i], Ok(false)))
+            .collect();
+        let mut results: Vec<Result<(), FirewallError>> =
+            first.into_iter().map(|r| r.map(drop)).collect();
+        if again.is_empty() {
+            return results;
+        }
+        let rest: Vec<_> = again.iter().map(|&i| flows[i]).collect();
+        match self.delete_many(&rest, 0) {
+            Ok(second) => {
+                for (i, r) in again.into_iter().zip(second) {
+                    results[i] = r.map(drop);
+                }
+            }
+            Err(_) => {
+                for i in again {
+                    let (client, server) = flows[i];
+                    results[i] = self.delete_in_zone(client, server, 0).map(drop);
+                }
+            }
+        }
+        results
     }
 }

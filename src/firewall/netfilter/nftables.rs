@@ -101,6 +101,40 @@ impl ReturnMaps {
         batch_end(buf, seq)
     }
 
+    /// One batch adding every path of `paths` (each failing if it
+    /// exists) with `timeout`: one NEWSETELEM message per path and set,
+    /// each with its own sequence number (from `first_seq` on) and
+    /// `NLM_F_ACK`, so each is answered on its own and an error names its
+    /// message. The begin message has `first_seq - 1`, the end message the
+    /// number after the last element's. Returns the bytes and, for each
+    /// element message in order, its sequence number and the index in
+    /// `paths` of the path it adds.
+    pub fn add_many(
+        &self,
+        first_seq: u32,
+        paths: &[ReturnPath],
+        timeout: Duration,
+    ) -> (Vec<u8>, Vec<(u32, usize)>) {
+        let mut buf = batch_begin(first_seq);
+        let mut seq = first_seq;
+        let mut owners = Vec::new();
+        for (index, path) in paths.iter().enumerate() {
+            for set in self.sets_for(path) {
+                let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+                buf = self.element(buf, seq, NEWSETELEM, flags, set, path, Some(timeout));
+                owners.push((seq, index));
+                seq = seq.wrapping_add(1);
+            }
+        }
+        // batch_end numbers its message one past the argument.
+        (batch_end(buf, seq.wrapping_sub(1)), owners)
+    }
+
+    /// How many element messages [`ReturnMaps::add_many`] writes per path.
+    pub fn messages_per_path(&self) -> usize {
+        1 + usize::from(self.delivered)
+    }
+
     /// A batch removing `path` from its map and its `delivered` set; the
     /// element messages carry `seq`.
     pub fn remove_batch(&self, seq: u32, path: &ReturnPath) -> Vec<u8> {
@@ -363,6 +397,140 @@ mod tests {
             .find(NFTA_DATA_VALUE)
             .unwrap();
         assert_eq!(data.payload, value(&path4()).as_slice());
+    }
+
+    /// The flags word of message `i` of `buf`.
+    fn flags_of(buf: &[u8], i: usize) -> u16 {
+        let mut at = 0;
+        for _ in 0..i {
+            let len = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+            at += (len + 3) & !3;
+        }
+        u16::from_ne_bytes([buf[at + 6], buf[at + 7]])
+    }
+
+    /// The key each element message of `msgs` adds.
+    fn keys_of(msgs: &[crate::firewall::netfilter::message::Message<'_>]) -> Vec<Vec<u8>> {
+        msgs.iter()
+            .filter(|m| m.msg_type == NEWSETELEM)
+            .map(|m| {
+                m.attributes()
+                    .find(NFTA_SET_ELEM_LIST_ELEMENTS)
+                    .unwrap()
+                    .nested()
+                    .find(NFTA_LIST_ELEM)
+                    .unwrap()
+                    .nested()
+                    .find(NFTA_SET_ELEM_KEY)
+                    .unwrap()
+                    .nested()
+                    .find(NFTA_DATA_VALUE)
+                    .unwrap()
+                    .payload
+                    .to_vec()
+            })
+            .collect()
+    }
+
+    fn paths(n: u16) -> Vec<ReturnPath> {
+        (0..n)
+            .map(|i| ReturnPath {
+                client: SocketAddr::from(([192, 0, 2, 50 + i as u8], 5000 + i)),
+                proxy: SocketAddr::from(([198, 51, 100, 1], 40000 + i)),
+                server: "198.51.100.2:69".parse().unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn add_many_is_one_batch_with_an_acknowledged_message_per_element() {
+        let maps = ReturnMaps {
+            table: "tftp_proxy".into(),
+            delivered: true,
+        };
+        let paths = paths(3);
+        let (buf, owners) = maps.add_many(100, &paths, Duration::from_secs(2));
+        let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
+        let kinds: Vec<_> = msgs.iter().map(|m| m.msg_type).collect();
+        assert_eq!(
+            kinds,
+            [
+                NFNL_MSG_BATCH_BEGIN,
+                NEWSETELEM,
+                NEWSETELEM,
+                NEWSETELEM,
+                NEWSETELEM,
+                NEWSETELEM,
+                NEWSETELEM,
+                NFNL_MSG_BATCH_END
+            ]
+        );
+        let seqs: Vec<_> = msgs.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [99, 100, 101, 102, 103, 104, 105, 106]);
+        assert_eq!(
+            owners,
+            [(100, 0), (101, 0), (102, 1), (103, 1), (104, 2), (105, 2)]
+        );
+        for i in 1..=6 {
+            let want = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+            assert_eq!(flags_of(&buf, i), want, "message {i}");
+        }
+        assert_eq!(flags_of(&buf, 0) & NLM_F_ACK, 0);
+        assert_eq!(flags_of(&buf, 7) & NLM_F_ACK, 0);
+        let sets: Vec<_> = msgs[1..7]
+            .iter()
+            .map(|m| m.attributes().find(NFTA_SET_ELEM_LIST_SET).unwrap().payload)
+            .collect();
+        assert_eq!(
+            sets,
+            [
+                &b"return_v4\0"[..],
+                b"delivered_v4\0",
+                b"return_v4\0",
+                b"delivered_v4\0",
+                b"return_v4\0",
+                b"delivered_v4\0"
+            ]
+        );
+        let keys = keys_of(&msgs);
+        for (m, &(_, owner)) in owners.iter().enumerate() {
+            assert_eq!(keys[m], key(&paths[owner]));
+        }
+        // Each message is the one the single-path batch writes.
+        let (single, _) = maps.add_many(101, &paths[1..2], Duration::from_secs(2));
+        let one: Vec<_> = messages(&single).map(Result::unwrap).collect();
+        assert_eq!(one[1].payload, msgs[3].payload);
+    }
+
+    #[test]
+    fn the_retry_batch_holds_the_others_only() {
+        use super::super::batch::tests::error_for;
+        use super::super::batch::{settle, Answers, Round};
+        let maps = ReturnMaps {
+            table: "tftp_proxy".into(),
+            delivered: false,
+        };
+        let paths = paths(3);
+        let (_, owners) = maps.add_many(10, &paths, Duration::from_secs(2));
+        // The kernel's answers, in its order: an ack for each message, the
+        // second path's an EEXIST.
+        let seqs: Vec<u32> = owners.iter().map(|&(s, _)| s).collect();
+        let mut answers = Answers::new(&seqs).with_batch_begin(9);
+        for (seq, errno) in [(12, 0), (11, libc::EEXIST), (10, 0)] {
+            answers.feed(&error_for(seq, errno)).unwrap();
+        }
+        assert!(answers.complete());
+        let owner: Vec<usize> = owners.iter().map(|&(_, o)| o).collect();
+        let round = settle(&answers.into_answers(), &owner, paths.len(), None);
+        let Round::Aborted { failed, retry } = round else {
+            panic!("{round:?}");
+        };
+        assert_eq!(failed, [(1, nix::errno::Errno::EEXIST)]);
+        assert_eq!(retry, [0, 2]);
+        let again: Vec<ReturnPath> = retry.iter().map(|&i| paths[i]).collect();
+        let (buf, _) = maps.add_many(20, &again, Duration::from_secs(2));
+        let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
+        assert_eq!(keys_of(&msgs), [key(&paths[0]), key(&paths[2])]);
     }
 
     #[test]

@@ -4,12 +4,15 @@
 //! the socket's address and port, so only the address needs telling.
 //! SO_TIMESTAMPNS tells when each datagram was queued, so that a copy of
 //! a request queued before that request was forwarded is known as one.
+//! A wake-up takes every queued datagram in one `recvmmsg`, each with
+//! its own control messages.
 
-use super::{receive_with, Arrival};
+use super::{arrival_of, receive_with, Arrival};
 use nix::sys::socket::{
-    sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage,
+    recvmmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
+    MultiHeaders, SockaddrStorage,
 };
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, SystemTime};
@@ -40,28 +43,81 @@ pub fn receive(
         bound,
         &mut space,
         MsgFlags::MSG_TRUNC,
-        |cmsg, local, interface| match cmsg {
-            // s_addr holds the address in network order, as it was on the wire.
-            ControlMessageOwned::Ipv4PacketInfo(info) => {
-                local.set_ip(IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes()));
-                // 0: queued before IP_PKTINFO was on, the interface unknown.
-                *interface = u32::try_from(info.ipi_ifindex).ok().filter(|&i| i != 0);
-            }
-            ControlMessageOwned::Ipv6PacketInfo(info) => {
-                local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr));
-                *interface = Some(info.ipi6_ifindex).filter(|&i| i != 0);
-            }
-            ControlMessageOwned::ScmTimestampns(at) => {
-                let since_epoch = Duration::new(
-                    u64::try_from(at.tv_sec()).unwrap_or(0),
-                    u32::try_from(at.tv_nsec()).unwrap_or(0),
-                );
-                received = SystemTime::UNIX_EPOCH.checked_add(since_epoch);
-            }
-            _ => {}
-        },
+        |cmsg, local, interface| read_control(cmsg, local, interface, &mut received),
     )?;
     Ok(arrival.map(|a| Arrival { received, ..a }))
+}
+
+/// Takes up to one datagram per buffer off the socket in one `recvmmsg`
+/// without waiting (none when it is empty), each with its own arrival
+/// address, interface and receive time.
+pub fn receive_many(
+    socket: BorrowedFd<'_>,
+    buffers: &mut [Vec<u8>],
+    bound: SocketAddr,
+) -> io::Result<Vec<Arrival>> {
+    let space = nix::cmsg_space!(libc::in6_pktinfo, libc::timespec);
+    let capacity = buffers.iter().map(Vec::len).min().unwrap_or(0);
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(buffers.len(), Some(space));
+    let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
+        .iter_mut()
+        .map(|b| [IoSliceMut::new(&mut b[..])])
+        .collect();
+    // MSG_TRUNC: each datagram's real length, even if longer than its buffer.
+    let flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
+    let taken = match recvmmsg(
+        socket.as_raw_fd(),
+        &mut headers,
+        slices.iter_mut(),
+        flags,
+        None,
+    ) {
+        Ok(taken) => taken,
+        Err(nix::errno::Errno::EAGAIN) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut arrivals = Vec::new();
+    for msg in taken {
+        let mut received = None;
+        let arrival = arrival_of(&msg, capacity, bound, &mut |cmsg, local, interface| {
+            read_control(cmsg, local, interface, &mut received)
+        })?;
+        arrivals.push(Arrival {
+            received,
+            ..arrival
+        });
+    }
+    Ok(arrivals)
+}
+
+/// Reads one control message: the address and interface a datagram
+/// arrived at, or when the kernel queued it.
+fn read_control(
+    cmsg: ControlMessageOwned,
+    local: &mut SocketAddr,
+    interface: &mut Option<u32>,
+    received: &mut Option<SystemTime>,
+) {
+    match cmsg {
+        // s_addr holds the address in network order, as it was on the wire.
+        ControlMessageOwned::Ipv4PacketInfo(info) => {
+            local.set_ip(IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes()));
+            // 0: queued before IP_PKTINFO was on, the interface unknown.
+            *interface = u32::try_from(info.ipi_ifindex).ok().filter(|&i| i != 0);
+        }
+        ControlMessageOwned::Ipv6PacketInfo(info) => {
+            local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr));
+            *interface = Some(info.ipi6_ifindex).filter(|&i| i != 0);
+        }
+        ControlMessageOwned::ScmTimestampns(at) => {
+            let since_epoch = Duration::new(
+                u64::try_from(at.tv_sec()).unwrap_or(0),
+                u32::try_from(at.tv_nsec()).unwrap_or(0),
+            );
+            *received = SystemTime::UNIX_EPOCH.checked_add(since_epoch);
+        }
+        _ => {}
+    }
 }
 
 /// Sends `data` to `to` from the address `from` (where the request arrived),

@@ -24,12 +24,12 @@ pub use divert_reply::open as open_divert_reply;
 #[cfg(target_os = "freebsd")]
 pub use freebsd::{prepare, receive, reply};
 #[cfg(target_os = "linux")]
-pub use linux::{prepare, receive, reply};
+pub use linux::{prepare, receive, receive_many, reply};
 #[cfg(target_os = "openbsd")]
 pub use openbsd::{prepare, receive, reply};
 
 use nix::sys::socket::{
-    getsockname, recvmsg, ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage,
+    getsockname, recvmsg, ControlMessageOwned, MsgFlags, RecvMsg, SockaddrLike, SockaddrStorage,
 };
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
@@ -76,6 +76,18 @@ fn receive_with(
         Err(nix::errno::Errno::EAGAIN) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    arrival_of(&msg, capacity, bound, &mut read).map(Some)
+}
+
+/// The [`Arrival`] of one received message (`capacity`: its buffer's
+/// size), `read` correcting `local` and the interface from each control
+/// message, as in [`receive_with`].
+fn arrival_of(
+    msg: &RecvMsg<'_, '_, SockaddrStorage>,
+    capacity: usize,
+    bound: SocketAddr,
+    read: &mut impl FnMut(ControlMessageOwned, &mut SocketAddr, &mut Option<u32>),
+) -> io::Result<Arrival> {
     let client = msg
         .address
         .as_ref()
@@ -86,14 +98,39 @@ fn receive_with(
     for cmsg in msg.cmsgs()? {
         read(cmsg, &mut local, &mut interface);
     }
-    Ok(Some(Arrival {
+    Ok(Arrival {
         len: msg.bytes.min(capacity),
         truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
         client,
         local,
         received: None,
         interface,
-    }))
+    })
+}
+
+/// Datagrams taken off the socket in one wake-up, at most.
+pub const BATCH: usize = 32;
+
+/// Takes up to one datagram per buffer off the socket without waiting
+/// (none when it is empty), one [`receive`] after the other; the
+/// platforms with `recvmmsg` take them in one call.
+#[cfg(not(target_os = "linux"))]
+pub fn receive_many(
+    socket: BorrowedFd<'_>,
+    buffers: &mut [Vec<u8>],
+    bound: SocketAddr,
+) -> io::Result<Vec<Arrival>> {
+    let mut arrivals = Vec::new();
+    for buffer in buffers.iter_mut() {
+        match receive(socket, buffer, bound) {
+            Ok(Some(arrival)) => arrivals.push(arrival),
+            Ok(None) => break,
+            Err(e) if arrivals.is_empty() => return Err(e),
+            // Those taken are served; the error comes again next time.
+            Err(_) => break,
+        }
+    }
+    Ok(arrivals)
 }
 
 /// The socket's own address.
