@@ -2,7 +2,11 @@
 //! documented receive buffer (`etc/sysctl.d/60-tftp-proxy.conf`): 500
 //! phones power up at once and each fetches its seven boot files, the
 //! first burst landing while inetd is still starting the helper. Nothing
-//! may be dropped at the firewall and every phone gets every file.
+//! may be dropped at the firewall and every phone gets every file. And a
+//! storm into a map with room for only a few: the helper installs a
+//! wake-up's return paths in one nftables transaction, which the kernel
+//! aborts whole when one element does not fit; the phones that fit must
+//! still be served, and only the others told busy.
 
 mod lab;
 
@@ -66,4 +70,62 @@ fn boot_storm_of_500_phones_drops_nothing_at_the_firewall() {
     );
     drop(lab);
     drop(rmem);
+}
+
+/// Return paths the map has room for when the crowd arrives.
+const ROOM: usize = 5;
+
+/// Phones in the crowd.
+const CROWD: usize = 24;
+
+/// The shipped `return_v4` map's `size` (`etc/tftp-proxy.nft`).
+const MAP_SIZE: usize = 8192;
+
+#[test]
+fn a_storm_into_a_nearly_full_map_serves_those_that_fit_and_tells_the_others_busy() {
+    let lab = Lab::start(LabOptions {
+        dnsmasq: true,
+        phones: CROWD,
+        ..LabOptions::default()
+    });
+    Lab::make_file(&lab.dnsmasq_root().join("phone.cfg"), 400, 7);
+    // Another process's elements fill the map but ROOM places: the
+    // helper's own count knows none of them, so every refusal is the
+    // kernel's, answered inside a batch of element additions.
+    let filler: Vec<String> = (1..=MAP_SIZE - ROOM)
+        .map(|port| format!("203.0.113.9 . 198.51.100.1 . {port} timeout 120s : 192.0.2.9 . 9"))
+        .collect();
+    let file = std::env::temp_dir().join(format!("tftp-proxy-fill-{}.nft", std::process::id()));
+    std::fs::write(
+        &file,
+        format!(
+            "add element inet tftp_proxy return_v4 {{ {} }}\n",
+            filler.join(", ")
+        ),
+    )
+    .expect("writing the filler elements");
+    lab::run(&mut lab.command("f", &["nft", "-f", &file.to_string_lossy()]));
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(lab.map_elements("return_v4").len(), MAP_SIZE - ROOM);
+    let server = SocketAddr::new(DNSMASQ_SERVER.parse().expect("lab address"), 69);
+    let run = storm::run(&lab.ns("c"), server, CROWD, &["phone.cfg"]);
+    let served = run.reads.iter().filter(|r| r.failure.is_none()).count();
+    let busy = run
+        .reads
+        .iter()
+        .filter(|r| r.failure.as_deref().is_some_and(|f| f.contains("proxy busy")))
+        .count();
+    let full = lab.wait_for_log(CROWD - ROOM, Duration::from_secs(5), |m| {
+        m.contains("refused") && m.contains("is full")
+    });
+    println!(
+        "{CROWD} phones into a map with room for {ROOM}: served {served}, told busy {busy}, failures {:?}",
+        run.failures()
+    );
+    assert_eq!(
+        (served, busy, full.len()),
+        (ROOM, CROWD - ROOM, CROWD - ROOM),
+        "{}",
+        lab.process_logs()
+    );
 }
