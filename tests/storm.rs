@@ -113,7 +113,11 @@ fn a_storm_into_a_nearly_full_map_serves_those_that_fit_and_tells_the_others_bus
     let busy = run
         .reads
         .iter()
-        .filter(|r| r.failure.as_deref().is_some_and(|f| f.contains("proxy busy")))
+        .filter(|r| {
+            r.failure
+                .as_deref()
+                .is_some_and(|f| f.contains("proxy busy"))
+        })
         .count();
     let full = lab.wait_for_log(CROWD - ROOM, Duration::from_secs(5), |m| {
         m.contains("refused") && m.contains("is full")

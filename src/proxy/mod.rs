@@ -210,9 +210,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// idle for [`Settings::idle`] and no transfer is live, then returns.
     /// `stop` is raised by a termination signal.
     pub fn serve(&mut self, stop: &AtomicBool) -> std::io::Result<Outcome> {
-        // One buffer per datagram of a wake-up; pages never written to
-        // are never touched.
-        let mut buffers = vec![vec![0u8; tftp::MAX_DATAGRAM + 1]; arrival::BATCH];
+        // One buffer per datagram of a wake-up, each allocated zeroed (not
+        // cloned), so pages no datagram reached are never touched.
+        let mut buffers: Vec<Vec<u8>> = (0..arrival::BATCH)
+            .map(|_| vec![0u8; tftp::MAX_DATAGRAM + 1])
+            .collect();
         let mut last_arrival = Instant::now();
         let mut next_tick = last_arrival + TICK;
         let outcome = loop {

@@ -56,6 +56,10 @@ pub struct Netfilter {
     load_reported: bool,
 }
 
+/// The netlink socket's receive buffer: a wake-up's answers (at most
+/// two per datagram, see `proxy::arrival::BATCH`) many times over.
+const NETLINK_RECEIVE_BUFFER: usize = 1 << 20;
+
 const HINT_CAP: &str = " (the helper needs CAP_NET_ADMIN in the firewall's network namespace)";
 
 impl Netfilter {
@@ -70,6 +74,14 @@ impl Netfilter {
         // The kernel answers at once; the timeout only guards against a lost answer.
         setsockopt(&socket, sockopt::ReceiveTimeout, &TimeVal::seconds(2))
             .map_err(|e| FirewallError::errno("setting the netlink receive timeout", e as i32))?;
+        // A wake-up's pipelined answers wait here together: room for them
+        // all. SO_RCVBUFFORCE passes net.core.rmem_max with CAP_NET_ADMIN
+        // (the helper holds it now); without, the default stays, and an
+        // overflow (ENOBUFS) costs only the answers being asked again
+        // one by one.
+        if setsockopt(&socket, sockopt::RcvBufForce, &NETLINK_RECEIVE_BUFFER).is_err() {
+            let _ = setsockopt(&socket, sockopt::RcvBuf, &NETLINK_RECEIVE_BUFFER);
+        }
         Ok(Netfilter {
             socket,
             seq: std::process::id().wrapping_mul(1000),
