@@ -31,9 +31,12 @@ pub type Answer = Result<Option<Vec<u8>>, Errno>;
 /// The answers to pipelined messages, collected by sequence number.
 #[derive(Debug)]
 pub struct Answers {
-    /// Which slot each awaited sequence number fills.
+    /// Which slot each message's sequence number fills.
     slots: HashMap<u32, usize>,
     answers: Vec<Option<Answer>>,
+    /// Which slots are answered only on an error (messages sent without
+    /// `NLM_F_ACK`).
+    unasked: Vec<bool>,
     missing: usize,
     /// The begin message of an nf_tables batch, whose sequence number
     /// carries an error of the whole transaction.
@@ -45,10 +48,26 @@ pub struct Answers {
 impl Answers {
     /// Awaits one answer for each of `seqs`, in that order.
     pub fn new(seqs: &[u32]) -> Self {
+        let messages: Vec<(u32, bool)> = seqs.iter().map(|&s| (s, true)).collect();
+        Self::for_messages(&messages)
+    }
+
+    /// Collects the answers to `messages` (sequence number, and whether
+    /// it asked for an acknowledgement), in that order: complete once
+    /// each that asked has its answer. One that did not ask is answered
+    /// only if it failed; the kernel sends a batch's answers in the order
+    /// of its messages, so such an error comes before the acknowledgement
+    /// of any later message.
+    pub fn for_messages(messages: &[(u32, bool)]) -> Self {
         Answers {
-            slots: seqs.iter().enumerate().map(|(i, &s)| (s, i)).collect(),
-            answers: vec![None; seqs.len()],
-            missing: seqs.len(),
+            slots: messages
+                .iter()
+                .enumerate()
+                .map(|(i, &(s, _))| (s, i))
+                .collect(),
+            answers: vec![None; messages.len()],
+            unasked: messages.iter().map(|&(_, asked)| !asked).collect(),
+            missing: messages.iter().filter(|&&(_, asked)| asked).count(),
             batch_begin: None,
             batch_error: None,
         }
@@ -84,7 +103,9 @@ impl Answers {
                 None if msg.msg_type == NLMSG_DONE => Ok(None),
                 None => Ok(Some(msg.payload.to_vec())),
             });
-            self.missing -= 1;
+            if !self.unasked[slot] {
+                self.missing -= 1;
+            }
         }
         Ok(())
     }
@@ -99,10 +120,19 @@ impl Answers {
         self.batch_error
     }
 
-    /// The answers, in the order of the sequence numbers given to
-    /// [`Answers::new`]; one that never came is `None`.
+    /// The answers, in the order of the messages given; one that never
+    /// came is `None`, except for a message that did not ask: once the
+    /// answers are complete, its silence is its success.
     pub fn into_answers(self) -> Vec<Option<Answer>> {
+        let complete = self.missing == 0;
         self.answers
+            .into_iter()
+            .zip(self.unasked)
+            .map(|(answer, unasked)| match answer {
+                None if unasked && complete => Some(Ok(None)),
+                answer => answer,
+            })
+            .collect()
     }
 }
 
@@ -196,6 +226,35 @@ pub(crate) mod tests {
         assert_eq!(got[0], Some(Err(Errno::ENOENT)));
         assert_eq!(got[1], Some(Ok(None)));
         assert_eq!(got[2], Some(Ok(Some(vec![2, 0, 0, 0]))));
+    }
+
+    #[test]
+    fn an_unasked_message_is_answered_only_by_its_error() {
+        // Two requests of two messages each; only each one's last asks.
+        let messages = [(20, false), (21, true), (22, false), (23, true)];
+        let mut answers = Answers::for_messages(&messages);
+        answers.feed(&error_for(22, libc::ENFILE)).unwrap();
+        answers.feed(&error_for(21, 0)).unwrap();
+        assert!(!answers.complete());
+        answers.feed(&error_for(23, 0)).unwrap();
+        assert!(answers.complete());
+        let got = answers.into_answers();
+        assert_eq!(
+            got,
+            [
+                Some(Ok(None)),
+                Some(Ok(None)),
+                Some(Err(Errno::ENFILE)),
+                Some(Ok(None))
+            ]
+        );
+        assert_eq!(
+            settle(&got, &[0, 0, 1, 1], 2, None),
+            Round::Aborted {
+                failed: vec![(1, Errno::ENFILE)],
+                retry: vec![0],
+            }
+        );
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct Netfilter {
 /// two per datagram, see `proxy::arrival::BATCH`) many times over.
 const NETLINK_RECEIVE_BUFFER: usize = 1 << 20;
 
+/// The receive buffer for one netlink datagram: twice the longest the
+/// kernel sends.
+const NETLINK_DATAGRAM: usize = 64 << 10;
+
 const HINT_CAP: &str = " (the helper needs CAP_NET_ADMIN in the firewall's network namespace)";
 
 impl Netfilter {
@@ -103,6 +107,26 @@ impl Netfilter {
         self.seq
     }
 
+    /// One datagram from the kernel, in one `recv`: a netlink message the
+    /// kernel sends is at most 32 KiB (`netlink_recvmsg()` caps the size
+    /// it learns for dumps at 32768, net/netlink/af_netlink.c), so the
+    /// buffer holds any whole; a longer one (MSG_TRUNC tells its real
+    /// length) is refused rather than read in part.
+    fn receive(&mut self, what: &'static str) -> Result<Vec<u8>, FirewallError> {
+        let mut datagram = Vec::with_capacity(NETLINK_DATAGRAM);
+        let len = self
+            .socket
+            .recv(&mut datagram, libc::MSG_TRUNC)
+            .map_err(|source| FirewallError::System { what, source })?;
+        if len > datagram.len() {
+            return Err(FirewallError::BadAnswer {
+                what,
+                detail: format!("an answer of {len} bytes, longer than {NETLINK_DATAGRAM}"),
+            });
+        }
+        Ok(datagram)
+    }
+
     /// The first of `n` sequence numbers in a row, with a free one before
     /// and after them for a batch's begin and end messages.
     fn reserve_seqs(&mut self, n: usize) -> u32 {
@@ -124,10 +148,7 @@ impl Netfilter {
             .send(request, 0)
             .map_err(|source| FirewallError::System { what, source })?;
         while !answers.complete() {
-            let (datagram, _) = self
-                .socket
-                .recv_from_full()
-                .map_err(|source| FirewallError::System { what, source })?;
+            let datagram = self.receive(what)?;
             answers
                 .feed(&datagram)
                 .map_err(|e| FirewallError::BadAnswer {
@@ -151,10 +172,7 @@ impl Netfilter {
             .send(request, 0)
             .map_err(|source| FirewallError::System { what, source })?;
         loop {
-            let (datagram, _) = self
-                .socket
-                .recv_from_full()
-                .map_err(|source| FirewallError::System { what, source })?;
+            let datagram = self.receive(what)?;
             for msg in messages(&datagram) {
                 let msg: Message<'_> = msg.map_err(|e| FirewallError::BadAnswer {
                     what,
@@ -231,10 +249,7 @@ impl Netfilter {
             .map_err(|source| FirewallError::System { what, source })?;
         let mut payloads = Vec::new();
         loop {
-            let (datagram, _) = self
-                .socket
-                .recv_from_full()
-                .map_err(|source| FirewallError::System { what, source })?;
+            let datagram = self.receive(what)?;
             for msg in messages(&datagram) {
                 let msg: Message<'_> = msg.map_err(|e| FirewallError::BadAnswer {
                     what,
@@ -335,9 +350,9 @@ impl Netfilter {
             let batch: Vec<ReturnPath> = todo.iter().map(|&i| paths[i]).collect();
             let first = self.reserve_seqs(batch.len() * self.maps.messages_per_path());
             let (request, messages) = self.maps.add_many(first, &batch, self.transfer_wait);
-            let seqs: Vec<u32> = messages.iter().map(|&(seq, _)| seq).collect();
-            let owners: Vec<usize> = messages.iter().map(|&(_, owner)| owner).collect();
-            let awaited = Answers::new(&seqs).with_batch_begin(first.wrapping_sub(1));
+            let asked: Vec<(u32, bool)> = messages.iter().map(|m| (m.seq, m.acked)).collect();
+            let owners: Vec<usize> = messages.iter().map(|m| m.path).collect();
+            let awaited = Answers::for_messages(&asked).with_batch_begin(first.wrapping_sub(1));
             let Ok(answers) = self.exchange_many(what, &request, awaited) else {
                 alone.append(&mut todo);
                 break;

@@ -46,6 +46,17 @@ pub const GETSET: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSET;
 /// Message type of an element removal.
 pub const DELSETELEM: u16 = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
 
+/// One element message of a batch [`ReturnMaps::add_many`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElementMessage {
+    /// Its sequence number.
+    pub seq: u32,
+    /// The index of the path it adds.
+    pub path: usize,
+    /// Whether it asks for an acknowledgement (a path's last message).
+    pub acked: bool,
+}
+
 /// Where the return paths live: an `inet` table holding one map per family,
 /// and one `delivered` set per family.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,31 +114,43 @@ impl ReturnMaps {
 
     /// One batch adding every path of `paths` (each failing if it
     /// exists) with `timeout`: one NEWSETELEM message per path and set,
-    /// each with its own sequence number (from `first_seq` on) and
-    /// `NLM_F_ACK`, so each is answered on its own and an error names its
-    /// message. The begin message has `first_seq - 1`, the end message the
-    /// number after the last element's. Returns the bytes and, for each
-    /// element message in order, its sequence number and the index in
-    /// `paths` of the path it adds.
+    /// each with its own sequence number (from `first_seq` on), so an
+    /// error names its message. A path's last message asks for an
+    /// acknowledgement (`NLM_F_ACK`): the kernel delivers a batch's
+    /// answers in the order of its messages once it has processed them
+    /// all (`nfnl_err_add()`, `nfnl_err_deliver()`,
+    /// net/netfilter/nfnetlink.c), so by that acknowledgement (or error)
+    /// any error of the path's earlier message has come too. The begin
+    /// message has `first_seq - 1`, the end message the number after the
+    /// last element's. Returns the bytes and, for each element message in
+    /// order, its sequence number, the index in `paths` of the path it
+    /// adds, and whether it asks for an acknowledgement.
     pub fn add_many(
         &self,
         first_seq: u32,
         paths: &[ReturnPath],
         timeout: Duration,
-    ) -> (Vec<u8>, Vec<(u32, usize)>) {
+    ) -> (Vec<u8>, Vec<ElementMessage>) {
         let mut buf = batch_begin(first_seq);
         let mut seq = first_seq;
-        let mut owners = Vec::new();
-        for (index, path) in paths.iter().enumerate() {
-            for set in self.sets_for(path) {
-                let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        let mut messages = Vec::new();
+        for (path_index, path) in paths.iter().enumerate() {
+            let sets = self.sets_for(path);
+            for (i, set) in sets.iter().enumerate() {
+                let acked = i + 1 == sets.len();
+                let ack = if acked { NLM_F_ACK } else { 0 };
+                let flags = NLM_F_REQUEST | ack | NLM_F_CREATE | NLM_F_EXCL;
                 buf = self.element(buf, seq, NEWSETELEM, flags, set, path, Some(timeout));
-                owners.push((seq, index));
+                messages.push(ElementMessage {
+                    seq,
+                    path: path_index,
+                    acked,
+                });
                 seq = seq.wrapping_add(1);
             }
         }
         // batch_end numbers its message one past the argument.
-        (batch_end(buf, seq.wrapping_sub(1)), owners)
+        (batch_end(buf, seq.wrapping_sub(1)), messages)
     }
 
     /// How many element messages [`ReturnMaps::add_many`] writes per path.
@@ -449,7 +472,8 @@ mod tests {
             delivered: true,
         };
         let paths = paths(3);
-        let (buf, owners) = maps.add_many(100, &paths, Duration::from_secs(2));
+        let (buf, written) = maps.add_many(100, &paths, Duration::from_secs(2));
+        let owners: Vec<(u32, usize)> = written.iter().map(|m| (m.seq, m.path)).collect();
         let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
         let kinds: Vec<_> = msgs.iter().map(|m| m.msg_type).collect();
         assert_eq!(
@@ -471,9 +495,13 @@ mod tests {
             owners,
             [(100, 0), (101, 0), (102, 1), (103, 1), (104, 2), (105, 2)]
         );
+        // Each path's last message (its delivered set) asks for the
+        // acknowledgement; an error of the first comes unasked.
         for i in 1..=6 {
-            let want = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+            let ack = if i % 2 == 0 { NLM_F_ACK } else { 0 };
+            let want = NLM_F_REQUEST | ack | NLM_F_CREATE | NLM_F_EXCL;
             assert_eq!(flags_of(&buf, i), want, "message {i}");
+            assert_eq!(written[i - 1].acked, ack != 0);
         }
         assert_eq!(flags_of(&buf, 0) & NLM_F_ACK, 0);
         assert_eq!(flags_of(&buf, 7) & NLM_F_ACK, 0);
@@ -511,16 +539,16 @@ mod tests {
             delivered: false,
         };
         let paths = paths(3);
-        let (_, owners) = maps.add_many(10, &paths, Duration::from_secs(2));
+        let (_, written) = maps.add_many(10, &paths, Duration::from_secs(2));
         // The kernel's answers, in its order: an ack for each message, the
         // second path's an EEXIST.
-        let seqs: Vec<u32> = owners.iter().map(|&(s, _)| s).collect();
+        let seqs: Vec<u32> = written.iter().map(|m| m.seq).collect();
         let mut answers = Answers::new(&seqs).with_batch_begin(9);
         for (seq, errno) in [(12, 0), (11, libc::EEXIST), (10, 0)] {
             answers.feed(&error_for(seq, errno)).unwrap();
         }
         assert!(answers.complete());
-        let owner: Vec<usize> = owners.iter().map(|&(_, o)| o).collect();
+        let owner: Vec<usize> = written.iter().map(|m| m.path).collect();
         let round = settle(&answers.into_answers(), &owner, paths.len(), None);
         let Round::Aborted { failed, retry } = round else {
             panic!("{round:?}");
