@@ -1,5 +1,5 @@
-//! The idle timeout a return path's state-keeping rules carry, so that pf
-//! itself removes the state a server's answer created once its transfer
+//! The timeouts a return path's state-keeping rules carry, so that pf
+//! itself removes the states a server's answer created once its transfer
 //! has gone quiet, instead of after its default UDP timeouts (up to 60 s
 //! after the last packet).
 //!
@@ -13,9 +13,16 @@
 //! transfer is cut (its peers retransmit within 5 s), and no state lives
 //! on for long after the transfer.
 //!
+//! The same function shortens every timeout while the state table fills
+//! (adaptive timeouts), scaled by the global state count unless the rule
+//! sets `adaptive.start` itself, in which case by the rule's own count.
+//! 6 s scaled down would cut transfers that retransmit after a loss, so
+//! the rules opt out: their own start is a count no rule of theirs ever
+//! reaches (each holds one state, `once` or `max-states 1`).
+//!
 //! Pure code over a rule's `timeout` array, whose slot numbers each
 //! kernel passes in from its own header (`enum pftimeout`); it owns the
-//! value and its pf.conf text, and must not touch the kernel.
+//! values and their pf.conf text, and must not touch the kernel.
 #![cfg_attr(
     not(any(target_os = "openbsd", target_os = "freebsd")),
     allow(dead_code)
@@ -23,13 +30,19 @@
 
 use crate::firewall::STATE_IDLE_LIMIT;
 
-/// A kernel's slots of the three UDP state timeouts in a rule's
-/// `timeout` array, in pf.conf's order: `udp.first`, `udp.single`,
-/// `udp.multiple`.
-pub type UdpSlots = [usize; 3];
+/// A kernel's slots in a rule's `timeout` array of the timeouts set here,
+/// in [`NAMES`] order: `udp.first`, `udp.single`, `udp.multiple`,
+/// `adaptive.start`, `adaptive.end`.
+pub type Slots = [usize; 5];
 
-/// pf.conf's names of the three UDP state timeouts, in [`UdpSlots`] order.
-const NAMES: [&str; 3] = ["udp.first", "udp.single", "udp.multiple"];
+/// pf.conf's names of the timeouts set, in [`Slots`] order.
+const NAMES: [&str; 5] = [
+    "udp.first",
+    "udp.single",
+    "udp.multiple",
+    "adaptive.start",
+    "adaptive.end",
+];
 
 /// The seconds each UDP timeout of a state-keeping return path rule is
 /// set to.
@@ -37,32 +50,39 @@ pub fn seconds() -> u32 {
     u32::try_from(STATE_IDLE_LIMIT.as_secs()).unwrap_or(u32::MAX)
 }
 
-/// Sets the three UDP slots of a rule's `timeouts` to [`seconds`]; slots
-/// beyond the array (a header that has none) are left alone.
-pub fn set(timeouts: &mut [u32], slots: UdpSlots) {
-    for slot in slots {
+/// The values set, in [`Slots`] order: [`seconds`] for the three UDP
+/// timeouts; for the adaptive ones, a start no rule's state count
+/// reaches (pf scales only above it, and only if it is under the end).
+fn values() -> [u32; 5] {
+    [seconds(), seconds(), seconds(), u32::MAX - 1, u32::MAX]
+}
+
+/// Sets the slots of a rule's `timeouts`; slots beyond the array (a
+/// header that has none) are left alone.
+pub fn set(timeouts: &mut [u32], slots: Slots) {
+    for (slot, value) in slots.into_iter().zip(values()) {
         if let Some(timeout) = timeouts.get_mut(slot) {
-            *timeout = seconds();
+            *timeout = value;
         }
     }
 }
 
 /// The rule's timeouts as pf.conf state options (`udp.first 6`, ...):
-/// the three UDP ones by name, any other set slot by its number, as pf.conf
-/// has no name for it here.
-pub fn options(timeouts: &[u32], slots: UdpSlots) -> Vec<String> {
+/// those of [`Slots`] by name, any other set slot by its number, as
+/// pf.conf has no name for it here.
+pub fn options(timeouts: &[u32], slots: Slots) -> Vec<String> {
     let named = slots
         .iter()
         .zip(NAMES)
         .filter_map(|(&slot, name)| match timeouts.get(slot) {
-            Some(&seconds) if seconds != 0 => Some(format!("{name} {seconds}")),
+            Some(&value) if value != 0 => Some(format!("{name} {value}")),
             _ => None,
         });
     let others = timeouts
         .iter()
         .enumerate()
-        .filter(|&(slot, &seconds)| seconds != 0 && !slots.contains(&slot))
-        .map(|(slot, seconds)| format!("timeout #{slot} {seconds}"));
+        .filter(|&(slot, &value)| value != 0 && !slots.contains(&slot))
+        .map(|(slot, value)| format!("timeout #{slot} {value}"));
     named.chain(others).collect()
 }
 
@@ -70,17 +90,26 @@ pub fn options(timeouts: &[u32], slots: UdpSlots) -> Vec<String> {
 mod tests {
     use super::*;
 
-    const SLOTS: UdpSlots = [6, 7, 8];
+    const SLOTS: Slots = [6, 7, 8, 16, 17];
 
     #[test]
-    fn the_three_udp_slots_get_the_idle_limit() {
+    fn the_udp_slots_get_the_idle_limit_and_scaling_is_off() {
         assert_eq!(seconds(), 6, "STATE_IDLE_LIMIT");
         let mut timeouts = [0u32; 20];
         set(&mut timeouts, SLOTS);
         for (slot, &value) in timeouts.iter().enumerate() {
-            let expected = if SLOTS.contains(&slot) { 6 } else { 0 };
+            let expected = match slot {
+                6..=8 => 6,
+                16 => u32::MAX - 1,
+                17 => u32::MAX,
+                _ => 0,
+            };
             assert_eq!(value, expected, "slot {slot}");
         }
+        // pf_state_expires() scales when `end && states > start && start
+        // < end`: with the rule's own state count (one at most), never.
+        let (start, end) = (timeouts[16], timeouts[17]);
+        assert!(start < end && 1 <= start);
         // A header without those slots: nothing written, no panic.
         let mut short = [0u32; 4];
         set(&mut short, SLOTS);
@@ -94,9 +123,15 @@ mod tests {
         set(&mut timeouts, SLOTS);
         assert_eq!(
             options(&timeouts, SLOTS),
-            ["udp.first 6", "udp.single 6", "udp.multiple 6"]
+            [
+                "udp.first 6",
+                "udp.single 6",
+                "udp.multiple 6",
+                "adaptive.start 4294967294",
+                "adaptive.end 4294967295"
+            ]
         );
         timeouts[15] = 10;
-        assert_eq!(options(&timeouts, SLOTS)[3], "timeout #15 10");
+        assert_eq!(options(&timeouts, SLOTS)[5], "timeout #15 10");
     }
 }

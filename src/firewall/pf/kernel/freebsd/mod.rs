@@ -133,9 +133,9 @@ mod tests {
             "rdr on igb0 inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
              -> 192.0.2.20 port 50232\n\
              pass in quick on igb0 inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
-             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
-             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out quick inet proto udp from 198.51.100.1 port 49441 to 198.51.100.2 port 69 \
              no state"
         );

@@ -22,9 +22,9 @@ use crate::firewall::pf::idle;
 use crate::firewall::{Redirection, ReturnPath};
 use pf_sys::freebsd::{
     pf_rule, pfioc_natlook, pfioc_pooladdr, pfioc_rule, pfioc_ruleset, pfioc_trans, pfioc_trans_e,
-    AF_INET, AF_INET6, IPPROTO_UDP, PFTM_UDP_FIRST_PACKET, PFTM_UDP_MULTIPLE, PFTM_UDP_SINGLE,
-    PF_IN, PF_LOG, PF_OP_EQ, PF_OUT, PF_PASS, PF_RDR, PF_RULESET_FILTER, PF_RULESET_RDR,
-    PF_STATE_NORMAL,
+    AF_INET, AF_INET6, IPPROTO_UDP, PFTM_ADAPTIVE_END, PFTM_ADAPTIVE_START, PFTM_UDP_FIRST_PACKET,
+    PFTM_UDP_MULTIPLE, PFTM_UDP_SINGLE, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT, PF_PASS, PF_RDR,
+    PF_RULESET_FILTER, PF_RULESET_RDR, PF_STATE_NORMAL,
 };
 use std::net::{IpAddr, SocketAddr};
 
@@ -61,13 +61,16 @@ pub fn natlook_query(client: SocketAddr, local: SocketAddr) -> Result<pfioc_natl
     })
 }
 
-/// This kernel's slots of the UDP state timeouts in `pf_rule.timeout`
+/// This kernel's slots in `pf_rule.timeout` of the state timeouts the
+/// return path's rules set (`idle.rs`)
 /// (`enum pftimeout`, net/pfvar.h); DIOCADDRULE copies the array into
 /// the kernel's rule (pf_rule_to_krule(), sys/netpfil/pf/pf_ioctl.c).
-pub const UDP_TIMEOUTS: idle::UdpSlots = [
+pub const STATE_TIMEOUTS: idle::Slots = [
     PFTM_UDP_FIRST_PACKET as usize,
     PFTM_UDP_SINGLE as usize,
     PFTM_UDP_MULTIPLE as usize,
+    PFTM_ADAPTIVE_START as usize,
+    PFTM_ADAPTIVE_END as usize,
 ];
 
 /// The `DIOCNATLOOK` question "does a state of `path`'s server answering
@@ -223,7 +226,7 @@ fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose
         log: if verbose { PF_LOG as u8 } else { 0 },
         ..base_rule(af, server, client)
     };
-    idle::set(&mut rule.timeout, UDP_TIMEOUTS);
+    idle::set(&mut rule.timeout, STATE_TIMEOUTS);
     rule
 }
 
@@ -466,7 +469,12 @@ mod tests {
             );
             assert_eq!(r.rpool.proxy_port, [0, 0]);
             for (slot, &seconds) in r.timeout.iter().enumerate() {
-                let expected = if (6..=8).contains(&slot) { 6 } else { 0 };
+                let expected = match slot {
+                    6..=8 => 6,
+                    16 => u32::MAX - 1,
+                    17 => u32::MAX,
+                    _ => 0,
+                };
                 assert_eq!(seconds, expected, "timeout slot {slot}");
             }
         }
@@ -500,11 +508,12 @@ mod tests {
     }
 
     #[test]
-    fn udp_timeout_slots_are_the_headers() {
-        // enum pftimeout: six TCP slots, then udp.first, single, multiple.
-        assert_eq!(UDP_TIMEOUTS, [6, 7, 8]);
+    fn state_timeout_slots_are_the_headers() {
+        // enum pftimeout: six TCP slots, then udp.first, single,
+        // multiple; adaptive.start and end after the interval (15).
+        assert_eq!(STATE_TIMEOUTS, [6, 7, 8, 16, 17]);
         let rule = pf_rule::default();
-        assert!(UDP_TIMEOUTS.iter().all(|&slot| slot < rule.timeout.len()));
+        assert!(STATE_TIMEOUTS.iter().all(|&slot| slot < rule.timeout.len()));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! `pf_sys::freebsd` types; it must not touch the kernel.
 #![cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 
-use super::rule::{Staged, UDP_TIMEOUTS};
+use super::rule::{Staged, STATE_TIMEOUTS};
 use crate::firewall::pf::encode::{push_interface, render_address};
 use crate::firewall::pf::idle;
 use pf_sys::freebsd::{
@@ -98,7 +98,7 @@ fn render_filter(r: &pf_rule) -> String {
             if r.max_states != 0 {
                 options.push(format!("max {}", r.max_states));
             }
-            options.extend(idle::options(&r.timeout, UDP_TIMEOUTS));
+            options.extend(idle::options(&r.timeout, STATE_TIMEOUTS));
             if !options.is_empty() {
                 let _ = write!(line, " keep state ({})", options.join(", "));
             }
@@ -173,9 +173,9 @@ mod tests {
             "rdr on igb0 inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
              -> 198.51.100.2 port 50232\n\
              pass in quick on igb0 inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
-             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
-             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
+             keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
              no state"
         );
@@ -194,9 +194,9 @@ mod tests {
             "rdr on vtnet0 inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
              -> 2001:db8:1::10 port 50232\n\
              pass in log quick on vtnet0 inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
-             port 50232 keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
+             port 50232 keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 \
-             port 50232 keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6)\n\
+             port 50232 keep state (max 1, udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out log quick inet6 proto udp from 2001:db8:2::1 port 49441 \
              to 2001:db8:3::20 port 69 no state"
         );

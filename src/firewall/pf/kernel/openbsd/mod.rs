@@ -135,9 +135,9 @@ mod tests {
             describe(&path, "em0", false),
             "pass in quick on em0 inet proto udp from 198.51.100.2 to 198.51.100.1 port 49441 \
              rdr-to 192.0.2.20 port 50232 \
-             keep state (udp.first 6, udp.single 6, udp.multiple 6) once\n\
+             keep state (udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295) once\n\
              pass out quick inet proto udp from 198.51.100.2 to 192.0.2.20 port 50232 \
-             keep state (udp.first 6, udp.single 6, udp.multiple 6)\n\
+             keep state (udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out quick inet proto udp from 198.51.100.1 port 49441 to 198.51.100.2 port 69 \
              no state"
         );

@@ -16,9 +16,9 @@ use crate::firewall::pf::idle;
 use crate::firewall::{Redirection, ReturnPath};
 use pf_sys::openbsd::{
     iowr, pf_addr, pf_addr_wrap, pf_rule, pfioc_natlook, pfioc_rule, pfioc_ruleset, pfioc_trans,
-    pfioc_trans_e, AF_INET, AF_INET6, IPPROTO_UDP, PFRULE_ONCE, PFTM_UDP_FIRST_PACKET,
-    PFTM_UDP_MULTIPLE, PFTM_UDP_SINGLE, PF_IN, PF_LOG, PF_OP_EQ, PF_OUT, PF_PASS, PF_STATE_NORMAL,
-    PF_TRANS_RULESET,
+    pfioc_trans_e, AF_INET, AF_INET6, IPPROTO_UDP, PFRULE_ONCE, PFTM_ADAPTIVE_END,
+    PFTM_ADAPTIVE_START, PFTM_UDP_FIRST_PACKET, PFTM_UDP_MULTIPLE, PFTM_UDP_SINGLE, PF_IN, PF_LOG,
+    PF_OP_EQ, PF_OUT, PF_PASS, PF_STATE_NORMAL, PF_TRANS_RULESET,
 };
 use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr};
@@ -99,12 +99,15 @@ pub fn natlook_query(
     })
 }
 
-/// This kernel's slots of the UDP state timeouts in `pf_rule.timeout`
+/// This kernel's slots in `pf_rule.timeout` of the state timeouts the
+/// return path's rules set (`idle.rs`)
 /// (`enum pftimeout`, net/pfvar.h).
-pub const UDP_TIMEOUTS: idle::UdpSlots = [
+pub const STATE_TIMEOUTS: idle::Slots = [
     PFTM_UDP_FIRST_PACKET as usize,
     PFTM_UDP_SINGLE as usize,
     PFTM_UDP_MULTIPLE as usize,
+    PFTM_ADAPTIVE_START as usize,
+    PFTM_ADAPTIVE_END as usize,
 ];
 
 /// The `DIOCNATLOOK` question "does a state of `path`'s server answering
@@ -247,14 +250,14 @@ pub fn return_path_rules(
     inbound.dst.port = [proxy.port().to_be(), 0];
     inbound.rdr.addr = host(client.ip(), af);
     inbound.rdr.proxy_port = [client.port(), 0];
-    idle::set(&mut inbound.timeout, UDP_TIMEOUTS);
+    idle::set(&mut inbound.timeout, STATE_TIMEOUTS);
 
     let mut outbound = base_rule(af, PF_OUT as u8, verbose);
     outbound.src.addr = host(server.ip(), af);
     outbound.dst.addr = host(client.ip(), af);
     outbound.dst.port_op = PF_OP_EQ as u8;
     outbound.dst.port = [client.port().to_be(), 0];
-    idle::set(&mut outbound.timeout, UDP_TIMEOUTS);
+    idle::set(&mut outbound.timeout, STATE_TIMEOUTS);
 
     let mut request = base_rule(af, PF_OUT as u8, verbose);
     request.keep_state = 0;
@@ -459,7 +462,12 @@ mod tests {
         // The answer's states expire once the transfer is quiet.
         for r in [&inbound.rule, &outbound.rule] {
             for (slot, &seconds) in r.timeout.iter().enumerate() {
-                let expected = if (6..=8).contains(&slot) { 6 } else { 0 };
+                let expected = match slot {
+                    6..=8 => 6,
+                    16 => u32::MAX - 1,
+                    17 => u32::MAX,
+                    _ => 0,
+                };
                 assert_eq!(seconds, expected, "timeout slot {slot}");
             }
         }
@@ -488,11 +496,12 @@ mod tests {
     }
 
     #[test]
-    fn udp_timeout_slots_are_the_headers() {
-        // enum pftimeout: six TCP slots, then udp.first, single, multiple.
-        assert_eq!(UDP_TIMEOUTS, [6, 7, 8]);
+    fn state_timeout_slots_are_the_headers() {
+        // enum pftimeout: six TCP slots, then udp.first, single,
+        // multiple; adaptive.start and end after the interval (15).
+        assert_eq!(STATE_TIMEOUTS, [6, 7, 8, 16, 17]);
         let rule = pf_rule::default();
-        assert!(UDP_TIMEOUTS.iter().all(|&slot| slot < rule.timeout.len()));
+        assert!(STATE_TIMEOUTS.iter().all(|&slot| slot < rule.timeout.len()));
     }
 
     #[test]

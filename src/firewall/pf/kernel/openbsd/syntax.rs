@@ -9,7 +9,7 @@
 //! It must not touch the kernel.
 #![cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
 
-use super::rule::UDP_TIMEOUTS;
+use super::rule::STATE_TIMEOUTS;
 use crate::firewall::pf::encode::{push_interface, render_address};
 use crate::firewall::pf::idle;
 use pf_sys::openbsd::{
@@ -77,7 +77,7 @@ pub fn render(r: &pf_rule) -> String {
     if r.keep_state == 0 && u32::from(r.action) == PF_PASS {
         line.push_str(" no state");
     }
-    let options = idle::options(&r.timeout, UDP_TIMEOUTS);
+    let options = idle::options(&r.timeout, STATE_TIMEOUTS);
     if r.keep_state != 0 && !options.is_empty() {
         let _ = write!(line, " keep state ({})", options.join(", "));
     }
@@ -134,9 +134,9 @@ mod tests {
             render_all(&rules),
             "pass in quick on em0 inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
              rdr-to 198.51.100.2 port 50232 \
-             keep state (udp.first 6, udp.single 6, udp.multiple 6) once\n\
+             keep state (udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295) once\n\
              pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
-             keep state (udp.first 6, udp.single 6, udp.multiple 6)\n\
+             keep state (udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
              no state"
         );
@@ -154,9 +154,9 @@ mod tests {
             render_all(&rules),
             "pass in log quick on vlan12 inet6 proto udp from 2001:db8:3::20 to 2001:db8:2::1 port 49441 \
              rdr-to 2001:db8:1::10 port 50232 \
-             keep state (udp.first 6, udp.single 6, udp.multiple 6) once\n\
+             keep state (udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295) once\n\
              pass out log quick inet6 proto udp from 2001:db8:3::20 to 2001:db8:1::10 port 50232 \
-             keep state (udp.first 6, udp.single 6, udp.multiple 6)\n\
+             keep state (udp.first 6, udp.single 6, udp.multiple 6, adaptive.start 4294967294, adaptive.end 4294967295)\n\
              pass out log quick inet6 proto udp from 2001:db8:2::1 port 49441 \
              to 2001:db8:3::20 port 69 no state"
         );
