@@ -67,22 +67,26 @@ pub fn lookup_request(seq: u32, client: SocketAddr, local: SocketAddr, zone: u16
 /// once, each answered on its own (`netlink_rcv_skb()`,
 /// net/netlink/af_netlink.c, runs every message of a datagram).
 pub fn lookup_requests(first_seq: u32, queries: &[(SocketAddr, SocketAddr)], zone: u16) -> Vec<u8> {
-    let mut buf = Vec::new();
-    for (i, &(client, local)) in (0u32..).zip(queries) {
-        let seq = first_seq.wrapping_add(i);
-        buf.extend_from_slice(&lookup_request(seq, client, local, zone));
-    }
-    buf
+    numbered(first_seq, queries, |seq, (client, local)| {
+        lookup_request(seq, client, local, zone)
+    })
 }
 
 /// The deletions of many requests' entries (`client`, `server`) in
 /// `zone`, numbered from `first_seq` on, in one buffer, as
 /// [`lookup_requests`].
 pub fn delete_requests(first_seq: u32, flows: &[(SocketAddr, SocketAddr)], zone: u16) -> Vec<u8> {
+    numbered(first_seq, flows, |seq, (client, server)| {
+        delete_request(seq, client, server, zone)
+    })
+}
+
+/// One buffer holding `build(seq, item)` for each of `items`, the
+/// sequence numbers counting from `first_seq`.
+fn numbered<T: Copy>(first_seq: u32, items: &[T], build: impl Fn(u32, T) -> Vec<u8>) -> Vec<u8> {
     let mut buf = Vec::new();
-    for (i, &(client, server)) in (0u32..).zip(flows) {
-        let seq = first_seq.wrapping_add(i);
-        buf.extend_from_slice(&delete_request(seq, client, server, zone));
+    for (i, &item) in (0u32..).zip(items) {
+        buf.extend_from_slice(&build(first_seq.wrapping_add(i), item));
     }
     buf
 }
