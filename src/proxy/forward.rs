@@ -195,6 +195,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             drop(paths);
             for ((i, path, upstream), result) in opened.into_iter().zip(installed) {
                 match result {
+                    // Its send time is set when it is sent, below.
                     Ok(()) => results[i] = Some(Ok((path, upstream, SystemTime::UNIX_EPOCH))),
                     Err(FirewallError::PathInUse { .. }) => {
                         held.push(upstream);

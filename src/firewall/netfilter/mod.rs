@@ -144,6 +144,10 @@ impl Netfilter {
         request: &[u8],
         mut answers: Answers,
     ) -> Result<Answers, FirewallError> {
+        if answers.complete() {
+            // Nothing asked (an empty wake-up's stage): nothing to send.
+            return Ok(answers);
+        }
         self.socket
             .send(request, 0)
             .map_err(|source| FirewallError::System { what, source })?;
