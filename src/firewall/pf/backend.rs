@@ -305,10 +305,10 @@ impl Firewall for Pf {
     /// (DIOCNATLOOK, allowed under pledge "pf"). pf tells neither how
     /// long it has left nor lets a pledged helper delete it, but the
     /// return path's rules gave it [`STATE_IDLE_LIMIT`] as its UDP
-    /// timeouts (`idle.rs`): it lives at most that long after its last
-    /// packet, which is the answer, and pf removes it itself
-    /// ([`Firewall::state_expires_when_idle`]). A dry run installed
-    /// nothing.
+    /// timeouts (`idle.rs`): it expires that long after its last packet,
+    /// which is the answer, and pf removes it itself at its next purge
+    /// ([`Firewall::state_expires_when_idle`]); the lookup finds it until
+    /// then, as a datagram would. A dry run installed nothing.
     fn state_left(&mut self, path: &ReturnPath) -> Result<Option<Duration>, FirewallError> {
         if self.options.dry_run {
             return Ok(None);
