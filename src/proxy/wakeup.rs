@@ -73,11 +73,11 @@ impl Waiting {
 }
 
 impl<'a, F: Firewall> Proxy<'a, F> {
-    /// Handles one wake-up's datagrams: `arrivals[i]`'s bytes are the
-    /// start of `buffers[i]`.
-    pub(super) fn handle_wakeup(&mut self, arrivals: &[Arrival], buffers: &[Vec<u8>]) {
+    /// Handles one wake-up's datagrams: `arrivals[i]`'s bytes start at
+    /// `space[i * slot]`.
+    pub(super) fn handle_wakeup(&mut self, arrivals: &[Arrival], space: &[u8], slot: usize) {
         let mut looked = Vec::with_capacity(arrivals.len());
-        for (arrival, buffer) in arrivals.iter().zip(buffers) {
+        for (arrival, buffer) in arrivals.iter().zip(space.chunks(slot)) {
             let datagram = &buffer[..arrival.len.min(buffer.len())];
             let oversized = arrival.truncated || arrival.len > tftp::MAX_DATAGRAM;
             looked.push(self.dissect(arrival, datagram, oversized));

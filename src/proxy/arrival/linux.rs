@@ -7,7 +7,7 @@
 //! A wake-up takes every queued datagram in one `recvmmsg`, each with
 //! its own control messages.
 
-use super::{arrival_of, receive_with, Arrival};
+use super::{arrival_of, receive_with, Arrival, BATCH};
 use nix::sys::socket::{
     recvmmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
     MultiHeaders, SockaddrStorage,
@@ -48,21 +48,23 @@ pub fn receive(
     Ok(arrival.map(|a| Arrival { received, ..a }))
 }
 
-/// Takes up to one datagram per buffer off the socket in one `recvmmsg`
-/// without waiting (none when it is empty), each with its own arrival
-/// address, interface and receive time.
+/// Takes up to one datagram per `slot` bytes of `space` (at most
+/// [`BATCH`]) off the socket in one `recvmmsg` without waiting (none when
+/// it is empty), each with its own arrival address, interface and
+/// receive time. Datagram `i` starts at `space[i * slot]`.
 pub fn receive_many(
     socket: BorrowedFd<'_>,
-    buffers: &mut [Vec<u8>],
+    space: &mut [u8],
+    slot: usize,
     bound: SocketAddr,
 ) -> io::Result<Vec<Arrival>> {
-    let space = nix::cmsg_space!(libc::in6_pktinfo, libc::timespec);
-    let capacity = buffers.iter().map(Vec::len).min().unwrap_or(0);
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(buffers.len(), Some(space));
-    let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
-        .iter_mut()
-        .map(|b| [IoSliceMut::new(&mut b[..])])
+    let control = nix::cmsg_space!(libc::in6_pktinfo, libc::timespec);
+    let mut slices: Vec<[IoSliceMut<'_>; 1]> = space
+        .chunks_mut(slot)
+        .take(BATCH)
+        .map(|b| [IoSliceMut::new(b)])
         .collect();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slices.len(), Some(control));
     // MSG_TRUNC: each datagram's real length, even if longer than its buffer.
     let flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
     let taken = match recvmmsg(
@@ -79,7 +81,7 @@ pub fn receive_many(
     let mut arrivals = Vec::new();
     for msg in taken {
         let mut received = None;
-        let arrival = arrival_of(&msg, capacity, bound, &mut |cmsg, local, interface| {
+        let arrival = arrival_of(&msg, slot, bound, &mut |cmsg, local, interface| {
             read_control(cmsg, local, interface, &mut received)
         })?;
         arrivals.push(Arrival {

@@ -111,17 +111,19 @@ fn arrival_of(
 /// Datagrams taken off the socket in one wake-up, at most.
 pub const BATCH: usize = 32;
 
-/// Takes up to one datagram per buffer off the socket without waiting
-/// (none when it is empty), one [`receive`] after the other; the
-/// platforms with `recvmmsg` take them in one call.
+/// Takes up to one datagram per `slot` bytes of `space` (at most
+/// [`BATCH`]) off the socket without waiting (none when it is empty), one
+/// [`receive`] after the other; the platforms with `recvmmsg` take them
+/// in one call. Datagram `i` starts at `space[i * slot]`.
 #[cfg(not(target_os = "linux"))]
 pub fn receive_many(
     socket: BorrowedFd<'_>,
-    buffers: &mut [Vec<u8>],
+    space: &mut [u8],
+    slot: usize,
     bound: SocketAddr,
 ) -> io::Result<Vec<Arrival>> {
     let mut arrivals = Vec::new();
-    for buffer in buffers.iter_mut() {
+    for buffer in space.chunks_mut(slot).take(BATCH) {
         match receive(socket, buffer, bound) {
             Ok(Some(arrival)) => arrivals.push(arrival),
             Ok(None) => break,
