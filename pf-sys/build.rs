@@ -1,4 +1,5 @@
-//! Generates the bindings of pf's `<net/pfvar.h>`, once per kernel: the
+//! Generates the bindings of pf's `<net/pfvar.h>` (and of the routing
+//! socket's `<net/route.h>` and `<net/if_dl.h>`), once per kernel: the
 //! target's kernel when the target is OpenBSD or FreeBSD, both kernels on
 //! any other host (for the tests of the encodings).
 //!
@@ -67,6 +68,10 @@ const OPENBSD: Kernel = Kernel {
         "pfioc_ruleset",
         "pf_status",
         "pf_sys_ioctl_codes",
+        "rt_msghdr",
+        "sockaddr_dl",
+        "sockaddr_in",
+        "sockaddr_in6",
     ],
     constants: &[
         "PF_IN",
@@ -92,6 +97,19 @@ const OPENBSD: Kernel = Kernel {
         "AF_INET6",
         "IPPROTO_UDP",
         "IPPROTO_TCP",
+        "AF_LINK",
+        "AF_ROUTE",
+        "RTM_VERSION",
+        "RTM_GET",
+        "RTA_DST",
+        "RTA_IFP",
+        "RTF_UP",
+        "RTF_REJECT",
+        "RTF_BLACKHOLE",
+        "RTF_LOCAL",
+        "RTF_BROADCAST",
+        "RTF_MULTICAST",
+        "ROUTE_MSGFILTER",
     ],
 };
 
@@ -119,6 +137,10 @@ const FREEBSD: Kernel = Kernel {
         "pf_clear_states_type_t",
         "pfrule_addr_type_t",
         "pf_addr_type_t",
+        "rt_msghdr",
+        "sockaddr_dl",
+        "sockaddr_in",
+        "sockaddr_in6",
     ],
     constants: &[
         "PF_IN",
@@ -159,6 +181,18 @@ const FREEBSD: Kernel = Kernel {
         "PFNL_CMD_GET_STATUS",
         "PFNL_CMD_KILLSTATES",
         "PF_GS_RUNNING",
+        "AF_LINK",
+        "AF_ROUTE",
+        "RTM_VERSION",
+        "RTM_GET",
+        "RTA_DST",
+        "RTA_IFP",
+        "RTF_UP",
+        "RTF_REJECT",
+        "RTF_BLACKHOLE",
+        "RTF_LOCAL",
+        "RTF_BROADCAST",
+        "RTF_MULTICAST",
     ],
 };
 

@@ -11,6 +11,9 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <net/pfvar.h>
+/* The routing socket's messages (the helper's client check asks it). */
+#include <net/if_dl.h>
+#include <net/route.h>
 /* pf's status, which FreeBSD 15 gives only over generic netlink. */
 #include <netlink/netlink.h>
 #include <netlink/netlink_generic.h>

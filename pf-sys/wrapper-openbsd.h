@@ -9,6 +9,9 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <net/pfvar.h>
+/* The routing socket's messages (the helper's client check asks it). */
+#include <net/if_dl.h>
+#include <net/route.h>
 
 /*
  * The ioctl request codes, evaluated by the C compiler from the header's

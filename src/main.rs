@@ -213,6 +213,10 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
     let receive_buffer = arrival::enlarge_receive_buffer(socket, arrival::RECEIVE_BUFFER)
         .map_err(StartError::SocketOptions)?;
     let mut firewall = open_firewall(cli, transfer_wait)?;
+    // The client check's routing socket, while socket(2) may still open
+    // one (OpenBSD's pledge forbids it later: src/route/bsd.rs).
+    #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+    let routes = tftp_proxy::route::Routes::open();
     tftp_proxy::privilege::drop_privileges(&cli.user)?;
     if log.verbose {
         log.info(format_args!(
@@ -235,7 +239,15 @@ fn run(cli: &Cli, log: &mut Log) -> Result<Outcome, StartError> {
     ] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(StartError::Signals)?;
     }
+    #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+    if let Err(e) = &routes {
+        log.error(format_args!(
+            "opening the routing socket: {e}: no client can be checked, every request is refused"
+        ));
+    }
     let mut proxy = Proxy::new(&mut firewall, log, &settings, socket, bound);
+    #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+    proxy.use_routes(routes);
     proxy.serve(&stop).map_err(StartError::Socket)
 }
 

@@ -270,6 +270,7 @@ pub fn check_all(observed: Observed<'_>, programs: &inetd::Programs<'_>) -> Vec<
     findings.extend(check_anchors(observed.nat, observed.rules));
     findings.push(check_redirects(&redirects));
     findings.push(check_nat(observed.nat));
+    findings.push(pf::check_reverse_path(observed.rules));
     findings.push(check_user(observed.passwd, observed.user));
     findings.push(check_starter(
         observed.inetd_conf,
@@ -409,7 +410,7 @@ mod tests {
         for f in &findings {
             assert_eq!(f.status, Status::Ok, "{f}");
         }
-        assert_eq!(findings.len(), 13);
+        assert_eq!(findings.len(), 14);
         assert!(
             findings[2].text.contains("nvlist ioctls"),
             "{}",

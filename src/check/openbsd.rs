@@ -129,6 +129,7 @@ pub fn check_all(observed: Observed<'_>, programs: &inetd::Programs<'_>) -> Vec<
         check_anchor(observed.rules),
         check_redirect(observed.rules),
         check_nat(observed.rules),
+        pf::check_reverse_path(observed.rules),
         check_user(observed.passwd, observed.user),
         check_inetd(observed.inetd_conf, port, programs),
         check_anchor_limit(observed.memory, observed.max_per_client),
@@ -277,7 +278,7 @@ mod tests {
         for f in &findings {
             assert_eq!(f.status, Status::Ok, "{f}");
         }
-        assert_eq!(findings.len(), 10);
+        assert_eq!(findings.len(), 11);
     }
 
     #[test]

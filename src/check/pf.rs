@@ -102,6 +102,48 @@ pub fn check_nat(rules: &str, is_nat: impl Fn(&[&str]) -> bool) -> Finding {
     Finding::ok("no NAT rule rewrites the helper's own requests")
 }
 
+/// `pfctl -s rules`: whether pf checks sources itself, a second layer
+/// under the helper's own client check. pfctl prints `urpf-failed` as the
+/// source of a `block ... from urpf-failed` rule (every interface: the
+/// source must be routed back out of the interface it came in on), and
+/// expands `antispoof for <if>` into `block ... in on ! <if> ... from
+/// <if's network>` (only that interface's networks are protected, on the
+/// other interfaces). Not having either is no fault: the helper refuses
+/// forged clients itself; but the datagrams queued on inetd's socket
+/// before the helper starts carry no arrival interface, and only pf
+/// judges theirs.
+pub fn check_reverse_path(rules: &str) -> Finding {
+    let blocks = rules
+        .lines()
+        .map(tokens)
+        .filter(|t| t.first() == Some(&"block"));
+    let mut guarded: Vec<String> = Vec::new();
+    for t in blocks {
+        if t.windows(2).any(|w| w == ["from", "urpf-failed"]) {
+            return Finding::ok(
+                "pf blocks sources that fail its reverse-path check (urpf-failed): a second layer under the helper's own client check",
+            );
+        }
+        if let Some(i) = t.windows(3).position(|w| w[0] == "on" && w[1] == "!") {
+            let interface = t[i + 2].to_owned();
+            if t.contains(&"in") && !guarded.contains(&interface) {
+                guarded.push(interface);
+            }
+        }
+    }
+    let fix = "for a full second layer add `block in quick from urpf-failed` to pf.conf";
+    if guarded.is_empty() {
+        Finding::ok(format!(
+            "pf checks no source addresses (no urpf-failed or antispoof rule): the helper refuses forged clients itself, but the requests queued before it starts are checked by route only, not by interface; {fix}"
+        ))
+    } else {
+        Finding::ok(format!(
+            "pf's antispoof guards the networks of {} only (a phone can still forge another network's address); the helper refuses forged clients itself; {fix}",
+            guarded.join(", ")
+        ))
+    }
+}
+
 /// The anchor limit in `pfctl -s memory` output (`anchors       hard
 /// limit      512`, pfctl_show_limits() in sbin/pfctl/pfctl.c);
 /// `Some(u32::MAX)` for `unlimited`.
@@ -190,6 +232,30 @@ pub fn check_user(passwd: &str, user: &str, origin: &str) -> Finding {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reverse_path_layer_is_read_from_the_rules() {
+        use crate::check::Status;
+        let urpf = "block drop in quick from urpf-failed to any label \"uRPF\"\npass all\n";
+        let f = check_reverse_path(urpf);
+        assert_eq!(f.status, Status::Ok);
+        assert!(
+            f.text.contains("urpf-failed): a second layer"),
+            "{}",
+            f.text
+        );
+        let antispoof = "block drop in quick on ! em1 inet from 192.0.2.0/24 to any\nblock drop in quick inet from 192.0.2.1 to any\nblock drop in quick on ! em1 inet6 from 2001:db8:1::/64 to any\n";
+        let f = check_reverse_path(antispoof);
+        assert!(f.text.contains("networks of em1 only"), "{}", f.text);
+        assert!(f.text.contains("block in quick from urpf-failed"));
+        let none = "block drop all\npass in on em1 from urpf-failed to any\npass out all\n";
+        let f = check_reverse_path(none);
+        assert!(
+            f.text.starts_with("pf checks no source addresses"),
+            "{}",
+            f.text
+        );
+    }
+
     use super::*;
     use crate::check::Status;
 

@@ -177,6 +177,24 @@ pub fn check_route(
     }
 }
 
+/// Judges the route back to `client` where the interface its request
+/// arrived on is unknown (a datagram queued before the helper asked the
+/// kernel to tell, whose local address is no interface's: a redirect to
+/// loopback, a divert): only a route that delivers to the firewall itself
+/// or leads nowhere is refused; which interface it leaves by cannot be
+/// judged.
+pub fn check_route_back(client: IpAddr, route: &RouteToClient) -> Result<(), ClientRefusal> {
+    match route {
+        RouteToClient::Interface { .. } => Ok(()),
+        RouteToClient::Local => Err(ClientRefusal::OwnAddress(client)),
+        RouteToClient::Unreachable(reason) => Err(ClientRefusal::Unroutable {
+            client,
+            arrival: "the interface it came in on".to_owned(),
+            reason: reason.clone(),
+        }),
+    }
+}
+
 /// The subnet-router anycast address of an IPv6 prefix (RFC 4291 section
 /// 2.6.1: the prefix with every host bit zero), which every router on the
 /// link answers, so it counts among the firewall's own addresses. `None`
@@ -305,6 +323,26 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "forged client: 198.51.100.5 is not reachable through lan0 (no route to it: Network is unreachable)"
+        );
+    }
+
+    #[test]
+    fn without_the_arrival_interface_only_local_and_unroutable_are_refused() {
+        let client = ip("198.51.100.5");
+        let any = RouteToClient::Interface {
+            index: 4,
+            name: "mgmt0".into(),
+        };
+        assert_eq!(check_route_back(client, &any), Ok(()));
+        assert_eq!(
+            check_route_back(client, &RouteToClient::Local),
+            Err(ClientRefusal::OwnAddress(client))
+        );
+        let e = check_route_back(client, &RouteToClient::Unreachable("a reject route".into()))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "forged client: 198.51.100.5 is not reachable through the interface it came in on (no route to it: a reject route)"
         );
     }
 

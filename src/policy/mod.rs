@@ -19,7 +19,8 @@ mod destination;
 
 pub use cidr::{unmap, Cidr, CidrError};
 pub use client::{
-    check_client, check_route, is_scoped, subnet_router_anycast, ClientRefusal, RouteToClient,
+    check_client, check_route, check_route_back, is_scoped, subnet_router_anycast, ClientRefusal,
+    RouteToClient,
 };
 pub use destination::{check_destination, Host};
 

@@ -3,12 +3,13 @@
 //!
 //! This module owns the order of the checks and the routing-table handle:
 //! first the address alone ([`check_client`]: the firewall's own,
-//! loopback, multicast, broadcast, IPv4-mapped, link-local), then, where
-//! the platform tells the arrival interface and can look up routes
-//! (Linux), whether the route back to the client leaves by that interface
-//! ([`check_route`]). A LAN host that writes another network's address
-//! (a management host, the firewall's own) as its source fails the second
-//! check even where no address list would catch it.
+//! loopback, multicast, broadcast, IPv4-mapped, link-local), then
+//! whether the route back to the client leaves by the interface the
+//! request arrived on ([`check_route`]; Linux over rtnetlink, the BSDs
+//! over a routing socket opened at start). A LAN host that writes another
+//! network's address (a management host, the firewall's own) as its
+//! source fails the second check even where no address list would catch
+//! it.
 
 use crate::policy::{check_client, ClientRefusal, Host};
 use std::net::IpAddr;
@@ -20,7 +21,6 @@ pub enum ClientCheckError {
     #[error("{0}")]
     Refused(ClientRefusal),
     /// The routing table could not be asked.
-    #[cfg(target_os = "linux")]
     #[error("cannot look up the route back to {client}: {source}")]
     Lookup {
         /// The client address.
@@ -36,7 +36,6 @@ impl ClientCheckError {
     pub fn refusal(&self) -> Option<&ClientRefusal> {
         match self {
             ClientCheckError::Refused(refusal) => Some(refusal),
-            #[cfg(target_os = "linux")]
             ClientCheckError::Lookup { .. } => None,
         }
     }
@@ -45,11 +44,31 @@ impl ClientCheckError {
 /// The client checks and the routing-table socket they keep.
 #[derive(Debug, Default)]
 pub struct ClientCheck {
-    #[cfg(target_os = "linux")]
+    /// Linux: opened at the first check. The BSDs: opened at start
+    /// ([`ClientCheck::with_routes`]); `None` until then.
     routes: Option<crate::route::Routes>,
+    /// The BSDs: why the routing socket did not open at start.
+    #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+    unopened: Option<String>,
 }
 
 impl ClientCheck {
+    /// The checks with the routing socket opened at start (or why it did
+    /// not open: every route check then fails as a lookup would).
+    #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+    pub fn with_routes(routes: std::io::Result<crate::route::Routes>) -> Self {
+        match routes {
+            Ok(routes) => ClientCheck {
+                routes: Some(routes),
+                unopened: None,
+            },
+            Err(e) => ClientCheck {
+                routes: None,
+                unopened: Some(e.to_string()),
+            },
+        }
+    }
+
     /// Checks `client` (the firewall's answer, not the socket's) whose
     /// request arrived on interface `interface` at address `local`.
     pub fn check(
@@ -92,14 +111,44 @@ impl ClientCheck {
             .map_err(ClientCheckError::Refused)
     }
 
-    /// pf: no route lookup here (see [`crate::route`]).
-    #[cfg(not(target_os = "linux"))]
+    /// The arrival interface is the one the kernel names (IP_RECVIF's
+    /// link address, or IPV6_PKTINFO). A datagram queued before the
+    /// helper asked for those (inetd's first) carries none: the kernel
+    /// builds the control messages as it queues a datagram, from the
+    /// socket's options then (`ip_savecontrol()`, netinet/ip_input.c;
+    /// `ip6_savecontrol()`, netinet6/ip6_input.c; both kernels). The
+    /// interface holding the local address stands in where that is an
+    /// interface's own; behind pf's `rdr-to 127.0.0.1` or a `divert-to`
+    /// it is not (loopback, the server's address), and then only a route
+    /// to the firewall itself or to nowhere is refused
+    /// ([`crate::policy::check_route_back`]): pf's `urpf-failed` and
+    /// `antispoof` rules are the layer that judges those datagrams'
+    /// interface.
+    #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
     fn check_route(
         &mut self,
-        _client: IpAddr,
-        _interface: Option<u32>,
-        _local: IpAddr,
+        client: IpAddr,
+        interface: Option<u32>,
+        local: IpAddr,
     ) -> Result<(), ClientCheckError> {
-        Ok(())
+        use crate::policy::{check_route, check_route_back};
+        use crate::route::{interface_name, interface_of};
+        let lookup = |source| ClientCheckError::Lookup { client, source };
+        let Some(routes) = &mut self.routes else {
+            let why = self.unopened.as_deref().unwrap_or("not opened");
+            return Err(lookup(std::io::Error::other(format!(
+                "the routing socket did not open at start: {why}"
+            ))));
+        };
+        let route = routes.toward(client).map_err(lookup)?;
+        let own_interface = || {
+            let stands_in = !local.is_loopback() && !local.is_unspecified();
+            stands_in.then(|| interface_of(local)).flatten()
+        };
+        match interface.or_else(own_interface) {
+            Some(arrival) => check_route(client, (arrival, &interface_name(arrival)), &route),
+            None => check_route_back(client, &route),
+        }
+        .map_err(ClientCheckError::Refused)
     }
 }

@@ -206,6 +206,14 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         }
     }
 
+    /// The BSDs: hands the client check its routing socket, opened before
+    /// the privilege drop ([`crate::route::Routes::open`]), or why it
+    /// did not open (each route check then fails as a failed lookup).
+    #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+    pub fn use_routes(&mut self, routes: std::io::Result<crate::route::Routes>) {
+        self.clients = ClientCheck::with_routes(routes);
+    }
+
     /// Handles every datagram arriving on the socket until it has been
     /// idle for [`Settings::idle`] and no transfer is live, then returns.
     /// `stop` is raised by a termination signal.

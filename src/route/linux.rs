@@ -5,6 +5,7 @@
 //! net/ipv6/route.c): its type and, for a unicast route, the output
 //! interface (`RTA_OIF`). Reading routes needs no privilege.
 
+use super::interface_name;
 use crate::policy::RouteToClient;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 use nix::sys::socket::{setsockopt, sockopt};
@@ -169,28 +170,6 @@ fn decode_route(payload: &[u8]) -> io::Result<RouteToClient> {
         RTN_PROHIBIT => RouteToClient::Unreachable("a prohibit route".into()),
         other => RouteToClient::Unreachable(format!("a route of type {other}")),
     })
-}
-
-/// The name of interface `index` (its number if it has none now).
-pub fn interface_name(index: u32) -> String {
-    nix::net::if_::if_indextoname(index)
-        .ok()
-        .and_then(|n| n.into_string().ok())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| format!("interface {index}"))
-}
-
-/// The index of the interface that holds address `ip`, if one does.
-pub fn interface_of(ip: IpAddr) -> Option<u32> {
-    let name = nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
-        let address = a.address?;
-        let found = match ip {
-            IpAddr::V4(v4) => address.as_sockaddr_in().map(|s| s.ip()) == Some(v4),
-            IpAddr::V6(v6) => address.as_sockaddr_in6().map(|s| s.ip()) == Some(v6),
-        };
-        found.then_some(a.interface_name)
-    })?;
-    nix::net::if_::if_nametoindex(name.as_str()).ok()
 }
 
 #[cfg(test)]

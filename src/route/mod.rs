@@ -2,12 +2,32 @@
 //! client must leave by the interface its request came in on (see
 //! [`crate::policy::check_route`]).
 //!
-//! This module owns the kernel query and nothing else. Linux asks over
-//! rtnetlink; on the BSDs no lookup is made (pf's own `urpf-failed` and
-//! `antispoof` rules are the reverse-path check there).
+//! This module owns the kernel query and nothing else:
+//! - `linux.rs`: one `RTM_GETROUTE` over rtnetlink per check;
+//! - `bsd.rs`: one `RTM_GET` on a `PF_ROUTE` socket per check (OpenBSD
+//!   and FreeBSD), the socket opened at start, before the privilege drop;
+//! - `message.rs`: that message and its answer, sans-IO, over either
+//!   kernel's header layout (`layout.rs`, read from the kernels' headers
+//!   through `pf-sys`), tested on any host;
+//! - `interfaces.rs`: interface names and the interface holding an
+//!   address.
+//!
+//! pf's `urpf-failed` and `antispoof` rules, where the ruleset has them,
+//! are a second layer under this check on the BSDs (`--check` says
+//! whether they are there), as strict `rp_filter` is on Linux.
 
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+mod bsd;
+mod interfaces;
+#[cfg(any(target_os = "openbsd", target_os = "freebsd", test))]
+mod layout;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(any(target_os = "openbsd", target_os = "freebsd", test))]
+mod message;
 
+#[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
+pub use bsd::Routes;
+pub use interfaces::{interface_name, interface_of};
 #[cfg(target_os = "linux")]
-pub use linux::{interface_name, interface_of, Routes};
+pub use linux::Routes;

@@ -122,6 +122,10 @@ pub use kernel::describe;
 /// nix lacks live in the ioctl layer.
 #[cfg(target_os = "openbsd")]
 pub use kernel::pledge;
+/// The routing table this process lives in (getrtable(2)): for
+/// DIOCNATLOOK and for the route lookups of the client check.
+#[cfg(target_os = "openbsd")]
+pub use kernel::routing_table;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,10 @@
 //! FreeBSD: where a datagram arrived comes from the IP_RECVDSTADDR control
-//! message (IPv6: IPV6_PKTINFO). FreeBSD has no IP_RECVDSTPORT: the port
+//! message (IPv6: IPV6_PKTINFO), the interface it came in on from
+//! IP_RECVIF (the interface's link address, `sdl_index`) and
+//! IPV6_PKTINFO (`ipi6_ifindex`): `ip_savecontrol()` in
+//! netinet/ip_input.c and `ip6_savecontrol()` in netinet6/ip6_input.c
+//! take both from the packet's receiving interface, which pf's `rdr`
+//! leaves as it was. FreeBSD has no IP_RECVDSTPORT: the port
 //! is always the socket's own, which is right after an `rdr` (pfSense
 //! redirects to 127.0.0.1 port 6969, the port xinetd bound). FreeBSD's pf
 //! has no `divert-to`, so a datagram never arrives at a foreign address.
@@ -20,7 +25,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// Turns on the control messages that tell where each datagram arrived.
 pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
     match bound {
-        SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4RecvDstAddr, &true)?,
+        SocketAddr::V4(_) => {
+            setsockopt(&socket, sockopt::Ipv4RecvDstAddr, &true)?;
+            setsockopt(&socket, sockopt::Ipv4RecvIf, &true)?;
+        }
         SocketAddr::V6(_) => setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?,
     }
     Ok(())
@@ -34,7 +42,7 @@ pub fn receive(
     buf: &mut [u8],
     bound: SocketAddr,
 ) -> io::Result<Option<Arrival>> {
-    let mut space = nix::cmsg_space!(libc::in6_pktinfo);
+    let mut space = nix::cmsg_space!(libc::in6_pktinfo, libc::sockaddr_dl);
     receive_with(
         socket,
         buf,
@@ -48,7 +56,11 @@ pub fn receive(
             }
             ControlMessageOwned::Ipv6PacketInfo(info) => {
                 local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr));
-                *interface = Some(info.ipi6_ifindex);
+                *interface = Some(info.ipi6_ifindex).filter(|&i| i != 0);
+            }
+            // Index 0: the kernel did not know the interface.
+            ControlMessageOwned::Ipv4RecvIf(link) => {
+                *interface = Some(u32::from(link.sdl_index)).filter(|&i| i != 0);
             }
             _ => {}
         },

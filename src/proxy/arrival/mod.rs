@@ -51,7 +51,9 @@ pub struct Arrival {
     /// the real-time clock), where the platform tells.
     pub received: Option<std::time::SystemTime>,
     /// The index of the interface it came in on, where the platform tells
-    /// (Linux: IP_PKTINFO / IPV6_PKTINFO; the BSDs: IPV6_PKTINFO).
+    /// (Linux: IP_PKTINFO / IPV6_PKTINFO; the BSDs: IP_RECVIF /
+    /// IPV6_PKTINFO). `None` for a datagram queued before the socket
+    /// asked (inetd's first).
     pub interface: Option<u32>,
 }
 

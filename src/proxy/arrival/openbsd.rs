@@ -1,6 +1,11 @@
 //! OpenBSD: where a datagram arrived comes from the IP_RECVDSTADDR and
 //! IP_RECVDSTPORT control messages (IPv6: IPV6_PKTINFO and
-//! IPV6_RECVDSTPORT).
+//! IPV6_RECVDSTPORT), the interface it came in on from IP_RECVIF (the
+//! interface's link address, `sdl_index`) and IPV6_PKTINFO
+//! (`ipi6_ifindex`): `ip_savecontrol()` in netinet/ip_input.c and
+//! `ip6_savecontrol()` in netinet6/ip6_input.c take both from the
+//! packet's receiving interface, which an `rdr-to` or `divert-to` leaves
+//! as it was.
 //!
 //! After an `rdr-to`, address and port are the socket's own (or one of the
 //! host's addresses for a socket bound to a wildcard). After a
@@ -48,8 +53,9 @@ sockopt_impl!(
     bool
 );
 
-/// Turns on the control messages that tell where each datagram arrived.
-/// The socket that answers diverted requests is opened apart, only when
+/// Turns on the control messages that tell where each datagram arrived
+/// (before the pledge: pledge_sockopt() in kern/kern_pledge.c refuses
+/// these options under "inet"). The socket that answers diverted requests is opened apart, only when
 /// pf diverts (`open_divert_reply`): SO_BINDANY is a privilege the helper
 /// keeps after the drop, and `rdr-to` never needs it.
 pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
@@ -57,6 +63,7 @@ pub fn prepare(socket: BorrowedFd<'_>, bound: SocketAddr) -> io::Result<()> {
         SocketAddr::V4(_) => {
             setsockopt(&socket, sockopt::Ipv4RecvDstAddr, &true)?;
             setsockopt(&socket, RecvDstPort, &true)?;
+            setsockopt(&socket, sockopt::Ipv4RecvIf, &true)?;
         }
         SocketAddr::V6(_) => {
             setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?;
@@ -74,7 +81,7 @@ pub fn receive(
     buf: &mut [u8],
     bound: SocketAddr,
 ) -> io::Result<Option<Arrival>> {
-    let mut space = nix::cmsg_space!(libc::in6_pktinfo, u16);
+    let mut space = nix::cmsg_space!(libc::in6_pktinfo, u16, libc::sockaddr_dl);
     receive_with(
         socket,
         buf,
@@ -88,11 +95,18 @@ pub fn receive(
             }
             ControlMessageOwned::Ipv6PacketInfo(info) => {
                 local.set_ip(IpAddr::from(info.ipi6_addr.s6_addr));
-                *interface = Some(info.ipi6_ifindex);
+                *interface = Some(info.ipi6_ifindex).filter(|&i| i != 0);
+            }
+            // Index 0: the kernel no longer knew the interface.
+            ControlMessageOwned::Ipv4RecvIf(link) => {
+                *interface = Some(u32::from(link.sdl_index)).filter(|&i| i != 0);
             }
             ControlMessageOwned::Unknown(unknown) => match unknown_cmsg(&unknown) {
                 Some(Destination::Port(port)) => local.set_port(port),
-                Some(Destination::Address(ip)) => local.set_ip(ip),
+                Some(Destination::PacketInfo(ip, index)) => {
+                    local.set_ip(ip);
+                    *interface = Some(index).filter(|&i| i != 0);
+                }
                 None => {}
             },
             _ => {}
@@ -104,7 +118,8 @@ pub fn receive(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Destination {
     Port(u16),
-    Address(IpAddr),
+    /// The address and the arrival interface's index.
+    PacketInfo(IpAddr, u32),
 }
 
 /// Reads the destination port messages and, for IPv6, the packet info
@@ -121,9 +136,14 @@ fn unknown_cmsg(cmsg: &UnknownCmsg) -> Option<Destination> {
             Some(Destination::Port(u16::from_be_bytes(port)))
         }
         (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-            // struct in6_pktinfo: the 16 address bytes come first.
+            // struct in6_pktinfo (netinet6/in6.h): the 16 address bytes,
+            // then the interface index, an unsigned int.
             let addr: [u8; 16] = data.get(..16)?.try_into().ok()?;
-            Some(Destination::Address(IpAddr::V6(Ipv6Addr::from(addr))))
+            let index: [u8; 4] = data.get(16..20)?.try_into().ok()?;
+            Some(Destination::PacketInfo(
+                IpAddr::V6(Ipv6Addr::from(addr)),
+                u32::from_ne_bytes(index),
+            ))
         }
         _ => None,
     }

@@ -24,4 +24,4 @@ pub mod openbsd;
 #[cfg(target_os = "freebsd")]
 pub use freebsd::{describe, limit_to_pf, open_error, Device};
 #[cfg(target_os = "openbsd")]
-pub use openbsd::{describe, limit_to_pf, open_error, pledge, Device};
+pub use openbsd::{describe, limit_to_pf, open_error, pledge, routing_table, Device};

@@ -43,7 +43,7 @@ pub fn describe(path: &ReturnPath, interface: &str, verbose: bool) -> String {
 }
 
 #[cfg(target_os = "openbsd")]
-pub use ioctl::{open_error, pledge, Device};
+pub use ioctl::{open_error, pledge, routing_table, Device};
 
 /// Confines the reaper further once it runs as the unprivileged user in
 /// `/var/empty`: nothing more. pledge "pf" allows DIOCXBEGIN and
