@@ -123,7 +123,11 @@ impl ClientCheck {
     /// to the firewall itself or to nowhere is refused
     /// ([`crate::policy::check_route_back`]): pf's `urpf-failed` and
     /// `antispoof` rules are the layer that judges those datagrams'
-    /// interface.
+    /// interface. A client on a network the arrival interface itself
+    /// holds passes even when the route names another interface: a
+    /// carp(4) interface receives the phones' packets (`carp_input()`,
+    /// netinet/ip_carp.c, hands them to it), while the route to their
+    /// network may be its parent's.
     #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
     fn check_route(
         &mut self,
@@ -131,8 +135,8 @@ impl ClientCheck {
         interface: Option<u32>,
         local: IpAddr,
     ) -> Result<(), ClientCheckError> {
-        use crate::policy::{check_route, check_route_back};
-        use crate::route::{interface_name, interface_of};
+        use crate::policy::{check_route, check_route_back, RouteToClient};
+        use crate::route::{interface_name, interface_of, on_link};
         let lookup = |source| ClientCheckError::Lookup { client, source };
         let Some(routes) = &mut self.routes else {
             let why = self.unopened.as_deref().unwrap_or("not opened");
@@ -146,7 +150,24 @@ impl ClientCheck {
             stands_in.then(|| interface_of(local)).flatten()
         };
         match interface.or_else(own_interface) {
-            Some(arrival) => check_route(client, (arrival, &interface_name(arrival)), &route),
+            Some(arrival) => {
+                // The route's answer names its interface: no second
+                // lookup when that is the arrival interface.
+                let name = match &route {
+                    RouteToClient::Interface { index, name } if *index == arrival => name.clone(),
+                    _ => interface_name(arrival),
+                };
+                check_route(client, (arrival, &name), &route).or_else(|refusal| {
+                    // A route by another interface, to a client on a
+                    // network the arrival interface holds: carp(4).
+                    let other = matches!(route, RouteToClient::Interface { .. });
+                    if other && on_link(arrival, client) {
+                        Ok(())
+                    } else {
+                        Err(refusal)
+                    }
+                })
+            }
             None => check_route_back(client, &route),
         }
         .map_err(ClientCheckError::Refused)

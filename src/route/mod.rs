@@ -28,6 +28,6 @@ mod message;
 
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 pub use bsd::Routes;
-pub use interfaces::{interface_name, interface_of};
+pub use interfaces::{interface_name, interface_of, on_link};
 #[cfg(target_os = "linux")]
 pub use linux::Routes;
