@@ -389,7 +389,7 @@ impl Netfilter {
                 Err(e) => Err(e),
             });
         }
-        results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+        results.into_iter().map(unsettled_is_error).collect()
     }
 
     /// The kernel's answer to the lookup of `client`'s datagram at
@@ -556,6 +556,17 @@ impl Netfilter {
     }
 }
 
+/// A path's addition as settled; one left unsettled (none is) counts as
+/// not added, never as added.
+fn unsettled_is_error(result: Option<Result<(), FirewallError>>) -> Result<(), FirewallError> {
+    result.unwrap_or_else(|| {
+        Err(FirewallError::BadAnswer {
+            what: "adding the return paths to the nftables maps",
+            detail: "no answer was settled for this path".into(),
+        })
+    })
+}
+
 /// A conntrack deletion's refusal: ENOENT is no entry (`Ok(false)`).
 fn deleted(what: &'static str, errno: Errno) -> Result<bool, FirewallError> {
     match errno {
@@ -621,7 +632,7 @@ impl Firewall for Netfilter {
         for ((i, _), added) in marked.into_iter().zip(self.add_many(WHAT, &batch)) {
             results[i] = Some(added);
         }
-        results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect()
+        results.into_iter().map(unsettled_is_error).collect()
     }
 
     /// Looks up every datagram in the requests' zone in one pipelined
