@@ -42,6 +42,10 @@ pub struct Step {
     pub client_cpu: Duration,
     /// Connections tracked in the firewall's namespace at the step's end.
     pub conntrack: u64,
+    /// The kernel helper's expectations waiting at the step's end.
+    pub expectations: usize,
+    /// What conntrack refused during the step (from `conntrack -S`).
+    pub conntrack_drops: String,
     /// The whole machine's busy share of all its CPUs during the step
     /// (other work included), 0 to 1.
     pub machine_busy: f64,
@@ -85,6 +89,7 @@ pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
         subject.udp_rcvbuf_errors("f"),
         subject.udp_rcvbuf_errors("s"),
     );
+    let stats = subject.conntrack_stats();
     let cpu = (subject.helper_cpu(), subject.server_cpu());
     let machine = machine_ticks();
     let run = load::run(
@@ -99,6 +104,20 @@ pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
     let helper_cpu = subject.helper_cpu().saturating_sub(cpu.0);
     let server_cpu = subject.server_cpu().saturating_sub(cpu.1);
     let conntrack = subject.conntrack_count();
+    let expectations = subject.expectations();
+    let after = subject.conntrack_stats();
+    let conntrack_drops: Vec<String> = after
+        .iter()
+        .filter(|(k, _)| {
+            ["drop", "early_drop", "insert_failed", "invalid", "error"].contains(&k.as_str())
+        })
+        .map(|(k, v)| {
+            format!(
+                "{k} {}",
+                v.saturating_sub(stats.get(k).copied().unwrap_or(0))
+            )
+        })
+        .collect();
     let machine = machine_ticks().since(machine);
     let failed = run.reads.iter().filter(|r: &&Read| !r.ok()).count();
     crate::explain_failures(
@@ -117,6 +136,8 @@ pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
         server_cpu,
         client_cpu: run.cpu,
         conntrack,
+        expectations,
+        conntrack_drops: conntrack_drops.join(", "),
         machine_busy: machine,
     }
 }
@@ -139,7 +160,7 @@ pub fn search(
         let s = step(subject, rate, duration);
         let held = s.held() && !s.client_bound();
         eprintln!(
-            "bench: capacity {}: {rate}/s: {} reads, {} failed, {} retransmits, firewall drops {}, server drops {}, late {} ms, CPU us/read helper {:.1} server {:.1} clients {:.1}, conntrack {}, machine busy {:.0}%",
+            "bench: capacity {}: {rate}/s: {} reads, {} failed, {} retransmits, firewall drops {}, server drops {}, late {} ms, CPU us/read helper {:.1} server {:.1} clients {:.1}, conntrack {} ({}), expectations {}, machine busy {:.0}%",
             subject.label,
             s.reads,
             s.failed,
@@ -151,11 +172,18 @@ pub fn search(
             per_read(s.server_cpu, s.reads),
             per_read(s.client_cpu, s.reads),
             s.conntrack,
+            s.conntrack_drops,
+            s.expectations,
             s.machine_busy * 100.0,
         );
         steps.push(s);
-        // Let the queues drain between steps.
-        std::thread::sleep(Duration::from_millis(500));
+        // Let the queues drain and the helper's return paths expire
+        // between steps, and start the next one with the firewall's
+        // connection tracking empty: entries and the kernel helper's
+        // expectations that a failed step left (those live 5 minutes)
+        // would weigh on the next, lower rate.
+        std::thread::sleep(Duration::from_secs(3));
+        subject.flush_conntrack();
         held
     };
     if try_rate(low, &mut steps) {

@@ -187,6 +187,63 @@ impl Subject {
             .unwrap_or(0)
     }
 
+    /// The firewall's conntrack statistics summed over its CPUs
+    /// (`conntrack -S`: drop, early_drop, insert_failed, invalid, ...).
+    pub fn conntrack_stats(&self) -> std::collections::BTreeMap<String, u64> {
+        let out = self
+            .lab
+            .command("f", &["conntrack", "-S"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let mut sums = std::collections::BTreeMap::new();
+        for field in out.split_whitespace() {
+            if let Some((name, value)) = field.split_once('=') {
+                if let (false, Ok(v)) = (name == "cpu", value.parse::<u64>()) {
+                    *sums.entry(name.to_owned()).or_insert(0) += v;
+                }
+            }
+        }
+        sums
+    }
+
+    /// Expectations the kernel's TFTP helper has waiting in the firewall's
+    /// namespace (one per request whose answer has not come yet).
+    pub fn expectations(&self) -> usize {
+        self.lab
+            .command("f", &["cat", "/proc/net/nf_conntrack_expect"])
+            .output()
+            .map(|o| o.stdout.iter().filter(|&&b| b == b'\n').count())
+            .unwrap_or(0)
+    }
+
+    /// Sets how long the firewall's conntrack keeps a UDP flow that saw
+    /// no answer, or only a short one (`nf_conntrack_udp_timeout`, per
+    /// network namespace; 30 s by default), in seconds.
+    pub fn set_udp_timeout(&self, secs: u32) {
+        crate::lab::run(&mut self.lab.command(
+            "f",
+            &[
+                "sysctl",
+                "-qw",
+                &format!("net.netfilter.nf_conntrack_udp_timeout={secs}"),
+            ],
+        ));
+    }
+
+    /// Empties the firewall's connection tracking (entries and
+    /// expectations), so what one step left does not weigh on the next.
+    pub fn flush_conntrack(&self) {
+        for args in [&["conntrack", "-F"][..], &["conntrack", "-F", "expect"][..]] {
+            let _ = self
+                .lab
+                .command("f", args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+
     /// CPU time of the processes in a host's namespace, in clock ticks
     /// chosen by `pick(comm, own ticks, reaped children's ticks)`.
     fn cpu_of(&self, host: &str, pick: impl Fn(&str, f64, f64) -> f64) -> Duration {
