@@ -143,10 +143,14 @@ pub fn step(subject: &Subject, rate: u32, duration: Duration) -> Step {
 }
 
 /// The search on one path: `low` first (the CPU baseline), then doubling
-/// from `first` up to `max`, then `refine` bisections. Returns every step
+/// from `first` up to `max`, then `refine` bisections. After a rate that
+/// did not hold, the path's lab is started again (`prepare` then sets it
+/// up as before): a helper or a server still working through a failed
+/// step's backlog would fail the next, lower rate too. Returns every step
 /// and the highest rate that held (None: not even `low`).
 pub fn search(
-    subject: &Subject,
+    subject: &mut Subject,
+    prepare: &dyn Fn(&Subject),
     low: u32,
     first: u32,
     max: u32,
@@ -156,41 +160,11 @@ pub fn search(
     let mut steps = Vec::new();
     let mut best: Option<u32> = None;
     let mut failed_at: Option<u32> = None;
-    let try_rate = |rate: u32, steps: &mut Vec<Step>| -> bool {
-        let s = step(subject, rate, duration);
-        let held = s.held() && !s.client_bound();
-        eprintln!(
-            "bench: capacity {}: {rate}/s: {} reads, {} failed, {} retransmits, firewall drops {}, server drops {}, late {} ms, CPU us/read helper {:.1} server {:.1} clients {:.1}, conntrack {} ({}), expectations {}, machine busy {:.0}%",
-            subject.label,
-            s.reads,
-            s.failed,
-            s.retransmits,
-            s.firewall_drops,
-            s.server_drops,
-            s.late.as_millis(),
-            s.cpu_us_per_read(),
-            per_read(s.server_cpu, s.reads),
-            per_read(s.client_cpu, s.reads),
-            s.conntrack,
-            s.conntrack_drops,
-            s.expectations,
-            s.machine_busy * 100.0,
-        );
-        steps.push(s);
-        // Let the queues drain and the helper's return paths expire
-        // between steps, and start the next one with the firewall's
-        // connection tracking empty: entries and the kernel helper's
-        // expectations that a failed step left (those live 5 minutes)
-        // would weigh on the next, lower rate.
-        std::thread::sleep(Duration::from_secs(3));
-        subject.flush_conntrack();
-        held
-    };
-    if try_rate(low, &mut steps) {
+    if try_rate(subject, prepare, low, duration, &mut steps) {
         best = Some(low);
         let mut rate = if first > low { first } else { low * 2 };
         while rate <= max {
-            if try_rate(rate, &mut steps) {
+            if try_rate(subject, prepare, rate, duration, &mut steps) {
                 best = Some(rate);
                 rate = rate.saturating_mul(2);
             } else {
@@ -207,7 +181,7 @@ pub fn search(
             if mid <= good || mid >= bad {
                 break;
             }
-            if try_rate(mid, &mut steps) {
+            if try_rate(subject, prepare, mid, duration, &mut steps) {
                 good = mid;
             } else {
                 bad = mid;
@@ -217,6 +191,47 @@ pub fn search(
     }
     steps.sort_by_key(|s| s.rate);
     (steps, best)
+}
+
+/// One step of the search, printed as it ends; whether it held.
+fn try_rate(
+    subject: &mut Subject,
+    prepare: &dyn Fn(&Subject),
+    rate: u32,
+    duration: Duration,
+    steps: &mut Vec<Step>,
+) -> bool {
+    let s = step(subject, rate, duration);
+    let held = s.held() && !s.client_bound();
+    eprintln!(
+        "bench: capacity {}: {rate}/s: {} reads, {} failed, {} retransmits, firewall drops {}, server drops {}, late {} ms, CPU us/read helper {:.1} server {:.1} clients {:.1}, conntrack {} ({}), expectations {}, machine busy {:.0}%",
+        subject.label,
+        s.reads,
+        s.failed,
+        s.retransmits,
+        s.firewall_drops,
+        s.server_drops,
+        s.late.as_millis(),
+        s.cpu_us_per_read(),
+        per_read(s.server_cpu, s.reads),
+        per_read(s.client_cpu, s.reads),
+        s.conntrack,
+        s.conntrack_drops,
+        s.expectations,
+        s.machine_busy * 100.0,
+    );
+    steps.push(s);
+    if held {
+        // Let the queues drain and the helper's return paths expire, and
+        // start the next step with the firewall's connection tracking
+        // empty (what one step's flows hold weighs on the next).
+        std::thread::sleep(Duration::from_secs(3));
+        subject.flush_conntrack();
+    } else {
+        subject.restart();
+        prepare(subject);
+    }
+    held
 }
 
 /// The machine's CPU ticks from /proc/stat: busy and total.
