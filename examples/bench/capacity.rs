@@ -222,10 +222,11 @@ fn try_rate(
     );
     steps.push(s);
     if held {
-        // Let the queues drain and the helper's return paths expire, and
-        // start the next step with the firewall's connection tracking
-        // empty (what one step's flows hold weighs on the next).
-        std::thread::sleep(Duration::from_secs(3));
+        // Let the queues drain and the helper's return paths expire (3 s;
+        // a quick run's short steps leave less), and start the next step
+        // with the firewall's connection tracking empty (what one step's
+        // flows hold weighs on the next).
+        std::thread::sleep(duration.min(Duration::from_secs(3)));
         subject.flush_conntrack();
     } else {
         subject.restart();

@@ -825,19 +825,14 @@ fn main() {
             }
         }
         emit(&t, &mut md);
-        // The helper's CPU per read at the highest rate it held says how
-        // far one core of it alone would go.
-        let held_cpu = proxy_steps
-            .iter()
-            .filter(|s| Some(s.rate) == proxy_best)
-            .map(capacity::Step::cpu_us_per_read)
-            .next()
-            .unwrap_or(0.0);
-        if held_cpu > 0.0 {
+        // The helper's CPU at the highest rate it held: how much of its
+        // one core (it is one thread) that rate took.
+        if let Some(s) = proxy_steps.iter().find(|s| Some(s.rate) == proxy_best) {
             let line = format!(
-                "At {}/s the helper used {held_cpu:.1} us of CPU per read: one core of it alone would serve about {:.0} reads/s.",
-                show(proxy_best),
-                1e6 / held_cpu
+                "At {}/s, the highest rate it held, the helper used {:.1} us of CPU per read, {:.0}% of one core.",
+                s.rate,
+                s.cpu_us_per_read(),
+                s.core_share(hold) * 100.0
             );
             println!("{line}\n");
             let _ = writeln!(md, "{line}\n");
