@@ -39,6 +39,10 @@ pub struct ReturnPath {
     pub proxy: SocketAddr,
     /// The TFTP server (the original destination).
     pub server: SocketAddr,
+    /// How long filter state of this transfer's answers may go without a
+    /// packet before the transfer counts as over ([`state_idle_limit`] of
+    /// the request's retransmission timeout).
+    pub idle_limit: Duration,
 }
 
 /// The operations the request flow needs from a packet filter.
@@ -140,8 +144,8 @@ pub trait Firewall {
     }
 
     /// Whether the filter removes the state [`Firewall::state_left`]
-    /// finds by itself once it has gone [`STATE_IDLE_LIMIT`] without a
-    /// packet (pf: the return path's rules carry that timeout), so that
+    /// finds by itself once it has gone the path's
+    /// [`ReturnPath::idle_limit`] without a packet (pf: the return path's rules carry that timeout), so that
     /// the flow holds the port until the state is gone and never clears
     /// it. The default: no, the flow tells idle state and clears it.
     fn state_expires_when_idle(&self) -> bool {
@@ -217,13 +221,32 @@ pub trait Firewall {
     }
 }
 
+/// The least time filter state of a transfer's answers may go without a
+/// packet before the transfer counts as over: longer than the
+/// retransmission timeout TFTP peers use by default (1 to 5 s), so a
+/// transfer that is still retrying is never cut. A request that asks for
+/// a longer timeout gets more ([`state_idle_limit`]).
+pub const STATE_IDLE_LIMIT: Duration = Duration::from_secs(6);
+
+/// What a transfer's idle limit adds to the retransmission timeout its
+/// request asked for: the way of the re-sent packet to the firewall and
+/// the lateness of the peer's timer. The same margin makes
+/// [`STATE_IDLE_LIMIT`] from the default timeouts' 5 s.
+pub const IDLE_MARGIN: Duration = Duration::from_secs(1);
+
 /// How long filter state of a transfer's answers may go without a packet
-/// before the transfer counts as over: longer than the retransmission
-/// timeout TFTP peers use (1 to 5 s), so a transfer that is still
-/// retrying is never cut. The flow clears state idle this long
+/// before the transfer counts as over, given the retransmission timeout
+/// its request asked for (RFC 2349 `timeout`, if any): after a lost
+/// packet, a peer that honours it re-sends only that long after its last
+/// send, and either peer's re-sent packet refreshes the state. Never less
+/// than [`STATE_IDLE_LIMIT`]. The flow clears state idle this long
 /// ([`Firewall::clear_state`]); a filter that expires it by itself
 /// ([`Firewall::state_expires_when_idle`]) is given this timeout.
-pub const STATE_IDLE_LIMIT: Duration = Duration::from_secs(6);
+pub fn state_idle_limit(retransmission_timeout: Option<Duration>) -> Duration {
+    retransmission_timeout.map_or(STATE_IDLE_LIMIT, |t| {
+        (t + IDLE_MARGIN).max(STATE_IDLE_LIMIT)
+    })
+}
 
 /// How a return path has been used, as the kernel counted it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,5 +292,30 @@ impl PathUse {
     /// client (a dropped answer did not).
     pub fn answered(self) -> bool {
         matches!(self, PathUse::Used { packets, .. } if packets > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn the_idle_limit_outlasts_the_requested_timeout() {
+        // No option, or one within the default timeouts: the floor.
+        assert_eq!(state_idle_limit(None), secs(6));
+        assert_eq!(state_idle_limit(Some(secs(1))), secs(6));
+        assert_eq!(state_idle_limit(Some(secs(5))), secs(6));
+        // Longer: the timeout and the margin.
+        assert_eq!(state_idle_limit(Some(secs(6))), secs(7));
+        assert_eq!(state_idle_limit(Some(secs(10))), secs(11));
+        assert_eq!(state_idle_limit(Some(secs(255))), secs(256));
+        for t in 1..=255 {
+            let limit = state_idle_limit(Some(secs(t)));
+            assert!(limit > secs(t) && limit >= STATE_IDLE_LIMIT, "timeout {t}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::arrival::Arrival;
 use super::dissect::Dissected;
 use super::tally::Disposition;
 use super::Proxy;
-use crate::firewall::{Firewall, Redirection, ReturnPath};
+use crate::firewall::{Firewall, Redirection, ReturnPath, STATE_IDLE_LIMIT};
 use crate::log::Level;
 use crate::policy::{check_destination, unmap, Refusal};
 use crate::tftp::ErrorCode;
@@ -106,6 +106,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             client,
             proxy: client,
             server,
+            idle_limit: STATE_IDLE_LIMIT,
         };
         // Requests of this wake-up admitted before this one hold their
         // places too, though their paths are not installed yet.

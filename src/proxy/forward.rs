@@ -13,12 +13,12 @@ use super::dissect::Dissected;
 use super::tally::Disposition;
 use super::transfers::Transfer;
 use super::{Proxy, SourceAddresses};
-use crate::firewall::{Firewall, FirewallError, Redirection, ReturnPath};
+use crate::firewall::{state_idle_limit, Firewall, FirewallError, Redirection, ReturnPath};
 use crate::log::Level;
 use crate::tftp::ErrorCode;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The ERROR text of a request that could not be forwarded.
 const CANNOT_FORWARD: &str = "proxy cannot forward the request";
@@ -175,8 +175,13 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             }
             let mut opened = Vec::new();
             for i in std::mem::take(&mut todo) {
-                let redirection = &admitted[i].redirection;
-                match open_path(redirection, &self.settings.source) {
+                let Admitted {
+                    redirection,
+                    request,
+                    ..
+                } = &admitted[i];
+                let idle_limit = state_idle_limit(request.request.retransmission_timeout());
+                match open_path(redirection, idle_limit, &self.settings.source) {
                     Ok((path, upstream)) => opened.push((i, path, upstream)),
                     Err(e) => results[i] = Some(Err(ForwardError::Socket(e))),
                 }
@@ -290,9 +295,11 @@ fn settled(
         .collect()
 }
 
-/// A socket toward the request's server and the return path it needs.
+/// A socket toward the request's server and the return path it needs,
+/// whose answers' state counts as over after `idle_limit` without a packet.
 fn open_path(
     redirection: &Redirection,
+    idle_limit: Duration,
     source: &SourceAddresses,
 ) -> std::io::Result<(ReturnPath, UdpSocket)> {
     let server = redirection.original_destination;
@@ -302,6 +309,7 @@ fn open_path(
         client: redirection.client,
         proxy,
         server,
+        idle_limit,
     };
     Ok((path, upstream))
 }

@@ -6,8 +6,10 @@
 //! catches any later answer of that server to port P before NAT is looked
 //! at (see `Firewall::state_left`). So the helper keeps the socket (and
 //! with it port P, which the kernel then gives to no other socket) until
-//! that state is gone. State that has seen no packet for [`IDLE_LIMIT`]
-//! belongs to a transfer that is over: the helper deletes it and lets the
+//! that state is gone. State that has seen no packet for its path's
+//! idle limit (`ReturnPath::idle_limit`: 6 s, or longer when the request
+//! asked for a longer retransmission timeout) belongs to a transfer that
+//! is over: the helper deletes it and lets the
 //! port go, instead of holding it for the kernel's whole UDP timeout (120
 //! s for a flow that saw both directions). The state never outlives the
 //! port.
@@ -23,13 +25,8 @@
 //! This module owns that bookkeeping as pure code (the clock and the
 //! kernel's answers passed in); the flow asks the firewall.
 
-use crate::firewall::{ReturnPath, STATE_IDLE_LIMIT};
+use crate::firewall::ReturnPath;
 use std::time::{Duration, Instant};
-
-/// How long a transfer's state may go without a packet before it counts
-/// as over: the seam's [`STATE_IDLE_LIMIT`], which a filter that expires
-/// idle state by itself is given too.
-pub const IDLE_LIMIT: Duration = STATE_IDLE_LIMIT;
 
 /// How often held state is looked at again.
 pub const RECHECK: Duration = Duration::from_secs(1);
@@ -124,7 +121,8 @@ impl<S> Held<S> {
         };
         // A filter that expires idle state by itself is never raced: the
         // port goes only once the state is gone.
-        if !self.expires_by_itself && now.saturating_duration_since(idle_since) >= IDLE_LIMIT {
+        let idle_limit = taken.path.idle_limit;
+        if !self.expires_by_itself && now.saturating_duration_since(idle_since) >= idle_limit {
             return (Verdict::Clear, Some(taken.socket));
         }
         self.ports.push(HeldPort {
@@ -161,12 +159,21 @@ fn refreshed(last: Option<(Instant, Duration)>, left: Duration, now: Instant) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firewall::{state_idle_limit, STATE_IDLE_LIMIT};
+
+    /// The idle limit of a request without a `timeout` option.
+    const IDLE_LIMIT: Duration = STATE_IDLE_LIMIT;
 
     fn path() -> ReturnPath {
+        path_idle(IDLE_LIMIT)
+    }
+
+    fn path_idle(idle_limit: Duration) -> ReturnPath {
         ReturnPath {
             client: "192.0.2.20:5000".parse().unwrap(),
             proxy: "198.51.100.1:40000".parse().unwrap(),
             server: "198.51.100.5:69".parse().unwrap(),
+            idle_limit,
         }
     }
 
@@ -190,9 +197,20 @@ mod tests {
 
     #[test]
     fn live_state_is_held_and_idle_state_cleared() {
+        // No timeout option, and a phone that asked for 10 s
+        // retransmissions: its state is held 11 s idle.
+        for idle_limit in [IDLE_LIMIT, state_idle_limit(Some(secs(10)))] {
+            cleared_after(idle_limit);
+        }
+        assert_eq!(state_idle_limit(Some(secs(10))), secs(11));
+    }
+
+    /// Holds a path whose limit is `idle_limit` through a busy transfer,
+    /// then lets it go quiet: cleared once idle that long, not before.
+    fn cleared_after(idle_limit: Duration) {
         let t0 = Instant::now();
         let mut held = Held::default();
-        held.hold(path(), 1u8, t0);
+        held.hold(path_idle(idle_limit), 1u8, t0);
         // A transfer in progress: every answer shows a fresh timeout.
         let mut now = t0;
         for _ in 0..10 {
@@ -214,8 +232,8 @@ mod tests {
         assert_eq!(verdict, Verdict::Clear);
         let idle = now.duration_since(quiet_from);
         assert!(
-            idle >= IDLE_LIMIT && idle <= IDLE_LIMIT + 2 * RECHECK,
-            "{idle:?}"
+            idle >= idle_limit && idle <= idle_limit + 2 * RECHECK,
+            "{idle:?} for a limit of {idle_limit:?}"
         );
         assert_eq!(held.last_recheck(), None);
     }

@@ -305,6 +305,7 @@ mod tests {
             client: "192.0.2.20:5000".parse().unwrap(),
             proxy: "198.51.100.1:40000".parse().unwrap(),
             server: "198.51.100.2:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         }
     }
 

@@ -226,6 +226,7 @@ mod tests {
                 client,
                 proxy: "198.51.100.1:40000".parse().unwrap(),
                 server: server.parse().unwrap(),
+                idle_limit: crate::firewall::STATE_IDLE_LIMIT,
             },
             client,
             request: request.to_vec(),

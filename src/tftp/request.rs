@@ -17,6 +17,7 @@
 
 use std::cmp::Ordering;
 use std::ops::Range;
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -252,6 +253,18 @@ impl<'a> Request<'a> {
         self.options.iter().filter_map(TftpOption::known)
     }
 
+    /// The retransmission timeout the request asks for (RFC 2349
+    /// `timeout`, seconds): the largest valid one if it repeats the
+    /// option, as a server may honour any of them. `None`: none asked for.
+    pub fn retransmission_timeout(&self) -> Option<Duration> {
+        self.known_options()
+            .filter_map(|o| match o {
+                KnownOption::Timeout(seconds) => Some(Duration::from_secs(u64::from(seconds))),
+                _ => None,
+            })
+            .max()
+    }
+
     /// The whole datagram, exactly as received.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
@@ -368,6 +381,29 @@ pub(super) mod tests {
     fn filename_any_bytes() {
         let r = parsed(b"\x00\x01../\xff\x01 x\x00octet\x00");
         assert_eq!(r.filename(), b"../\xff\x01 x");
+    }
+
+    #[test]
+    fn retransmission_timeout_is_the_largest_valid_one() {
+        let timeout = |bytes: &[u8]| parsed(bytes).retransmission_timeout();
+        assert_eq!(timeout(b"\x00\x01f\x00octet\x00"), None);
+        assert_eq!(timeout(b"\x00\x01f\x00octet\x00blksize\x001428\x00"), None);
+        assert_eq!(
+            timeout(b"\x00\x01f\x00octet\x00TIMEOUT\x0010\x00"),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            timeout(b"\x00\x02f\x00octet\x00timeout\x00255\x00"),
+            Some(Duration::from_secs(255))
+        );
+        // Repeated: whichever the server honours, the largest is covered.
+        assert_eq!(
+            timeout(b"\x00\x01f\x00octet\x00timeout\x003\x00Timeout\x0020\x00"),
+            Some(Duration::from_secs(20))
+        );
+        // Out of range or not a number: no server honours it.
+        assert_eq!(timeout(b"\x00\x01f\x00octet\x00timeout\x000\x00"), None);
+        assert_eq!(timeout(b"\x00\x01f\x00octet\x00timeout\x00256\x00"), None);
     }
 
     #[test]

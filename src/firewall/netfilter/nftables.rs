@@ -327,6 +327,7 @@ mod tests {
             client: "192.0.2.20:50232".parse().unwrap(),
             proxy: "198.51.100.1:49441".parse().unwrap(),
             server: "198.51.100.2:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         }
     }
 
@@ -365,6 +366,7 @@ mod tests {
             client: "[2001:db8:1::20]:1000".parse().unwrap(),
             proxy: "[2001:db8:2::1]:2000".parse().unwrap(),
             server: "[2001:db8:2::2]:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         };
         assert_eq!(key(&p).len(), 36);
         assert_eq!(&key(&p)[32..], &[0x07, 0xd0, 0, 0]);
@@ -461,6 +463,7 @@ mod tests {
                 client: SocketAddr::from(([192, 0, 2, 50 + i as u8], 5000 + i)),
                 proxy: SocketAddr::from(([198, 51, 100, 1], 40000 + i)),
                 server: "198.51.100.2:69".parse().unwrap(),
+                idle_limit: crate::firewall::STATE_IDLE_LIMIT,
             })
             .collect()
     }

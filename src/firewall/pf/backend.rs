@@ -11,9 +11,7 @@ use super::ledger::{Clock, InUse, Ledger};
 use super::reaper::Reaper;
 use super::report::Book;
 use super::{anchor, interface, PfOptions};
-use crate::firewall::{
-    Firewall, FirewallError, PathUse, Redirection, ReturnPath, STATE_IDLE_LIMIT,
-};
+use crate::firewall::{Firewall, FirewallError, PathUse, Redirection, ReturnPath};
 use nix::errno::Errno;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
@@ -304,7 +302,7 @@ impl Firewall for Pf {
     /// port -> proxy port, rdr'd to the client) is still there
     /// (DIOCNATLOOK, allowed under pledge "pf"). pf tells neither how
     /// long it has left nor lets a pledged helper delete it, but the
-    /// return path's rules gave it [`STATE_IDLE_LIMIT`] as its UDP
+    /// return path's rules gave it its [`ReturnPath::idle_limit`] as its UDP
     /// timeouts (`idle.rs`): it expires that long after its last packet,
     /// which is the answer, and pf removes it itself at its next purge
     /// ([`Firewall::state_expires_when_idle`]); the lookup finds it until
@@ -314,7 +312,7 @@ impl Firewall for Pf {
             return Ok(None);
         }
         let exists = self.device()?.answer_state_exists(path)?;
-        Ok(exists.then_some(STATE_IDLE_LIMIT))
+        Ok(exists.then_some(path.idle_limit))
     }
 
     /// pf expires the answer's states by the rules' own timeouts

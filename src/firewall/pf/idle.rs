@@ -8,15 +8,17 @@
 //! sys/net/pf.c on OpenBSD, sys/netpfil/pf/pf.c on FreeBSD); a UDP state
 //! moves between the first, single and multiple slots as its peers send
 //! (pf_test_state() on OpenBSD), and every packet restarts its clock. So
-//! a state whose three UDP slots hold [`STATE_IDLE_LIMIT`] lives exactly
-//! as long as its transfer sends something at least that often: no live
-//! transfer is cut (its peers retransmit within 5 s), and no state lives
-//! on for long after the transfer.
+//! a state whose three UDP slots hold the return path's idle limit
+//! (`ReturnPath::idle_limit`: 6 s, or the retransmission timeout the
+//! request asked for plus a second) lives exactly as long as its transfer
+//! sends something at least that often: no live transfer is cut (its
+//! peers retransmit within that timeout), and no state lives on for long
+//! after the transfer.
 //!
 //! The same function shortens every timeout while the state table fills
 //! (adaptive timeouts), scaled by the global state count unless the rule
 //! sets `adaptive.start` itself, in which case by the rule's own count.
-//! 6 s scaled down would cut transfers that retransmit after a loss, so
+//! The limit scaled down would cut transfers that retransmit after a loss, so
 //! the rules opt out: their own start is a count no rule of theirs ever
 //! reaches (each holds one state, `once` or `max-states 1`).
 //!
@@ -28,7 +30,7 @@
     allow(dead_code)
 )]
 
-use crate::firewall::STATE_IDLE_LIMIT;
+use std::time::Duration;
 
 /// A kernel's slots in a rule's `timeout` array of the timeouts set here,
 /// in [`NAMES`] order: `udp.first`, `udp.single`, `udp.multiple`,
@@ -45,22 +47,29 @@ const NAMES: [&str; 5] = [
 ];
 
 /// The seconds each UDP timeout of a state-keeping return path rule is
-/// set to.
-pub fn seconds() -> u32 {
-    u32::try_from(STATE_IDLE_LIMIT.as_secs()).unwrap_or(u32::MAX)
+/// set to for a path whose idle limit is `limit`: whole seconds, rounded
+/// up (pf counts whole seconds), at least one (a zero slot would fall
+/// back to the default).
+pub fn seconds(limit: Duration) -> u32 {
+    let whole = limit
+        .as_secs()
+        .saturating_add(u64::from(limit.subsec_nanos() > 0));
+    u32::try_from(whole.max(1)).unwrap_or(u32::MAX - 2)
 }
 
 /// The values set, in [`Slots`] order: [`seconds`] for the three UDP
 /// timeouts; for the adaptive ones, a start no rule's state count
 /// reaches (pf scales only above it, and only if it is under the end).
-fn values() -> [u32; 5] {
-    [seconds(), seconds(), seconds(), u32::MAX - 1, u32::MAX]
+fn values(limit: Duration) -> [u32; 5] {
+    let udp = seconds(limit);
+    [udp, udp, udp, u32::MAX - 1, u32::MAX]
 }
 
-/// Sets the slots of a rule's `timeouts`; slots beyond the array (a
-/// header that has none) are left alone.
-pub fn set(timeouts: &mut [u32], slots: Slots) {
-    for (slot, value) in slots.into_iter().zip(values()) {
+/// Sets the slots of a rule's `timeouts` for a path whose idle limit is
+/// `limit`; slots beyond the array (a header that has none) are left
+/// alone.
+pub fn set(timeouts: &mut [u32], slots: Slots, limit: Duration) {
+    for (slot, value) in slots.into_iter().zip(values(limit)) {
         if let Some(timeout) = timeouts.get_mut(slot) {
             *timeout = value;
         }
@@ -89,17 +98,43 @@ pub fn options(timeouts: &[u32], slots: Slots) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::firewall::{state_idle_limit, STATE_IDLE_LIMIT};
 
     const SLOTS: Slots = [6, 7, 8, 16, 17];
 
     #[test]
+    fn seconds_are_whole_and_never_zero() {
+        assert_eq!(seconds(STATE_IDLE_LIMIT), 6);
+        assert_eq!(
+            seconds(state_idle_limit(Some(Duration::from_secs(255)))),
+            256
+        );
+        assert_eq!(seconds(Duration::from_millis(6_200)), 7, "rounded up");
+        assert_eq!(seconds(Duration::ZERO), 1, "zero is pf's default");
+        assert!(
+            seconds(Duration::MAX) < u32::MAX - 1,
+            "under adaptive.start"
+        );
+    }
+
+    #[test]
     fn the_udp_slots_get_the_idle_limit_and_scaling_is_off() {
-        assert_eq!(seconds(), 6, "STATE_IDLE_LIMIT");
+        for (limit, udp) in [
+            (STATE_IDLE_LIMIT, 6),
+            (state_idle_limit(Some(Duration::from_secs(30))), 31),
+        ] {
+            udp_slots_get(limit, udp);
+        }
+    }
+
+    /// [`set`] with `limit` writes `udp` into the UDP slots and turns
+    /// adaptive scaling off, touching nothing else.
+    fn udp_slots_get(limit: Duration, udp: u32) {
         let mut timeouts = [0u32; 20];
-        set(&mut timeouts, SLOTS);
+        set(&mut timeouts, SLOTS, limit);
         for (slot, &value) in timeouts.iter().enumerate() {
             let expected = match slot {
-                6..=8 => 6,
+                6..=8 => udp,
                 16 => u32::MAX - 1,
                 17 => u32::MAX,
                 _ => 0,
@@ -112,7 +147,7 @@ mod tests {
         assert!(start < end && 1 <= start);
         // A header without those slots: nothing written, no panic.
         let mut short = [0u32; 4];
-        set(&mut short, SLOTS);
+        set(&mut short, SLOTS, limit);
         assert_eq!(short, [0; 4]);
     }
 
@@ -120,7 +155,7 @@ mod tests {
     fn options_name_what_is_set() {
         let mut timeouts = [0u32; 20];
         assert!(options(&timeouts, SLOTS).is_empty());
-        set(&mut timeouts, SLOTS);
+        set(&mut timeouts, SLOTS, STATE_IDLE_LIMIT);
         assert_eq!(
             options(&timeouts, SLOTS),
             [

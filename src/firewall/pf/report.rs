@@ -154,6 +154,7 @@ mod tests {
             client: "198.51.100.2:50232".parse().unwrap(),
             proxy: format!("203.0.113.1:{proxy_port}").parse().unwrap(),
             server: "192.0.2.20:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::firewall::pf::encode::{
     address, c_string, canonical, host, interface_name, ip, EncodeError,
 };
 use crate::firewall::pf::idle;
-use crate::firewall::{Redirection, ReturnPath};
+use crate::firewall::{Redirection, ReturnPath, STATE_IDLE_LIMIT};
 use pf_sys::freebsd::{
     pf_rule, pfioc_natlook, pfioc_pooladdr, pfioc_rule, pfioc_ruleset, pfioc_trans, pfioc_trans_e,
     AF_INET, AF_INET6, IPPROTO_UDP, PFTM_ADAPTIVE_END, PFTM_ADAPTIVE_START, PFTM_UDP_FIRST_PACKET,
@@ -27,6 +27,7 @@ use pf_sys::freebsd::{
     PF_RULESET_FILTER, PF_RULESET_RDR, PF_STATE_NORMAL,
 };
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 /// FreeBSD's address family number (`AF_INET6` is 28 there) shared by `a`
 /// and `b`.
@@ -213,10 +214,17 @@ fn base_rule(af: u8, server: IpAddr, to: SocketAddr) -> pf_rule {
 /// server to the client's address and port, as FreeBSD's tftp-proxy adds
 /// (contrib/pf/tftp-proxy/filter.c, prepare_rule): one state per rule, so
 /// only the transfer the path was made for passes. Its state takes the
-/// UDP timeouts of `idle.rs` (pf_state_expires() in
+/// UDP timeouts of `idle.rs` for `idle_limit` (pf_state_expires() in
 /// sys/netpfil/pf/pf.c reads the creating rule's), so it goes once the
-/// transfer is quiet.
-fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose: bool) -> pf_rule {
+/// transfer is quiet that long.
+fn pass_rule(
+    af: u8,
+    server: IpAddr,
+    client: SocketAddr,
+    direction: u32,
+    idle_limit: Duration,
+    verbose: bool,
+) -> pf_rule {
     let mut rule = pf_rule {
         action: PF_PASS as u8,
         direction: direction as u8,
@@ -226,7 +234,7 @@ fn pass_rule(af: u8, server: IpAddr, client: SocketAddr, direction: u32, verbose
         log: if verbose { PF_LOG as u8 } else { 0 },
         ..base_rule(af, server, client)
     };
-    idle::set(&mut rule.timeout, STATE_TIMEOUTS);
+    idle::set(&mut rule.timeout, STATE_TIMEOUTS, idle_limit);
     rule
 }
 
@@ -283,10 +291,11 @@ pub fn return_path_rules(
     rdr.rpool.proxy_port = [client.port(), 0];
     interface_name(&mut rdr.ifname, interface)?;
 
-    let mut pass_in = pass_rule(af, server.ip(), client, PF_IN, verbose);
+    let idle_limit = path.idle_limit;
+    let mut pass_in = pass_rule(af, server.ip(), client, PF_IN, idle_limit, verbose);
     interface_name(&mut pass_in.ifname, interface)?;
 
-    let mut request = pass_rule(af, proxy.ip(), server, PF_OUT, verbose);
+    let mut request = pass_rule(af, proxy.ip(), server, PF_OUT, idle_limit, verbose);
     request.keep_state = 0;
     request.max_states = 0;
     request.timeout = Default::default();
@@ -303,7 +312,7 @@ pub fn return_path_rules(
         (
             Ruleset::Filter,
             None,
-            pass_rule(af, server.ip(), client, PF_OUT, verbose),
+            pass_rule(af, server.ip(), client, PF_OUT, idle_limit, verbose),
         ),
         (Ruleset::Filter, None, request),
     ];
@@ -327,7 +336,7 @@ pub fn return_path_rules(
 /// it (EBUSY, pf_ioctl.c's pf_ioctl_addrule) and nothing is staged.
 pub fn probe_rule(anchor: &str) -> Result<pfioc_rule, EncodeError> {
     let any: SocketAddr = (std::net::Ipv4Addr::UNSPECIFIED, 1).into();
-    let mut rule = pass_rule(AF_INET as u8, any.ip(), any, PF_IN, false);
+    let mut rule = pass_rule(AF_INET as u8, any.ip(), any, PF_IN, STATE_IDLE_LIMIT, false);
     rule.src.addr = pf_sys::pf_addr_wrap::addr_mask(address(any.ip()), Default::default());
     rule.dst.addr = rule.src.addr;
     let mut ioc = pfioc_rule {
@@ -380,6 +389,7 @@ mod tests {
             client: "198.51.100.2:50232".parse().unwrap(),
             proxy: "203.0.113.1:49441".parse().unwrap(),
             server: "192.0.2.20:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         }
     }
 
@@ -388,6 +398,7 @@ mod tests {
             client: "[2001:db8:1::10]:50232".parse().unwrap(),
             proxy: "[2001:db8:2::1]:49441".parse().unwrap(),
             server: "[2001:db8:3::20]:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         }
     }
 
@@ -470,7 +481,7 @@ mod tests {
             assert_eq!(r.rpool.proxy_port, [0, 0]);
             for (slot, &seconds) in r.timeout.iter().enumerate() {
                 let expected = match slot {
-                    6..=8 => 6,
+                    6..=8 => u32::try_from(path.idle_limit.as_secs()).unwrap(),
                     16 => u32::MAX - 1,
                     17 => u32::MAX,
                     _ => 0,
@@ -539,6 +550,26 @@ mod tests {
     fn ipv4_return_path() {
         check(v4_path(), AF_INET, false);
         check(v4_path(), AF_INET, true);
+    }
+
+    #[test]
+    fn a_longer_retransmission_timeout_lengthens_the_state_timeouts() {
+        // A phone that asked for `timeout 30`: its answer's states live
+        // 31 s idle, not 6.
+        let path = ReturnPath {
+            idle_limit: crate::firewall::state_idle_limit(Some(std::time::Duration::from_secs(30))),
+            ..v4_path()
+        };
+        assert_eq!(path.idle_limit.as_secs(), 31);
+        check(path, AF_INET, false);
+        check(
+            ReturnPath {
+                idle_limit: path.idle_limit,
+                ..v6_path()
+            },
+            AF_INET6,
+            true,
+        );
     }
 
     #[test]

@@ -162,6 +162,7 @@ mod tests {
             client: "198.51.100.2:50232".parse().unwrap(),
             proxy: "203.0.113.1:49441".parse().unwrap(),
             server: "192.0.2.20:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         };
         let rules = rule::return_path_rules(&path, "igb0", "tftp-proxy/1.1", false).unwrap();
         // Written by hand from FreeBSD's pf.conf(5): "rdr [on interface]
@@ -182,11 +183,35 @@ mod tests {
     }
 
     #[test]
+    fn a_long_retransmission_timeout_shows_in_the_state_timeouts() {
+        // The request asked for `timeout 10`: its states live 11 s idle.
+        let path = ReturnPath {
+            client: "198.51.100.2:50232".parse().unwrap(),
+            proxy: "203.0.113.1:49441".parse().unwrap(),
+            server: "192.0.2.20:69".parse().unwrap(),
+            idle_limit: crate::firewall::state_idle_limit(Some(std::time::Duration::from_secs(10))),
+        };
+        let rules = rule::return_path_rules(&path, "igb0", "tftp-proxy/1.1", false).unwrap();
+        assert_eq!(
+            render_all(&rules),
+            "rdr on igb0 inet proto udp from 192.0.2.20 to 203.0.113.1 port 49441 \
+             -> 198.51.100.2 port 50232\n\
+             pass in quick on igb0 inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
+             keep state (max 1, udp.first 11, udp.single 11, udp.multiple 11, adaptive.start 4294967294, adaptive.end 4294967295)\n\
+             pass out quick inet proto udp from 192.0.2.20 to 198.51.100.2 port 50232 \
+             keep state (max 1, udp.first 11, udp.single 11, udp.multiple 11, adaptive.start 4294967294, adaptive.end 4294967295)\n\
+             pass out quick inet proto udp from 203.0.113.1 port 49441 to 192.0.2.20 port 69 \
+             no state"
+        );
+    }
+
+    #[test]
     fn ipv6_return_path_text_with_log() {
         let path = ReturnPath {
             client: "[2001:db8:1::10]:50232".parse().unwrap(),
             proxy: "[2001:db8:2::1]:49441".parse().unwrap(),
             server: "[2001:db8:3::20]:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         };
         let rules = rule::return_path_rules(&path, "vtnet0", "tftp-proxy/1.1", true).unwrap();
         assert_eq!(

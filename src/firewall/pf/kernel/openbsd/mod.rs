@@ -130,6 +130,7 @@ mod tests {
             client: "192.0.2.20:50232".parse().unwrap(),
             proxy: "198.51.100.1:49441".parse().unwrap(),
             server: "198.51.100.2:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         };
         assert_eq!(
             describe(&path, "em0", false),

@@ -250,14 +250,14 @@ pub fn return_path_rules(
     inbound.dst.port = [proxy.port().to_be(), 0];
     inbound.rdr.addr = host(client.ip(), af);
     inbound.rdr.proxy_port = [client.port(), 0];
-    idle::set(&mut inbound.timeout, STATE_TIMEOUTS);
+    idle::set(&mut inbound.timeout, STATE_TIMEOUTS, path.idle_limit);
 
     let mut outbound = base_rule(af, PF_OUT as u8, verbose);
     outbound.src.addr = host(server.ip(), af);
     outbound.dst.addr = host(client.ip(), af);
     outbound.dst.port_op = PF_OP_EQ as u8;
     outbound.dst.port = [client.port().to_be(), 0];
-    idle::set(&mut outbound.timeout, STATE_TIMEOUTS);
+    idle::set(&mut outbound.timeout, STATE_TIMEOUTS, path.idle_limit);
 
     let mut request = base_rule(af, PF_OUT as u8, verbose);
     request.keep_state = 0;
@@ -371,6 +371,7 @@ mod tests {
             client: "198.51.100.2:50232".parse().unwrap(),
             proxy: "203.0.113.1:49441".parse().unwrap(),
             server: "192.0.2.20:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         }
     }
 
@@ -379,6 +380,7 @@ mod tests {
             client: "[2001:db8:1::10]:50232".parse().unwrap(),
             proxy: "[2001:db8:2::1]:49441".parse().unwrap(),
             server: "[2001:db8:3::20]:69".parse().unwrap(),
+            idle_limit: crate::firewall::STATE_IDLE_LIMIT,
         }
     }
 
@@ -463,7 +465,7 @@ mod tests {
         for r in [&inbound.rule, &outbound.rule] {
             for (slot, &seconds) in r.timeout.iter().enumerate() {
                 let expected = match slot {
-                    6..=8 => 6,
+                    6..=8 => u32::try_from(path.idle_limit.as_secs()).unwrap(),
                     16 => u32::MAX - 1,
                     17 => u32::MAX,
                     _ => 0,
@@ -537,6 +539,26 @@ mod tests {
     fn ipv4_return_path() {
         check(v4_path(), AF_INET, false);
         check(v4_path(), AF_INET, true);
+    }
+
+    #[test]
+    fn a_longer_retransmission_timeout_lengthens_the_state_timeouts() {
+        // A phone that asked for `timeout 30`: its answer's states live
+        // 31 s idle, not 6.
+        let path = ReturnPath {
+            idle_limit: crate::firewall::state_idle_limit(Some(std::time::Duration::from_secs(30))),
+            ..v4_path()
+        };
+        assert_eq!(path.idle_limit.as_secs(), 31);
+        check(path, AF_INET, false);
+        check(
+            ReturnPath {
+                idle_limit: path.idle_limit,
+                ..v6_path()
+            },
+            AF_INET6,
+            true,
+        );
     }
 
     #[test]
