@@ -567,6 +567,17 @@ fn dry_run_installs_and_forwards_nothing() {
         would[0]
     );
     assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
+    // A request asking for a 20 s retransmission timeout: its state's
+    // idle limit is said, 21 s instead of 6.
+    send_raw(&lab, &[b"\x00\x01c.cfg\x00octet\x00timeout\x0020\x00"]);
+    let limit = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        m.ends_with(
+            ": the transfer's state counts as over after 21 s without a packet \
+             (the request's timeout option, plus 1 s)",
+        )
+    });
+    assert_eq!(limit.len(), 1, "{}", lab.process_logs());
+    assert_eq!(lab.map_elements("return_v4"), Vec::<String>::new());
 }
 
 /// Sends raw datagrams from the client to the server's TFTP port and

@@ -1,11 +1,12 @@
 //! The log line of a forwarded request and, with `-v` or `-n`, what came
-//! with it: lowered blksizes, RFC irregularities, the installed rules.
+//! with it: lowered blksizes, RFC irregularities, a longer idle limit,
+//! the installed rules.
 //!
 //! This file owns those lines' wording.
 
 use super::dissect::Dissected;
 use super::Proxy;
-use crate::firewall::{Firewall, ReturnPath};
+use crate::firewall::{Firewall, ReturnPath, IDLE_MARGIN, STATE_IDLE_LIMIT};
 use crate::log::{bounded, Event, Level};
 use crate::tftp;
 
@@ -58,6 +59,15 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             }
         }
         if self.log.verbose || self.settings.dry_run {
+            if path.idle_limit > STATE_IDLE_LIMIT {
+                self.log.info(format_args!(
+                    "{}: the transfer's state counts as over after {} s without a packet \
+                     (the request's timeout option, plus {} s)",
+                    path.client,
+                    path.idle_limit.as_secs(),
+                    IDLE_MARGIN.as_secs()
+                ));
+            }
             let verb = if self.settings.dry_run {
                 "would install"
             } else {
