@@ -50,6 +50,9 @@ pub struct ClientCheck {
     /// The BSDs: why the routing socket did not open at start.
     #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
     unopened: Option<String>,
+    /// Linux: interface names and address holders kept between checks.
+    #[cfg(target_os = "linux")]
+    interfaces: crate::route::InterfaceCache,
 }
 
 impl ClientCheck {
@@ -67,6 +70,16 @@ impl ClientCheck {
                 unopened: Some(e.to_string()),
             },
         }
+    }
+
+    /// Starts a wake-up whose datagrams saw own-address read `own_reads`
+    /// (see [`crate::route::InterfaceCache::next_wakeup`]; nothing is kept
+    /// on the BSDs).
+    pub fn next_wakeup(&mut self, own_reads: u64) {
+        #[cfg(target_os = "linux")]
+        self.interfaces.next_wakeup(own_reads);
+        #[cfg(not(target_os = "linux"))]
+        let _ = own_reads;
     }
 
     /// Checks `client` (the firewall's answer, not the socket's) whose
@@ -88,7 +101,9 @@ impl ClientCheck {
     /// net/ipv4/ip_sockglue.c, runs at enqueue), so the interface that
     /// holds the address the datagram was redirected to stands in: a
     /// `redirect` picks an address of the incoming interface
-    /// (net/netfilter/nf_nat_redirect.c).
+    /// (net/netfilter/nf_nat_redirect.c). Interface names and the
+    /// holder of the local address come from the cache
+    /// ([`crate::route::InterfaceCache`]); the route is asked every time.
     #[cfg(target_os = "linux")]
     fn check_route(
         &mut self,
@@ -97,8 +112,9 @@ impl ClientCheck {
         local: IpAddr,
     ) -> Result<(), ClientCheckError> {
         use crate::policy::check_route;
-        use crate::route::{interface_name, interface_of, Routes};
-        let Some(arrival) = interface.or_else(|| interface_of(local)) else {
+        use crate::route::Routes;
+        let interfaces = &mut self.interfaces;
+        let Some(arrival) = interface.or_else(|| interfaces.holder(local)) else {
             return Ok(());
         };
         let lookup = |source| ClientCheckError::Lookup { client, source };
@@ -106,8 +122,8 @@ impl ClientCheck {
             Some(routes) => routes,
             None => self.routes.insert(Routes::open().map_err(lookup)?),
         };
-        let route = routes.toward(client).map_err(lookup)?;
-        check_route(client, (arrival, &interface_name(arrival)), &route)
+        let route = routes.toward(client, interfaces).map_err(lookup)?;
+        check_route(client, (arrival, &interfaces.name(arrival)), &route)
             .map_err(ClientCheckError::Refused)
     }
 

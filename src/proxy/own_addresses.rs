@@ -33,6 +33,8 @@ pub struct OwnAddresses {
     host: Host,
     read_at: Instant,
     reader: Reader,
+    /// How many reads succeeded after the first.
+    reads: u64,
 }
 
 impl OwnAddresses {
@@ -42,12 +44,19 @@ impl OwnAddresses {
             host,
             read_at: now,
             reader,
+            reads: 0,
         }
     }
 
     /// The addresses as last read.
     pub fn host(&self) -> &Host {
         &self.host
+    }
+
+    /// How many times the addresses were read again: what was derived
+    /// from the interfaces under an older count may be stale.
+    pub fn reads(&self) -> u64 {
+        self.reads
     }
 
     /// Reads the addresses again if a datagram arrived at `local`, an
@@ -63,6 +72,7 @@ impl OwnAddresses {
         match (self.reader)() {
             Ok(host) => {
                 self.host = host;
+                self.reads += 1;
                 None
             }
             Err(e) => Some(e),
@@ -116,8 +126,10 @@ mod tests {
             own.host().addresses,
             ["192.0.2.1".parse::<IpAddr>().unwrap()]
         );
+        assert_eq!(own.reads(), 0);
         assert!(own.follow(new, t0 + REREAD_UNKNOWN).is_none());
         assert_eq!(own.host().addresses, [new]);
+        assert_eq!(own.reads(), 1);
     }
 
     #[test]

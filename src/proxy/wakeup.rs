@@ -82,6 +82,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             let oversized = arrival.truncated || arrival.len > tftp::MAX_DATAGRAM;
             looked.push(self.dissect(arrival, datagram, oversized));
         }
+        // After the first looks, which may have read the own addresses
+        // again: the client checks' kept interface facts follow them.
+        self.clients.next_wakeup(self.own.reads());
         let asked: Vec<&Arrival> = arrivals
             .iter()
             .zip(&looked)

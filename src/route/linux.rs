@@ -5,7 +5,7 @@
 //! net/ipv6/route.c): its type and, for a unicast route, the output
 //! interface (`RTA_OIF`). Reading routes needs no privilege.
 
-use super::interface_name;
+use super::InterfaceCache;
 use crate::policy::RouteToClient;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 use nix::sys::socket::{setsockopt, sockopt};
@@ -52,14 +52,15 @@ impl Routes {
         })
     }
 
-    /// Where the firewall would send a datagram to `ip`.
-    pub fn toward(&mut self, ip: IpAddr) -> io::Result<RouteToClient> {
+    /// Where the firewall would send a datagram to `ip`; the route's
+    /// interface named from `names`.
+    pub fn toward(&mut self, ip: IpAddr, names: &mut InterfaceCache) -> io::Result<RouteToClient> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         self.socket.send(&request(seq, ip), 0)?;
         loop {
             let (datagram, _) = self.socket.recv_from_full()?;
-            if let Some(answer) = answer(&datagram, seq) {
+            if let Some(answer) = answer(&datagram, seq, &mut |index| names.name(index)) {
                 return answer;
             }
         }
@@ -92,8 +93,12 @@ fn request(seq: u32, ip: IpAddr) -> Vec<u8> {
 }
 
 /// The answer to request `seq` in one datagram from the kernel, if it
-/// holds it.
-fn answer(datagram: &[u8], seq: u32) -> Option<io::Result<RouteToClient>> {
+/// holds it; an interface is named by `name`.
+fn answer(
+    datagram: &[u8],
+    seq: u32,
+    name: &mut dyn FnMut(u32) -> String,
+) -> Option<io::Result<RouteToClient>> {
     let mut rest = datagram;
     while rest.len() >= NLMSG_HDRLEN {
         let len = u32::from_ne_bytes(rest[0..4].try_into().ok()?) as usize;
@@ -124,7 +129,7 @@ fn answer(datagram: &[u8], seq: u32) -> Option<io::Result<RouteToClient>> {
                     errno => Err(io::Error::from_raw_os_error(errno)),
                 }
             }
-            RTM_NEWROUTE => decode_route(payload),
+            RTM_NEWROUTE => decode_route(payload, name),
             other => Err(io::Error::other(format!(
                 "rtnetlink answered with message type {other}"
             ))),
@@ -133,8 +138,9 @@ fn answer(datagram: &[u8], seq: u32) -> Option<io::Result<RouteToClient>> {
     None
 }
 
-/// Reads the type and output interface of one `RTM_NEWROUTE` payload.
-fn decode_route(payload: &[u8]) -> io::Result<RouteToClient> {
+/// Reads the type and output interface (named by `name`) of one
+/// `RTM_NEWROUTE` payload.
+fn decode_route(payload: &[u8], name: &mut dyn FnMut(u32) -> String) -> io::Result<RouteToClient> {
     let header = payload
         .get(..RTMSG_LEN)
         .ok_or_else(|| io::Error::other("short rtnetlink route"))?;
@@ -159,7 +165,7 @@ fn decode_route(payload: &[u8]) -> io::Result<RouteToClient> {
         RTN_UNICAST | RTN_ANYCAST => match oif {
             Some(index) => RouteToClient::Interface {
                 index,
-                name: interface_name(index),
+                name: name(index),
             },
             None => RouteToClient::Unreachable("route without an output interface".into()),
         },
@@ -221,24 +227,27 @@ mod tests {
 
     #[test]
     fn answers_are_read_by_type() {
-        let r = answer(&route_answer(3, RTN_UNICAST, Some(1)), 3)
+        let mut named = |index| format!("if{index}");
+        let r = answer(&route_answer(3, RTN_UNICAST, Some(1)), 3, &mut named)
             .unwrap()
             .unwrap();
-        assert!(matches!(r, RouteToClient::Interface { index: 1, .. }));
-        let r = answer(&route_answer(3, RTN_LOCAL, Some(1)), 3)
+        assert!(matches!(r, RouteToClient::Interface { index: 1, ref name } if name == "if1"));
+        let r = answer(&route_answer(3, RTN_LOCAL, Some(1)), 3, &mut named)
             .unwrap()
             .unwrap();
         assert_eq!(r, RouteToClient::Local);
-        let r = answer(&route_answer(3, RTN_BLACKHOLE, None), 3)
+        let r = answer(&route_answer(3, RTN_BLACKHOLE, None), 3, &mut named)
             .unwrap()
             .unwrap();
         assert!(matches!(r, RouteToClient::Unreachable(_)));
-        let r = answer(&error_answer(3, libc::ENETUNREACH), 3)
+        let r = answer(&error_answer(3, libc::ENETUNREACH), 3, &mut named)
             .unwrap()
             .unwrap();
         assert!(matches!(r, RouteToClient::Unreachable(ref s) if s.contains("unreachable")));
-        assert!(answer(&error_answer(3, libc::ENOBUFS), 3).unwrap().is_err());
+        assert!(answer(&error_answer(3, libc::ENOBUFS), 3, &mut named)
+            .unwrap()
+            .is_err());
         // Another request's answer is skipped.
-        assert!(answer(&route_answer(4, RTN_UNICAST, Some(1)), 3).is_none());
+        assert!(answer(&route_answer(4, RTN_UNICAST, Some(1)), 3, &mut named).is_none());
     }
 }

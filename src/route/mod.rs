@@ -10,7 +10,8 @@
 //!   kernel's header layout (`layout.rs`, read from the kernels' headers
 //!   through `pf-sys`), tested on any host;
 //! - `interfaces.rs`: interface names and the interface holding an
-//!   address.
+//!   address;
+//! - `cache.rs` (Linux): those kept between requests.
 //!
 //! pf's `urpf-failed` and `antispoof` rules, where the ruleset has them,
 //! are a second layer under this check on the BSDs (`--check` says
@@ -18,6 +19,8 @@
 
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 mod bsd;
+#[cfg(target_os = "linux")]
+mod cache;
 mod interfaces;
 #[cfg(any(target_os = "openbsd", target_os = "freebsd", test))]
 mod layout;
@@ -28,6 +31,8 @@ mod message;
 
 #[cfg(any(target_os = "openbsd", target_os = "freebsd"))]
 pub use bsd::Routes;
+#[cfg(target_os = "linux")]
+pub use cache::InterfaceCache;
 pub use interfaces::{interface_name, interface_of, on_link};
 #[cfg(target_os = "linux")]
 pub use linux::Routes;
