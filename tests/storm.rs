@@ -6,7 +6,10 @@
 //! storm into a map with room for only a few: the helper installs a
 //! wake-up's return paths in one nftables transaction, which the kernel
 //! aborts whole when one element does not fit; the phones that fit must
-//! still be served, and only the others told busy.
+//! still be served, and only the others told busy. And phones fetching,
+//! one file after another, more files than the map has room for within
+//! one transfer wait: each return path is removed once its answer has
+//! passed, so all are served.
 
 mod lab;
 
@@ -132,4 +135,77 @@ fn a_storm_into_a_nearly_full_map_serves_those_that_fit_and_tells_the_others_bus
         "{}",
         lab.process_logs()
     );
+}
+
+/// The size the map is declared with for the settling test: far below
+/// the reads that follow one another within one transfer wait.
+const SMALL_MAP: usize = 512;
+
+/// Phones, each reading [`READS_EACH`] files one after another.
+const READERS: usize = 2;
+
+/// Reads of each phone.
+const READS_EACH: usize = 600;
+
+/// The transfer wait the helper is given: long enough that no return path
+/// of the run would expire by itself before the run ends.
+const LONG_WAIT_S: u64 = 15;
+
+#[test]
+fn phones_reading_more_files_than_the_map_holds_within_the_wait_are_all_served() {
+    let lab = Lab::start(LabOptions {
+        dnsmasq: true,
+        phones: READERS,
+        helper_args: vec!["-w".into(), LONG_WAIT_S.to_string()],
+        ..LabOptions::default()
+    });
+    Lab::make_file(&lab.dnsmasq_root().join("line.cfg"), 700, 11);
+    // The shipped include again, its maps and sets declared small, before
+    // the helper's first start reads their size.
+    let shipped = std::fs::read_to_string(lab::repo().join("etc/tftp-proxy.nft"))
+        .expect("reading etc/tftp-proxy.nft");
+    assert!(shipped.contains("size 8192"), "the shipped size changed");
+    let small = shipped.replace("size 8192", &format!("size {SMALL_MAP}"));
+    let file = lab.dir.join("small-map.nft");
+    std::fs::write(
+        &file,
+        format!(
+            "delete table inet tftp_proxy\ndefine int_if = \"lan0\"\ndefine ext_if = \"wan0\"\n{small}"
+        ),
+    )
+    .expect("writing small-map.nft");
+    lab::run(&mut lab.command("f", &["nft", "-f", &file.to_string_lossy()]));
+    let server = SocketAddr::new(DNSMASQ_SERVER.parse().expect("lab address"), 69);
+    let files = vec!["line.cfg"; READS_EACH];
+    let run = storm::run(&lab.ns("c"), server, READERS, &files);
+    let served = run.reads.iter().filter(|r| r.failure.is_none()).count();
+    let answered = lab.wait_for_log(READERS * READS_EACH, Duration::from_secs(5), |m| {
+        m.contains("RRQ \"line.cfg\": answered")
+    });
+    let left = lab.map_elements("return_v4").len();
+    println!(
+        "{READERS} phones x {READS_EACH} reads in {:.2} s through a map of size {SMALL_MAP} (transfer wait {LONG_WAIT_S} s): served {served}, outcome lines {}, elements left {left}, failures {:?}",
+        run.wall.as_secs_f64(),
+        answered.len(),
+        run.failures()
+    );
+    assert!(
+        run.wall < Duration::from_secs(LONG_WAIT_S),
+        "the reads took longer than the transfer wait: machine too slow for this test"
+    );
+    assert_eq!(
+        (served, run.failures()),
+        (READERS * READS_EACH, Vec::new()),
+        "{}",
+        lab.process_logs()
+    );
+    // Each outcome was logged as its path was removed, long before the
+    // wait was over, and the map is empty again.
+    assert_eq!(
+        answered.len(),
+        READERS * READS_EACH,
+        "{}",
+        lab.process_logs()
+    );
+    assert_eq!(left, 0, "elements left in the map");
 }

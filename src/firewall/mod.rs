@@ -211,6 +211,15 @@ pub trait Firewall {
         paths.iter().map(|p| self.path_use(p)).collect()
     }
 
+    /// Whether [`Firewall::paths_use`] tells a live path's use as soon as
+    /// the server's answer has taken it, so the flow may settle an
+    /// answered path (log its outcome, remove it) before its wait is
+    /// over. The default: no (pf's counts come from its reaper at each
+    /// path's deadline).
+    fn reads_live_use(&self) -> bool {
+        false
+    }
+
     /// Counts `path`'s transfer wait again from now: the request was sent
     /// again (a retransmission), and a server answering that copy must
     /// find the path as one answering the first would. Called only for a

@@ -102,6 +102,22 @@ impl<'a, F: Firewall> Proxy<'a, F> {
         server: SocketAddr,
         interface: Option<u32>,
     ) -> Option<Busy> {
+        let busy = self.busy_now(client, server, interface);
+        match busy {
+            Some(Busy::ProcessCap { .. }) | None => busy,
+            // Paths answered since the last read give their places back.
+            Some(_) if self.settle_before_refusing() => self.busy_now(client, server, interface),
+            Some(_) => busy,
+        }
+    }
+
+    /// [`Proxy::busy`] by the counts as they stand.
+    fn busy_now(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        interface: Option<u32>,
+    ) -> Option<Busy> {
         let probe = ReturnPath {
             client,
             proxy: client,

@@ -79,6 +79,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                     );
                 } else {
                     let now = Instant::now();
+                    self.live_read.1 = true;
                     self.transfers.insert(Transfer {
                         path,
                         client,
@@ -90,6 +91,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                         label: request.label.clone(),
                         retransmissions: 0,
                         interface: arrival.interface,
+                        settled: false,
                     });
                 }
                 Disposition::Forwarded

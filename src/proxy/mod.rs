@@ -34,6 +34,7 @@ mod release;
 mod reply;
 mod report;
 mod retransmit;
+mod settle;
 mod source;
 mod stop;
 mod tally;
@@ -155,6 +156,9 @@ pub struct Proxy<'a, F: Firewall> {
     finished: Vec<Finished>,
     /// When the finished transfers may be read next.
     next_read: Instant,
+    /// When live paths were last read, and whether a transfer was
+    /// started since (`settle.rs`: a read before a refusal).
+    live_read: (Instant, bool),
     summary: Summary,
     started: Instant,
 }
@@ -201,6 +205,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             waiting: Waiting::default(),
             finished: Vec::new(),
             next_read: Instant::now(),
+            live_read: (Instant::now(), false),
             summary: Summary::default(),
             started: Instant::now(),
         }
@@ -242,7 +247,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             for transfer in self.transfers.expire(now) {
                 self.finish(transfer, now);
             }
-            if !self.finished.is_empty() && now >= self.next_read {
+            if self.outcomes_to_read() && now >= self.next_read {
                 self.read_outcomes();
                 self.next_read = now + READ_EVERY;
             }
@@ -265,7 +270,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 }
                 let poll = if self.log.has_pending() {
                     PENDING_LOG_POLL
-                } else if !self.finished.is_empty() {
+                } else if self.outcomes_to_read() {
                     READ_EVERY
                 } else {
                     MAX_POLL
@@ -284,7 +289,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             Outcome::Idle => format!("exiting after {} s idle", self.settings.idle.as_secs_f64()),
             Outcome::Stopped => format!(
                 "stopped by signal, {} transfers left live without an outcome line",
-                self.transfers.len()
+                self.transfers.paths_held()
             ),
             Outcome::FirewallEnded { .. } => "the firewall backend ended".to_owned(),
         };
@@ -297,6 +302,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// closes, its pending ICMP error kept, and its outcome is read with
     /// the next batch.
     fn finish(&mut self, transfer: Transfer<UdpSocket>, now: Instant) {
+        if transfer.settled {
+            // Its outcome is logged and its path removed already.
+            self.hold_port(transfer.path, transfer.upstream, now);
+            return;
+        }
         let socket_error = transfer.upstream.take_error().ok().flatten();
         self.finished.push(Finished {
             path: transfer.path,
@@ -318,25 +328,43 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// backend will know later ([`PathUse::Pending`]) is asked again at
     /// the next batch, until its patience is over.
     fn read_outcomes(&mut self) {
-        self.read_outcomes_until(Instant::now());
+        self.read_outcomes_until(Instant::now(), true);
+    }
+
+    /// Whether a read is due: finished transfers wait for their outcome,
+    /// or live paths may have been answered
+    /// ([`Firewall::reads_live_use`], `settle.rs`).
+    fn outcomes_to_read(&self) -> bool {
+        !self.finished.is_empty()
+            || (self.firewall.reads_live_use() && self.transfers.paths_held() > 0)
     }
 
     /// The last batch, before the exit summary: a use still pending is
     /// unknown (the helper waited for it, see [`Proxy::exit_time`], or
     /// was stopped).
     fn read_outcomes_at_exit(&mut self) {
-        self.read_outcomes_until(Instant::now() + OUTCOME_PATIENCE);
+        self.read_outcomes_until(Instant::now() + OUTCOME_PATIENCE, false);
     }
 
     /// [`Proxy::read_outcomes`], pending uses given up for finished
-    /// transfers whose patience ends by `give_up`.
-    fn read_outcomes_until(&mut self, give_up: Instant) {
-        if self.finished.is_empty() {
+    /// transfers whose patience ends by `give_up`; with `live`, the same
+    /// read settles the live paths already answered (`settle.rs`).
+    fn read_outcomes_until(&mut self, give_up: Instant, live: bool) {
+        let live_paths = if live && self.firewall.reads_live_use() {
+            self.transfers.unsettled()
+        } else {
+            Vec::new()
+        };
+        if live {
+            self.live_read = (Instant::now(), false);
+        }
+        if self.finished.is_empty() && live_paths.is_empty() {
             return;
         }
         let finished = std::mem::take(&mut self.finished);
-        let paths: Vec<ReturnPath> = finished.iter().map(|f| f.path).collect();
-        let uses = match self.firewall.paths_use(&paths) {
+        let mut paths: Vec<ReturnPath> = finished.iter().map(|f| f.path).collect();
+        paths.extend(live_paths.iter().map(|&(_, path)| path));
+        let mut uses = match self.firewall.paths_use(&paths) {
             Ok(uses) => uses,
             Err(e) => {
                 self.log
@@ -344,6 +372,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 vec![PathUse::Unknown; paths.len()]
             }
         };
+        let live_uses = uses.split_off(finished.len().min(uses.len()));
         let mut judged = Vec::with_capacity(paths.len());
         for (done, used) in finished.into_iter().zip(uses) {
             if used == PathUse::Pending && done.at + OUTCOME_PATIENCE > give_up {
@@ -369,6 +398,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             self.summary.outcome(done.path.server, &verdict);
             judged.push(done.path);
         }
+        judged.extend(self.settle_answered(&live_paths, &live_uses, Instant::now()));
         // A path still pending stays until its report has come.
         self.remove_paths(&judged);
     }

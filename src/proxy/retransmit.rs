@@ -2,8 +2,9 @@
 //! no answer take that transfer's return path yet, or it was queued
 //! before that request was sent) is sent again from that transfer's
 //! socket once a client could have timed out, its return path renewed,
-//! and absorbed before that (see [`super::transfers`]); anything else is
-//! a new request from a reused port.
+//! and absorbed before that (see [`super::transfers`]); a copy of a
+//! settled transfer's request (answered, its path removed) is absorbed;
+//! anything else is a new request from a reused port.
 //!
 //! This file owns that decision's sending and logging.
 
@@ -33,10 +34,13 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     ) -> Option<Disposition> {
         let (client, server) = (arrival.client, redirection.original_destination);
         let what = &request.what;
-        let path = self
+        let (path, settled) = self
             .transfers
-            .retransmission_of(client, server, request.datagram)?
-            .path;
+            .retransmission_of(client, server, request.datagram)
+            .map(|t| (t.path, t.settled))?;
+        if settled {
+            return self.settled_copy(arrival, client, server, request);
+        }
         let used = self.firewall.path_use(&path).unwrap_or_else(|e| {
             self.log
                 .warning(format_args!("reading the return path's use: {e}"));
@@ -107,6 +111,34 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 Disposition::Failed
             }
         })
+    }
+
+    /// A request repeating a settled transfer's (its path carried the
+    /// answer and is removed, see `settle.rs`): a new request by the
+    /// same rule as for any answered path; otherwise a copy that was
+    /// queued before the send (or a WRQ inside the resend window), which
+    /// is absorbed. It is never sent again: the server has answered it,
+    /// and there is no path left to renew.
+    fn settled_copy(
+        &mut self,
+        arrival: &Arrival,
+        client: SocketAddr,
+        server: SocketAddr,
+        request: &Dissected<'_>,
+    ) -> Option<Disposition> {
+        if self.is_new_request(arrival, client, server, request.datagram) {
+            return None;
+        }
+        let live = self
+            .transfers
+            .retransmission_of(client, server, request.datagram)?;
+        live.retransmissions += 1;
+        let path = live.path;
+        self.log.info(format_args!(
+            "{} -> {} -> {} {}: retransmission of a request already answered, not sent again",
+            path.client, path.proxy, path.server, request.what
+        ));
+        Some(Disposition::Retransmitted)
     }
 
     /// Whether a request whose live transfer's path already carried the

@@ -16,7 +16,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// Leaves (or, with `--remove-on-exit`, removes) the live return
     /// paths, and says which in one line.
     pub(super) fn stop(&mut self) {
-        let live = self.transfers.len();
+        let live = self.transfers.paths_held();
         if live == 0 {
             self.log
                 .notice("stopped by signal; no return path was live");
@@ -43,7 +43,11 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// went.
     fn close_all(&mut self) -> usize {
         let mut removed = 0;
-        for Transfer { path, .. } in self.transfers.drain() {
+        for Transfer { path, settled, .. } in self.transfers.drain() {
+            if settled {
+                // Removed already, once its answer came.
+                continue;
+            }
             match self.firewall.close_return_path(&path) {
                 Ok(()) => removed += 1,
                 Err(e) => self.log.error(format_args!(

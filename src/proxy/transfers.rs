@@ -1,6 +1,9 @@
 //! The live transfers of this process: each forwarded request with the
 //! socket it left from, kept until its return path's transfer wait is
-//! over.
+//! over. A transfer whose return path carried the server's answer is
+//! settled before that ([`Transfers::settle`]): its path is removed and no
+//! longer counted, but the transfer stays, with its socket, until its
+//! wait is over, so that copies of its request are still told apart.
 //!
 //! Holding the socket keeps its port: while a return path toward it may
 //! still be used, the kernel cannot give that port to another socket (of
@@ -50,6 +53,9 @@ pub struct Transfer<S> {
     pub retransmissions: u32,
     /// The interface the request arrived on, where known.
     pub interface: Option<u32>,
+    /// Whether its return path carried the server's answer and was
+    /// removed, its outcome logged ([`Transfers::settle`]).
+    pub settled: bool,
 }
 
 impl<S> Transfer<S> {
@@ -152,6 +158,39 @@ impl<S> Transfers<S> {
             }
         }
         expired
+    }
+
+    /// The live transfers not settled yet: each one's slot number (for
+    /// [`Transfers::settle`]) and return path.
+    pub fn unsettled(&self) -> Vec<(u64, ReturnPath)> {
+        (self.first..)
+            .zip(&self.slots)
+            .filter_map(|(number, slot)| {
+                let t = slot.as_ref()?;
+                (!t.settled).then_some((number, t.path))
+            })
+            .collect()
+    }
+
+    /// Marks the live transfer in slot `number`, on `path`, settled: its
+    /// return path is removed now and no longer counts against any cap.
+    /// The transfer itself stays until its wait is over. `None`: that slot
+    /// holds no unsettled transfer on that path.
+    pub fn settle(&mut self, number: u64, path: &ReturnPath) -> Option<&Transfer<S>> {
+        let index = usize::try_from(number.checked_sub(self.first)?).ok()?;
+        let t = self.slots.get_mut(index)?.as_mut()?;
+        if t.settled || t.path != *path {
+            return None;
+        }
+        t.settled = true;
+        let (client, server, interface) = (t.client.ip(), t.path.server, t.interface);
+        self.uncount_path(client, server, interface);
+        self.slots.get(index)?.as_ref()
+    }
+
+    /// How many live transfers still hold a return path.
+    pub fn paths_held(&self) -> usize {
+        self.per_family.iter().sum()
     }
 
     /// The slot numbered `number`, if it holds a transfer.
@@ -263,7 +302,7 @@ impl<S> Transfers<S> {
         self.per_interface.get(&interface).copied().unwrap_or(0)
     }
 
-    /// How many transfers are live.
+    /// How many transfers are live (settled or not: each holds a socket).
     pub fn len(&self) -> usize {
         self.live
     }
@@ -313,12 +352,24 @@ impl<S> Transfers<S> {
     }
 
     fn uncount(&mut self, transfer: &Transfer<S>) {
-        take(&mut self.per_client, &transfer.client.ip());
-        let f = &mut self.per_family[family(transfer.path.server)];
-        *f = f.saturating_sub(1);
-        take(&mut self.per_interface, &transfer.interface);
+        if !transfer.settled {
+            self.uncount_path(
+                transfer.client.ip(),
+                transfer.path.server,
+                transfer.interface,
+            );
+        }
         self.forget_until(transfer.until);
         self.live -= 1;
+    }
+
+    /// Takes one return path out of the counts of `client`, `server`'s
+    /// map and `interface`.
+    fn uncount_path(&mut self, client: IpAddr, server: SocketAddr, interface: Option<u32>) {
+        take(&mut self.per_client, &client);
+        let f = &mut self.per_family[family(server)];
+        *f = f.saturating_sub(1);
+        take(&mut self.per_interface, &interface);
     }
 }
 
@@ -348,6 +399,7 @@ mod tests {
             },
             retransmissions: 0,
             interface: Some(2),
+            settled: false,
         }
     }
 
@@ -484,6 +536,49 @@ mod tests {
     }
 
     #[test]
+    fn a_settled_transfer_stops_counting_but_stays_until_its_wait_is_over() {
+        let now = Instant::now();
+        let wait = Duration::from_secs(2);
+        let mut t = Transfers::default();
+        t.insert(transfer(
+            "192.0.2.20:5000",
+            "198.51.100.2:69",
+            b"a",
+            now + wait,
+        ));
+        t.insert(transfer(
+            "192.0.2.20:5001",
+            "198.51.100.2:69",
+            b"b",
+            now + wait,
+        ));
+        let (number, first) = t.unsettled()[0];
+        let client: IpAddr = "192.0.2.20".parse().unwrap();
+        let server: SocketAddr = "198.51.100.2:69".parse().unwrap();
+        let other = t.unsettled()[1].1;
+        assert!(t.settle(number, &other).is_none(), "another path");
+        let settled = t.settle(number, &first).map(|s| s.request.clone());
+        assert_eq!(settled, Some(b"a".to_vec()));
+        assert!(t.settle(number, &first).is_none(), "settled once only");
+        t.assert_consistent();
+        assert_eq!(t.count_for(client), 1);
+        assert_eq!(t.count_in_family_of(server), 1);
+        assert_eq!(t.count_on_interface(Some(2)), 1);
+        assert_eq!(t.paths_held(), 1);
+        // Still found, so a late copy of its request is told apart.
+        assert!(t
+            .retransmission_of("192.0.2.20:5000".parse().unwrap(), server, b"a")
+            .is_some_and(|s| s.settled));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.unsettled().len(), 1);
+        // Its expiry uncounts nothing twice.
+        assert_eq!(t.expire(now + wait).len(), 2);
+        t.assert_consistent();
+        assert_eq!(t.count_for(client), 0);
+        assert_eq!(t.paths_held(), 0);
+    }
+
+    #[test]
     fn drain_takes_everything() {
         let now = Instant::now();
         let mut t = Transfers::default();
@@ -508,9 +603,11 @@ mod tests {
             let mut untils = BTreeMap::new();
             let mut by_client: HashMap<SocketAddr, VecDeque<u64>> = HashMap::new();
             for &(number, t) in &live {
-                *per_client.entry(t.client.ip()).or_insert(0) += 1;
-                per_family[family(t.path.server)] += 1;
-                *per_interface.entry(t.interface).or_insert(0) += 1;
+                if !t.settled {
+                    *per_client.entry(t.client.ip()).or_insert(0) += 1;
+                    per_family[family(t.path.server)] += 1;
+                    *per_interface.entry(t.interface).or_insert(0) += 1;
+                }
                 *untils.entry(t.until).or_insert(0) += 1;
                 by_client.entry(t.client).or_default().push_back(number);
             }

@@ -715,6 +715,7 @@ impl Firewall for Netfilter {
         maps.dedup();
         let mut found = HashMap::new();
         let mut delivered = HashMap::new();
+        let mut delivered_read = false;
         for map in maps {
             found.extend(self.map_use(map)?);
             if self.maps.delivered {
@@ -724,7 +725,10 @@ impl Firewall for Netfilter {
                     "delivered_v6"
                 };
                 match self.map_use(set) {
-                    Ok(elements) => delivered.extend(elements),
+                    Ok(elements) => {
+                        delivered_read = true;
+                        delivered.extend(elements);
+                    }
                     // An older include: the maps' counts stand alone.
                     Err(FirewallError::RulesetMissing { .. }) => {}
                     Err(e) => return Err(e),
@@ -735,15 +739,24 @@ impl Firewall for Netfilter {
             .iter()
             .map(|p| {
                 let key = nftables::key(p);
-                match found.get(&key) {
-                    Some(&used) => Ok(counters::combine(
-                        used,
-                        delivered.get(&key).copied().unwrap_or(PathUse::Unknown),
-                    )),
-                    None => self.path_use(p),
+                match (found.get(&key), delivered.get(&key)) {
+                    (Some(&used), Some(&twin)) => Ok(counters::combine(used, twin)),
+                    // An answered path whose twin the dump missed is asked
+                    // about alone: it may be settled as answered on this
+                    // read, so "dropped" must not be mistaken for it.
+                    (Some(&used), None) if !(delivered_read && used.answered()) => {
+                        Ok(counters::combine(used, PathUse::Unknown))
+                    }
+                    _ => self.path_use(p),
                 }
             })
             .collect()
+    }
+
+    /// The element counters count as the answer passes (see
+    /// `counters.rs`), so a dump tells a live path's use.
+    fn reads_live_use(&self) -> bool {
+        true
     }
 
     fn renew_return_path(&mut self, path: &ReturnPath) -> Result<(), FirewallError> {
