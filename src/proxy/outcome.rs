@@ -2,7 +2,8 @@
 //!
 //! An outcome comes from the kernel's count of the return path's use
 //! ([`PathUse`], read by the firewall backend in one batch once the
-//! transfer wait is over), never from the upstream socket's error slot
+//! transfer wait is over, or sooner once the answer passed, see
+//! `settle.rs`), never from the upstream socket's error slot
 //! alone: any host that knows the server's address can forge an ICMP
 //! error about a proxy port, but only the server's own answer passes the
 //! path. An ICMP error the socket holds is told only as detail of a path

@@ -12,8 +12,8 @@ use std::net::UdpSocket;
 use std::time::Instant;
 
 impl<'a, F: Firewall> Proxy<'a, F> {
-    /// Removes return paths whose wait is over and whose outcome was read,
-    /// while their elements still live (they outlive the wait by
+    /// Removes return paths whose outcome was read (their wait over, or
+    /// their answer passed, see `settle.rs`), while their elements still live (they outlive the wait by
     /// [`super::OUTCOME_GRACE`]), so the map's count drops now: an element
     /// left to expire stays counted against the map's size until the
     /// kernel's garbage collector takes it (`nft_add_set_elem()` compares
