@@ -110,6 +110,10 @@ fn parse_request_line(line: &str) -> Option<(SocketAddr, SocketAddr, SocketAddr,
     let client = parts.next()?.parse().ok()?;
     let proxy = parts.next()?.parse().ok()?;
     let (server, rest) = parts.next()?.split_once(' ')?;
+    // An outcome line (`RRQ "file": answered`) has the same start.
+    if rest.contains("\": ") {
+        return None;
+    }
     Some((client, proxy, server.parse().ok()?, rest.to_owned()))
 }
 

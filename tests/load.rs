@@ -260,20 +260,18 @@ fn junk_flood_from_three_hosts_leaves_reads_working() {
 fn a_host_at_its_cap_is_told_busy_and_others_are_served() {
     let lab = lab_with(&["--max-per-client", "5", "-w", "10"]);
     Lab::make_file(&lab.server_root().join("cap.cfg"), 600, 60);
-    // Five live return paths for this host (the server answers ERROR, the
-    // paths stay for -w).
-    for i in 0..5 {
-        let out = lab
-            .traffic(&["get", SERVER, &format!("missing{i}.cfg")])
-            .output()
-            .expect("traffic tool");
-        let json = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            json.contains("File not found"),
-            "request {i}: {}",
-            text(&out)
-        );
-    }
+    // Five live return paths for this host: requests to an address
+    // nobody answers, so the paths stay for -w (a path the server's
+    // answer took, an ERROR too, is removed at once and stops counting).
+    let silent = "198.51.100.77";
+    let sends = format!(
+        "import socket\nfor i in range(5):\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    s.bind(('{CLIENT}', 0))\n    s.sendto(b'\\x00\\x01missing%d.cfg\\x00octet\\x00' % i, ('{silent}', 69))\n"
+    );
+    lab::run(&mut lab.command("c", &["python3", "-c", &sends]));
+    let forwarded = lab.wait_for_log(5, Duration::from_secs(3), |m| {
+        m.contains(&format!("{silent}:69 RRQ \"missing"))
+    });
+    assert_eq!(forwarded.len(), 5, "{}", lab.process_logs());
     let out = lab
         .traffic(&["get", SERVER, "cap.cfg"])
         .output()

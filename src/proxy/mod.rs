@@ -159,6 +159,8 @@ pub struct Proxy<'a, F: Firewall> {
     /// When live paths were last read, and whether a transfer was
     /// started since (`settle.rs`: a read before a refusal).
     live_read: (Instant, bool),
+    /// The pause before the next read (`settle.rs`, [`settle::pause_after`]).
+    live_pause: Duration,
     summary: Summary,
     started: Instant,
 }
@@ -206,6 +208,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             finished: Vec::new(),
             next_read: Instant::now(),
             live_read: (Instant::now(), false),
+            live_pause: READ_EVERY,
             summary: Summary::default(),
             started: Instant::now(),
         }
@@ -248,8 +251,10 @@ impl<'a, F: Firewall> Proxy<'a, F> {
                 self.finish(transfer, now);
             }
             if self.outcomes_to_read() && now >= self.next_read {
-                self.read_outcomes();
-                self.next_read = now + READ_EVERY;
+                let finished = !self.finished.is_empty();
+                let settled = self.read_outcomes();
+                self.live_pause = settle::pause_after(self.live_pause, finished, settled);
+                self.next_read = now + self.live_pause;
             }
             self.recheck_held(now);
             if now >= next_tick {
@@ -327,8 +332,9 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// failed read is one line, and those outcomes unknown. A use the
     /// backend will know later ([`PathUse::Pending`]) is asked again at
     /// the next batch, until its patience is over.
-    fn read_outcomes(&mut self) {
-        self.read_outcomes_until(Instant::now(), true);
+    /// Returns how many live paths it settled.
+    fn read_outcomes(&mut self) -> usize {
+        self.read_outcomes_until(Instant::now(), true)
     }
 
     /// Whether a read is due: finished transfers wait for their outcome,
@@ -349,7 +355,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
     /// [`Proxy::read_outcomes`], pending uses given up for finished
     /// transfers whose patience ends by `give_up`; with `live`, the same
     /// read settles the live paths already answered (`settle.rs`).
-    fn read_outcomes_until(&mut self, give_up: Instant, live: bool) {
+    fn read_outcomes_until(&mut self, give_up: Instant, live: bool) -> usize {
         let live_paths = if live && self.firewall.reads_live_use() {
             self.transfers.unsettled()
         } else {
@@ -359,7 +365,7 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             self.live_read = (Instant::now(), false);
         }
         if self.finished.is_empty() && live_paths.is_empty() {
-            return;
+            return 0;
         }
         let finished = std::mem::take(&mut self.finished);
         let mut paths: Vec<ReturnPath> = finished.iter().map(|f| f.path).collect();
@@ -398,9 +404,12 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             self.summary.outcome(done.path.server, &verdict);
             judged.push(done.path);
         }
-        judged.extend(self.settle_answered(&live_paths, &live_uses, Instant::now()));
+        let settled = self.settle_answered(&live_paths, &live_uses, Instant::now());
+        let count = settled.len();
+        judged.extend(settled);
         // A path still pending stays until its report has come.
         self.remove_paths(&judged);
+        count
     }
 
     /// When the helper may exit: the socket idle long enough, every

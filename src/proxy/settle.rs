@@ -22,7 +22,7 @@
 //! This file owns that decision and those outcome lines.
 
 use super::outcome::{self, Verdict};
-use super::Proxy;
+use super::{Proxy, READ_EVERY};
 use crate::firewall::{Firewall, PathUse, ReturnPath};
 use crate::log::Level;
 use std::time::{Duration, Instant};
@@ -40,9 +40,29 @@ pub(super) fn settled_by<T: Copy>(paths: &[T], uses: &[PathUse]) -> Vec<(T, Path
         .collect()
 }
 
+/// The longest pause between reads of live paths alone when the reads
+/// settle nothing.
+const LIVE_READ_MAX_PAUSE: Duration = Duration::from_millis(800);
+
+/// The pause before the next read, after one that found `finished`
+/// transfers waiting (or not) and settled `settled` live paths, the
+/// pause before it `previous`: [`READ_EVERY`] while finished transfers
+/// wait for their outcome or the reads settle paths; doubled, up to
+/// [`LIVE_READ_MAX_PAUSE`], while reads of live paths alone settle none.
+/// Each read dumps the whole map: a flood toward a server that never
+/// answers fills it with paths no read can settle, and must not cost a
+/// dump of thousands of elements every 100 ms.
+pub(super) fn pause_after(previous: Duration, finished: bool, settled: usize) -> Duration {
+    if finished || settled > 0 {
+        READ_EVERY
+    } else {
+        (previous * 2).clamp(READ_EVERY, LIVE_READ_MAX_PAUSE)
+    }
+}
+
 /// How soon after the last read of the live paths a refusal may read
 /// them again: a phone fetching its files one after another starts
-/// transfers far faster than the outcome reads come ([`super::READ_EVERY`]),
+/// transfers far faster than the outcome reads come ([`READ_EVERY`]),
 /// while a flood into a full map must not cost a map dump per request.
 const READ_BEFORE_REFUSING_EVERY: Duration = Duration::from_millis(20);
 
@@ -64,7 +84,8 @@ impl<'a, F: Firewall> Proxy<'a, F> {
             return false;
         }
         self.read_outcomes();
-        self.next_read = now + super::READ_EVERY;
+        self.live_pause = READ_EVERY;
+        self.next_read = now + READ_EVERY;
         true
     }
 
@@ -145,6 +166,32 @@ mod tests {
         assert_eq!(ports, [40000, 40006]);
         assert_eq!(settled[1].1, uses[6]);
         // Fewer uses than paths (a short answer): the rest wait.
+        assert_eq!(settled_by(&paths, &uses[..1]).len(), 1);
+        assert!(settled_by(&paths, &[]).is_empty());
+    }
+
+    #[test]
+    fn reads_that_settle_nothing_back_off_and_one_that_settles_resets() {
+        let max = LIVE_READ_MAX_PAUSE;
+        let mut pause = READ_EVERY;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            pause = pause_after(pause, false, 0);
+            seen.push(pause.as_millis());
+        }
+        assert_eq!(seen, [200, 400, 800, 800, 800, 800]);
+        assert_eq!(pause_after(max, false, 3), READ_EVERY);
+        // Finished transfers wait for their outcome: no back-off.
+        assert_eq!(pause_after(max, true, 0), READ_EVERY);
+    }
+
+    #[test]
+    fn short_answers_settle_only_what_they_cover() {
+        let paths: Vec<ReturnPath> = (40000..40002).map(path).collect();
+        let uses = [PathUse::Used {
+            packets: 1,
+            bytes: 1,
+        }];
         assert_eq!(settled_by(&paths, &uses[..1]).len(), 1);
         assert!(settled_by(&paths, &[]).is_empty());
     }
