@@ -483,7 +483,9 @@ fn log_line_shape() {
         &out_path(&lab, "x"),
     );
     assert!(out.status.success(), "{}", text(&out));
-    let found = lab.wait_for_log(1, Duration::from_secs(2), |m| m.contains("RRQ"));
+    let found = lab.wait_for_log(1, Duration::from_secs(2), |m| {
+        parse_request_line(m).is_some()
+    });
     assert_eq!(found.len(), 1, "{}", lab.process_logs());
     let (client, proxy, server, rest) =
         parse_request_line(&found[0]).unwrap_or_else(|| panic!("unparsable: {}", found[0]));
