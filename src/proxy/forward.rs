@@ -320,7 +320,7 @@ fn open_path(
 /// the kernel's choice) on a port the kernel picks.
 fn open_upstream(server: SocketAddr, source: &SourceAddresses) -> std::io::Result<UdpSocket> {
     let from = source.bind_address(server);
-    let socket = UdpSocket::bind(from).map_err(|e| {
+    let socket = bind_nonblocking(from).map_err(|e| {
         if from.ip().is_unspecified() {
             e
         } else {
@@ -328,7 +328,21 @@ fn open_upstream(server: SocketAddr, source: &SourceAddresses) -> std::io::Resul
         }
     })?;
     socket.connect(server)?;
-    // Never wait on a send: one that would block fails and is counted.
-    socket.set_nonblocking(true)?;
     Ok(socket)
+}
+
+/// A UDP socket bound to `from`, non-blocking from its creation (never
+/// wait on a send: one that would block fails and is counted), which
+/// saves the `ioctl` a later `set_nonblocking` costs every request.
+fn bind_nonblocking(from: SocketAddr) -> std::io::Result<UdpSocket> {
+    use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let family = match from {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let fd = socket(family, SockType::Datagram, flags, None)?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(from))?;
+    Ok(UdpSocket::from(fd))
 }
