@@ -157,27 +157,15 @@ fn a_reused_proxy_port_never_hands_one_phones_file_to_another_and_wrq_passes_the
         .spawn()
         .expect("starting the single-port server");
     lab.wait_for_udp("s", SERVER, 69);
-    let out = lab.client(&[
-        "python3",
-        "-c",
-        PLANT_AND_FETCH,
-        SERVER,
-        "8",
-        &fetches.to_string(),
-    ]);
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let Run {
+        report,
+        server_stdout,
+        context,
+    } = run_client(
+        &lab,
+        server,
+        &[PLANT_AND_FETCH, SERVER, "8", &fetches.to_string()],
     );
-    let server_out = server.wait_with_output().expect("server output");
-    let context = format!(
-        "{report}\nserver: {}{}\n{}",
-        String::from_utf8_lossy(&server_out.stdout),
-        String::from_utf8_lossy(&server_out.stderr),
-        lab.process_logs()
-    );
-    assert!(out.status.success(), "python3:\n{context}");
     let results: Vec<&str> = report
         .lines()
         .filter_map(|l| l.strip_prefix("fetch "))
@@ -201,7 +189,7 @@ fn a_reused_proxy_port_never_hands_one_phones_file_to_another_and_wrq_passes_the
         "the WRQ must reach the helper and be refused: {wrq}\n{context}"
     );
     assert_eq!(
-        String::from_utf8_lossy(&server_out.stdout).trim(),
+        server_stdout.trim(),
         "0",
         "no WRQ may reach the server:\n{context}"
     );
@@ -270,26 +258,13 @@ fn a_phone_asking_for_a_long_retransmission_timeout_keeps_its_single_port_transf
         .spawn()
         .expect("starting the single-port server");
     lab.wait_for_udp("s", SERVER, 69);
-    let out = lab.client(&[
-        "python3",
-        "-c",
-        SLOW_RETRY_FETCH,
-        SERVER,
-        &LONG_TIMEOUT.to_string(),
-    ]);
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let Run {
+        report, context, ..
+    } = run_client(
+        &lab,
+        server,
+        &[SLOW_RETRY_FETCH, SERVER, &LONG_TIMEOUT.to_string()],
     );
-    let server_out = server.wait_with_output().expect("server output");
-    let context = format!(
-        "{report}\nserver: {}{}\n{}",
-        String::from_utf8_lossy(&server_out.stdout),
-        String::from_utf8_lossy(&server_out.stderr),
-        lab.process_logs()
-    );
-    assert!(out.status.success(), "python3:\n{context}");
     let waited: f64 = report
         .lines()
         .find_map(|l| l.strip_prefix("resent after "))
@@ -303,4 +278,42 @@ fn a_phone_asking_for_a_long_retransmission_timeout_keeps_its_single_port_transf
         report.lines().any(|l| l == "fetch ok"),
         "the transfer must complete:\n{context}"
     );
+}
+
+/// What a client script and the server it talked to printed.
+struct Run {
+    /// The client's stdout and stderr.
+    report: String,
+    /// The server's stdout.
+    server_stdout: String,
+    /// For failure messages: the report, the server's output and the
+    /// lab's process logs.
+    context: String,
+}
+
+/// Runs `python3 -c SCRIPT ARGS...` on the phones' side (`script_and_args`
+/// starts with the script), then waits for the server to end. Fails the
+/// test if the client script failed.
+fn run_client(lab: &Lab, server: std::process::Child, script_and_args: &[&str]) -> Run {
+    let mut args = vec!["python3", "-c"];
+    args.extend_from_slice(script_and_args);
+    let out = lab.client(&args);
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server_out = server.wait_with_output().expect("server output");
+    let context = format!(
+        "{report}\nserver: {}{}\n{}",
+        String::from_utf8_lossy(&server_out.stdout),
+        String::from_utf8_lossy(&server_out.stderr),
+        lab.process_logs()
+    );
+    assert!(out.status.success(), "python3:\n{context}");
+    Run {
+        report,
+        server_stdout: String::from_utf8_lossy(&server_out.stdout).into_owned(),
+        context,
+    }
 }

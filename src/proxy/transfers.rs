@@ -403,6 +403,16 @@ mod tests {
         }
     }
 
+    /// Transfers holding one transfer for each (client, server, request),
+    /// all waiting until `until`.
+    fn holding(entries: &[(&str, &str, &[u8])], until: Instant) -> Transfers<u16> {
+        let mut t = Transfers::default();
+        for (client, server, request) in entries {
+            t.insert(transfer(client, server, request, until));
+        }
+        t
+    }
+
     #[test]
     fn identical_request_from_same_port_is_a_retransmission() {
         let now = Instant::now();
@@ -512,19 +522,13 @@ mod tests {
     fn a_renewed_transfer_expires_last() {
         let now = Instant::now();
         let wait = Duration::from_secs(2);
-        let mut t = Transfers::default();
-        t.insert(transfer(
-            "192.0.2.20:5000",
-            "198.51.100.2:69",
-            b"a",
+        let mut t = holding(
+            &[
+                ("192.0.2.20:5000", "198.51.100.2:69", b"a"),
+                ("192.0.2.21:5000", "198.51.100.2:69", b"b"),
+            ],
             now + wait,
-        ));
-        t.insert(transfer(
-            "192.0.2.21:5000",
-            "198.51.100.2:69",
-            b"b",
-            now + wait,
-        ));
+        );
         let client = "192.0.2.20:5000".parse().unwrap();
         let server = "198.51.100.2:69".parse().unwrap();
         t.renew(client, server, b"a", now + 2 * wait);
@@ -539,19 +543,13 @@ mod tests {
     fn a_settled_transfer_stops_counting_but_stays_until_its_wait_is_over() {
         let now = Instant::now();
         let wait = Duration::from_secs(2);
-        let mut t = Transfers::default();
-        t.insert(transfer(
-            "192.0.2.20:5000",
-            "198.51.100.2:69",
-            b"a",
+        let mut t = holding(
+            &[
+                ("192.0.2.20:5000", "198.51.100.2:69", b"a"),
+                ("192.0.2.20:5001", "198.51.100.2:69", b"b"),
+            ],
             now + wait,
-        ));
-        t.insert(transfer(
-            "192.0.2.20:5001",
-            "198.51.100.2:69",
-            b"b",
-            now + wait,
-        ));
+        );
         let (number, first) = t.unsettled()[0];
         let client: IpAddr = "192.0.2.20".parse().unwrap();
         let server: SocketAddr = "198.51.100.2:69".parse().unwrap();
@@ -661,19 +659,13 @@ mod tests {
     fn a_renewal_leaves_an_empty_slot_that_expiry_clears() {
         let now = Instant::now();
         let wait = Duration::from_secs(2);
-        let mut t = Transfers::default();
-        t.insert(transfer(
-            "192.0.2.20:5000",
-            "198.51.100.2:69",
-            b"a",
+        let mut t = holding(
+            &[
+                ("192.0.2.20:5000", "198.51.100.2:69", b"a"),
+                ("192.0.2.21:5000", "198.51.100.2:69", b"b"),
+            ],
             now + wait,
-        ));
-        t.insert(transfer(
-            "192.0.2.21:5000",
-            "198.51.100.2:69",
-            b"b",
-            now + wait,
-        ));
+        );
         let client = "192.0.2.20:5000".parse().unwrap();
         let server = "198.51.100.2:69".parse().unwrap();
         t.renew(client, server, b"a", now + 2 * wait);
@@ -705,19 +697,13 @@ mod tests {
     fn counts_after_renew_and_drain() {
         let now = Instant::now();
         let wait = Duration::from_secs(2);
-        let mut t = Transfers::default();
-        t.insert(transfer(
-            "192.0.2.20:5000",
-            "198.51.100.2:69",
-            b"a",
+        let mut t = holding(
+            &[
+                ("192.0.2.20:5000", "198.51.100.2:69", b"a"),
+                ("192.0.2.20:5001", "[2001:db8:2::2]:69", b"b"),
+            ],
             now + wait,
-        ));
-        t.insert(transfer(
-            "192.0.2.20:5001",
-            "[2001:db8:2::2]:69",
-            b"b",
-            now + wait,
-        ));
+        );
         let client = "192.0.2.20:5000".parse().unwrap();
         let v4_server = "198.51.100.2:69".parse().unwrap();
         let v6_server = "[2001:db8:2::2]:69".parse().unwrap();
